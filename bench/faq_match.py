@@ -1,0 +1,115 @@
+"""Per-message FAQ decision time at 100, 1,000 and 10,000 entries, against a plain baseline.
+
+Run: .venv/bin/python bench/faq_match.py
+The FAQ grows from faq_data/ by adding synthetic product-specific entries; the messages
+are everyday customer questions. The baseline is thefuzz's process.extractOne (difflib
+when thefuzz is not installed) over every question and alternative, in the same process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.faq.decision import MatchThresholds
+from bot.faq.index import FaqIndex
+from bot.faq.loader import load_faq_dir
+from bot.faq.matcher import decide
+from bot.faq.model import FaqEntry, FaqSet
+
+ROOT = Path(__file__).resolve().parent.parent
+MESSAGES = [
+    "送料っていくらかかるの？",
+    "How much is shipping?",
+    "注文をキャンセルしたいです",
+    "I forgot my password and can't log in",
+    "届いたお皿が割れていました。交換してもらえますか？",
+    "ポイントはいつまで使えますか",
+    "Can I pay with PayPay?",
+    "先週注文したのですが、まだ届きません。荷物は今どこにありますか？",
+    "明日の天気は？",
+    "do you ship to korea",
+]
+PRODUCTS = ["湯呑", "急須", "茶碗", "平皿", "豆皿", "マグカップ", "土鍋", "箸置き", "煎茶", "ほうじ茶"]
+TOPICS = [
+    ("{p}{n}のサイズを知りたい", "What size is the {p} {n}?"),
+    ("{p}{n}は電子レンジで使えますか", "Is the {p} {n} microwave safe?"),
+    ("{p}{n}の在庫はありますか", "Is the {p} {n} in stock?"),
+    ("{p}{n}の色違いはありますか", "Does the {p} {n} come in other colours?"),
+    ("{p}{n}の産地はどこですか", "Where is the {p} {n} made?"),
+]
+
+
+def grown_faq(base: FaqSet, size: int) -> FaqSet:
+    """The sample FAQ padded with synthetic product entries up to `size` entries."""
+    entries = list(base.entries)[:size]
+    for n, (product, (ja, en)) in enumerate(itertools.cycle(itertools.product(PRODUCTS, TOPICS))):
+        if len(entries) >= size:
+            break
+        series = f"No.{n // 50 + 1}"
+        entries.append(
+            FaqEntry(
+                id=f"product-{n}",
+                question=ja.format(p=product, n=series),
+                alternatives=[en.format(p=product, n=series)],
+                answer="商品ページをご覧ください。",
+            )
+        )
+    return FaqSet(tuple(entries), base.synonyms)
+
+
+def timings(fn: Callable[[str], object], rounds: int = 20) -> list[float]:
+    """Milliseconds per call of `fn` over the messages, repeated."""
+    fn(MESSAGES[0])  # warm up
+    out = []
+    for _ in range(rounds):
+        for message in MESSAGES:
+            start = time.perf_counter()
+            fn(message)
+            out.append((time.perf_counter() - start) * 1000.0)
+    return out
+
+
+def baseline(texts: list[str]) -> Callable[[str], object]:
+    """The plain matcher: best fuzzy match over all texts."""
+    try:
+        from thefuzz import process
+
+        return lambda message: process.extractOne(message, texts)
+    except ImportError:  # difflib ships with Python
+        import difflib
+
+        return lambda message: difflib.get_close_matches(message, texts, n=1, cutoff=0.0)
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile."""
+    return sorted(values)[int(0.99 * (len(values) - 1))]
+
+
+def main() -> None:
+    """Print the table."""
+    base = load_faq_dir(ROOT / "faq_data")
+    thresholds = MatchThresholds()
+    print("| entries | build s | Tsunagu p50 ms | p99 ms | baseline p50 ms | p99 ms | baseline / Tsunagu (p50) |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size in (100, 1_000, 10_000):
+        faq = grown_faq(base, size)
+        start = time.perf_counter()
+        index = FaqIndex(faq)
+        build = time.perf_counter() - start
+        ours = timings(lambda m, index=index: decide(index, m, thresholds))
+        texts = [t for e in faq.entries for t in e.texts]
+        plain = timings(baseline(texts), rounds=3 if size >= 10_000 else 10)
+        ratio = statistics.median(plain) / statistics.median(ours)
+        print(
+            f"| {size:,} | {build:.1f} | {statistics.median(ours):.3f} | {p99(ours):.3f} "
+            f"| {statistics.median(plain):.3f} | {p99(plain):.3f} | {ratio:.1f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

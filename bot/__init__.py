@@ -1,0 +1,1 @@
+"""Tsunagu's core: the message model, the inbox, the dispatcher, FAQ matching and settings."""

@@ -1,0 +1,92 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.runtime import Runtime
+from bot.settings import Settings, get_settings
+
+log = logging.getLogger("tsunagu.app")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the web app: channels' routes, health checks, and the runtime's lifecycle."""
+    settings = settings or get_settings()
+    rt = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await rt.start(run_worker=settings.run_worker)
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(
+        title="Tsunagu",
+        summary="Omnichannel customer-support bot: FAQ, CES surveys and human handoff.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def storage_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # 503 makes LINE and Slack retry later, and tells the widget to try again.
+        log.error("storage unavailable", extra={"error": str(exc)})
+        return JSONResponse(
+            {"detail": "storage unavailable, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # A malformed body is the client's mistake: say exactly what is wrong, in plain words.
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": "malformed request", "problems": problems}, 400)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """Ready to take traffic: Redis answers and an FAQ is loaded."""
+        try:
+            await rt.redis.ping()
+            redis_ok = True
+        except Exception:
+            redis_ok = False
+        body = {
+            "status": "ok" if redis_ok else "unavailable",
+            "redis": "ok" if redis_ok else "unreachable",
+            "redis_mode": "embedded" if settings.embedded_redis else "external",
+            "faq_entries": len(rt.faq.entries),
+        }
+        return JSONResponse(body, status_code=200 if redis_ok else 503)
+
+    app.include_router(rt.web.router)
+    return app

@@ -1,0 +1,70 @@
+"""The `tsunagu` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+import uvicorn
+
+from bot.faq.commands import faq
+from bot.logs import configure_logging
+from bot.settings import get_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Tsunagu: an omnichannel customer-support bot (LINE, Slack, web).
+
+    Settings come from environment variables or a .env file; see .env.example.
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default: HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: PORT or 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web server (webhooks, web widget, APIs) with an inbox worker inside."""
+    from bot.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run an inbox worker alone (scale these out; they share the work through Redis)."""
+    from bot.runtime import Runtime
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.embedded_redis:
+        raise click.ClickException(
+            "a separate worker needs a shared Redis: set REDIS_URL "
+            "(with the embedded Redis, `tsunagu serve` runs the worker itself)"
+        )
+
+    async def run() -> None:
+        runtime = Runtime(settings)
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        await runtime.start(run_worker=True)
+        await stopping.wait()
+        await runtime.stop()
+
+    asyncio.run(run())
+
+
+main.add_command(faq)

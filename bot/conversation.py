@@ -1,0 +1,146 @@
+"""Conversations: their states, what is remembered of them, and the store they live in."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from bot.model import Channel, Outgoing
+
+
+class ConversationState(StrEnum):
+    """Who is talking with the customer now (see the state diagram in docs/design.md)."""
+
+    BOT = "bot"
+    QUEUED = "queued"  # waiting for an agent
+    WITH_AGENT = "with_agent"
+    SURVEY = "survey"  # the CES question was asked, waiting for the rating
+    CLOSED = "closed"
+
+
+class Conversation(BaseModel):
+    """One customer's current conversation. A message after `closed` opens a new one."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    channel: Channel
+    user_id: str
+    state: ConversationState = ConversationState.BOT
+    locale: str | None = None
+    display_name: str | None = None
+    started_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    bot_failures: int = Field(default=0, description="Consecutive messages the bot couldn't help.")
+    faq_answered: list[str] = Field(default_factory=list)
+    faq_suggested: list[str] = Field(default_factory=list)
+    agent: str | None = None
+    queued_at: float | None = None
+    claimed_at: float | None = None
+    surveyed: bool = False
+    # Bumped by every save; a save that expected another version lost a race and retries.
+    version: int = 0
+
+    @property
+    def customer_key(self) -> str:
+        """`channel:user_id`, the key of everything stored about this customer."""
+        return f"{self.channel.value}:{self.user_id}"
+
+
+class TranscriptEntry(BaseModel):
+    """One line of a conversation's transcript, as an agent will read it."""
+
+    time: float = Field(default_factory=time.time)
+    sender: Literal["customer", "bot", "agent", "system"]
+    sender_name: str | None = None
+    text: str
+    kind: str = "text"
+    faq_ids: list[str] = Field(default_factory=list)
+
+
+class QueueAction(StrEnum):
+    """What a step does to the handoff queue."""
+
+    ENQUEUE = "enqueue"
+    DEQUEUE = "dequeue"
+
+
+class DeskEvent(BaseModel):
+    """Something agents' desks (Slack, the web console) should hear about."""
+
+    kind: Literal["escalated", "customer_message", "cancelled", "closed"]
+    customer_key: str
+    conversation_id: str
+    text: str = ""
+
+
+class SurveyAnswer(BaseModel):
+    """A customer's rating of the conversation's effort."""
+
+    conversation_id: str
+    customer_key: str
+    channel: Channel
+    score: int
+    resolved_by: str = Field(description="'bot' or the agent's name.")
+    faq_ids: list[str] = Field(default_factory=list)
+    time: float = Field(default_factory=time.time)
+
+
+class Effects(BaseModel):
+    """What must happen outside the conversation once a step is saved.
+
+    Saved together with the step, so a crash between saving and doing replays exactly
+    these effects; each one is idempotent.
+    """
+
+    outgoing: list[Outgoing] = Field(default_factory=list)
+    queue: QueueAction | None = None
+    queue_priority: int = 0
+    queued_at: float | None = None
+    desk_events: list[DeskEvent] = Field(default_factory=list)
+    survey_answer: SurveyAnswer | None = None
+
+
+class Step(BaseModel):
+    """The outcome of handling one event: the new conversation, its transcript lines, effects."""
+
+    conversation: Conversation
+    transcript: list[TranscriptEntry] = Field(default_factory=list)
+    effects: Effects = Field(default_factory=Effects)
+
+
+class StoredEvent(BaseModel):
+    """What is remembered of a handled event."""
+
+    effects: Effects
+    applied: bool = False
+
+
+class ConversationStore(Protocol):
+    """Where conversations live. `handoff.store.RedisConversationStore` is the implementation."""
+
+    async def load(self, customer_key: str) -> Conversation | None:
+        """The customer's current conversation, or None."""
+        ...
+
+    async def handled(self, customer_key: str, event_id: str) -> StoredEvent | None:
+        """What handling this event decided, if it was handled already."""
+        ...
+
+    async def commit(self, event_id: str, step: Step, expected_version: int) -> bool:
+        """Save a step atomically. False when the conversation changed since it was loaded."""
+        ...
+
+    async def mark_applied(self, customer_key: str, event_id: str) -> None:
+        """Record that the event's effects were all carried out."""
+        ...
+
+    async def save(self, conversation: Conversation, expected_version: int) -> bool:
+        """Save a conversation changed outside an event (an agent's action)."""
+        ...
+
+    async def transcript(self, customer_key: str, limit: int = 50) -> list[TranscriptEntry]:
+        """The last `limit` transcript entries of the customer's current conversation."""
+        ...

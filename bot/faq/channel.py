@@ -1,0 +1,74 @@
+"""A sparse term index over the FAQ's texts, scored with numpy (no per-entry Python loop)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class TermChannel:
+    """Postings of one kind of term (words or character grams) over texts.
+
+    Texts belong to entries (`owners`, sorted); IDF is computed over entries so an entry
+    with many alternatives does not make its own words look common.
+    """
+
+    def __init__(self, texts: list[dict[str, float]], owners: IntArray, n_entries: int) -> None:
+        self.n_texts = len(texts)
+        self.owners = owners
+        entry_df: dict[str, set[int]] = {}
+        postings: dict[str, list[int]] = {}
+        for text_id, (terms, owner) in enumerate(zip(texts, owners.tolist(), strict=True)):
+            for term in terms:
+                postings.setdefault(term, []).append(text_id)
+                entry_df.setdefault(term, set()).add(owner)
+        self.idf = {t: math.log(1.0 + n_entries / len(e)) for t, e in entry_df.items()}
+        # A word no entry uses is as telling as the rarest one: it is what the FAQ lacks.
+        self.unknown_idf = math.log(1.0 + n_entries)
+        self.postings = {t: np.asarray(p, dtype=np.int64) for t, p in postings.items()}
+        self.entry_postings = {
+            t: np.unique(owners[p]) for t, p in self.postings.items()
+        }
+        norms = np.zeros(self.n_texts)
+        sq = np.zeros(self.n_texts)
+        for text_id, terms in enumerate(texts):
+            weights = [self.idf[t] * w for t, w in terms.items()]
+            norms[text_id] = sum(weights)
+            sq[text_id] = math.sqrt(sum(x * x for x in weights))
+        self.text_mass = norms
+        self.text_norm = sq
+        self.n_entries = n_entries
+        self.starts = np.searchsorted(owners, np.arange(n_entries))
+
+    def weigh(self, query: dict[str, float]) -> dict[str, float]:
+        """Query terms weighted by IDF (unknown terms get the highest IDF)."""
+        return {t: w * self.idf.get(t, self.unknown_idf) for t, w in query.items()}
+
+    def text_overlap(self, values: dict[str, float]) -> FloatArray:
+        """For each text, the sum of `values` of the terms it contains."""
+        known = [(self.postings[t], v) for t, v in values.items() if t in self.postings]
+        if not known:
+            return np.zeros(self.n_texts)
+        ids = np.concatenate([p for p, _ in known])
+        vals = np.repeat([v for _, v in known], [len(p) for p, _ in known])
+        return np.bincount(ids, vals, minlength=self.n_texts)
+
+    def entry_overlap(self, weighted: dict[str, float]) -> FloatArray:
+        """For each entry, the sum of `weighted` of the terms found in any of its texts."""
+        known = [(self.entry_postings[t], w) for t, w in weighted.items() if t in self.postings]
+        if not known:
+            return np.zeros(self.n_entries)
+        ids = np.concatenate([p for p, _ in known])
+        vals = np.concatenate([np.full(len(p), w) for p, w in known])
+        return np.bincount(ids, vals, minlength=self.n_entries)
+
+    def per_entry_max(self, per_text: FloatArray) -> FloatArray:
+        """The best text's value for each entry."""
+        if self.n_texts == 0:
+            return np.zeros(self.n_entries)
+        return np.maximum.reduceat(per_text, self.starts)

@@ -1,0 +1,298 @@
+"""The inbox: every inbound event passes through Redis before the dispatcher sees it.
+
+Events are sharded by customer over `INBOX_PARTITIONS` streams. Each shard is read by one
+worker at a time (a lease in Redis), through a consumer group, so:
+
+- an event is acknowledged only after it was handled: a worker that dies leaves it pending
+  and the next owner of the shard handles it (`XAUTOCLAIM`);
+- one customer's events stay in one shard, read in order by one worker, which handles them
+  one after another while other customers' events run concurrently;
+- handling is idempotent on the event id (the dispatcher's business), so a replay is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import random
+import socket
+import time
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.model import Inbound
+from bot.storage import Keys
+
+log = logging.getLogger("tsunagu.inbox")
+
+GROUP = "dispatch"
+Handler = Callable[[Inbound], Awaitable[None]]
+
+_RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class Inbox:
+    """The producer side: adapters put events in, workers are told something arrived."""
+
+    def __init__(self, redis: Redis, keys: Keys, partitions: int):
+        self.redis = redis
+        self.keys = keys
+        self.partitions = partitions
+        self._arrivals = [asyncio.Event() for _ in range(partitions)]
+
+    def partition_of(self, customer_key: str) -> int:
+        """The shard of a customer: stable across processes and restarts."""
+        return zlib.crc32(customer_key.encode("utf-8")) % self.partitions
+
+    async def put(self, inbound: Inbound) -> str:
+        """Store an event durably; returns its stream id. Raises if Redis is unreachable."""
+        partition = self.partition_of(inbound.customer_key)
+        entry_id: str = await self.redis.xadd(
+            self.keys.inbox(partition), {"event": inbound.model_dump_json()}
+        )
+        self._arrivals[partition].set()
+        return entry_id
+
+    async def wait_for_arrival(self, partition: int, timeout: float) -> None:
+        """Wait until this process puts an event in `partition`, or `timeout` passes."""
+        arrival = self._arrivals[partition]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrival.wait(), timeout)
+        arrival.clear()
+
+    async def pending_count(self) -> int:
+        """Events stored but not yet acknowledged, over all shards."""
+        total = 0
+        for partition in range(self.partitions):
+            with contextlib.suppress(ResponseError):
+                info = await self.redis.xpending(self.keys.inbox(partition), GROUP)
+                total += int(info["pending"])
+        return total
+
+
+class InboxWorker:
+    """Owns some shards of the inbox and feeds their events to a handler."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        handler: Handler,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = 10.0,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 0.5,
+        batch_size: int = 50,
+        max_in_flight: int = 200,
+    ):
+        self.inbox = inbox
+        self.handler = handler
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_ms = int(lease_seconds * 1000)
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base_seconds
+        self.batch_size = batch_size
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._renew = inbox.redis.register_script(_RENEW_LEASE)
+        self._release = inbox.redis.register_script(_RELEASE_LEASE)
+        self._consumers: dict[int, asyncio.Task[None]] = {}
+        self._draining: dict[int, asyncio.Event] = {}
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def owned_partitions(self) -> list[int]:
+        """The shards this worker reads now."""
+        return sorted(self._consumers)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Balance shards with the other workers and consume them until `stop` is set."""
+        log.info("inbox worker started", extra={"worker": self.worker_id})
+        try:
+            while not stop.is_set():
+                try:
+                    await self._rebalance()
+                except (OSError, ConnectionError, TimeoutError) as exc:
+                    log.warning("inbox: Redis unreachable, retrying", extra={"error": str(exc)})
+                except Exception:
+                    log.exception("inbox: rebalance failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.lease_ms / 3000)
+        finally:
+            await self._shutdown()
+
+    async def _rebalance(self) -> None:
+        redis, keys = self.inbox.redis, self.inbox.keys
+        now = time.time()
+        await redis.zadd(keys.workers(), {self.worker_id: now})
+        await redis.zremrangebyscore(keys.workers(), "-inf", now - 3 * self.lease_ms / 1000)
+        live = max(1, int(await redis.zcard(keys.workers())))
+        target = math.ceil(self.inbox.partitions / live)
+
+        for partition, task in list(self._consumers.items()):
+            renewed = await self._renew(
+                keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
+            )
+            if not renewed or task.done():
+                log.warning("inbox: lost shard", extra={"partition": partition})
+                task.cancel()
+                self._consumers.pop(partition, None)
+
+        if len(self._consumers) > target:
+            for partition in self.owned_partitions[target:]:
+                await self._hand_back(partition)
+
+        if len(self._consumers) < target:
+            start = random.randrange(self.inbox.partitions)
+            for offset in range(self.inbox.partitions):
+                if len(self._consumers) >= target:
+                    break
+                partition = (start + offset) % self.inbox.partitions
+                if partition in self._consumers:
+                    continue
+                taken = await redis.set(
+                    keys.inbox_lease(partition), self.worker_id, nx=True, px=self.lease_ms
+                )
+                if taken:
+                    self._draining[partition] = asyncio.Event()
+                    self._consumers[partition] = asyncio.create_task(self._consume(partition))
+
+    async def _hand_back(self, partition: int) -> None:
+        """Stop reading a shard, finish what was read from it, then free its lease."""
+        self._draining[partition].set()
+        task = self._consumers.pop(partition)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await self._release(keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id])
+
+    async def _consume(self, partition: int) -> None:
+        redis, stream = self.inbox.redis, self.inbox.keys.inbox(partition)
+        draining = self._draining[partition]
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
+            await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+
+        # First what an earlier owner read but never acknowledged, oldest first.
+        start = "0-0"
+        while True:
+            start, entries, _ = await redis.xautoclaim(
+                stream, GROUP, self.worker_id, min_idle_time=0, start_id=start, count=100
+            )
+            for entry_id, fields in entries:
+                await self._schedule(partition, entry_id, fields)
+            if start == "0-0":
+                break
+
+        while not draining.is_set():
+            began = time.monotonic()
+            response = await redis.xreadgroup(
+                GROUP, self.worker_id, {stream: ">"}, count=self.batch_size, block=1000
+            )
+            if not response:
+                # The embedded Redis answers a blocking read at once; wait for a local put.
+                if time.monotonic() - began < 0.05:
+                    await self.inbox.wait_for_arrival(partition, timeout=0.25)
+                continue
+            for _, entries in response:
+                for entry_id, fields in entries:
+                    await self._schedule(partition, entry_id, fields)
+
+        # Draining: let what was read from this shard finish before the lease is freed.
+        pending = [task for task in self._tasks if task.get_name() == f"inbox:{partition}"]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _schedule(self, partition: int, entry_id: str, fields: dict[str, str]) -> None:
+        """Queue an event behind earlier events of the same customer."""
+        try:
+            inbound = Inbound.model_validate_json(fields.get("event", ""))
+        except ValidationError:
+            log.error("inbox: unreadable event dropped", extra={"entry": entry_id})
+            await self._settle(partition, entry_id, fields, error="unreadable")
+            return
+        await self._in_flight.acquire()
+        key = inbound.customer_key
+        previous = self._tails.get(key)
+        task = asyncio.create_task(
+            self._handle_after(previous, partition, entry_id, fields, inbound),
+            name=f"inbox:{partition}",
+        )
+        self._tails[key] = task
+        self._tasks.add(task)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            self._tasks.discard(done)
+            self._in_flight.release()
+            if self._tails.get(key) is done:
+                del self._tails[key]
+
+        task.add_done_callback(forget)
+
+    async def _handle_after(
+        self,
+        previous: asyncio.Task[None] | None,
+        partition: int,
+        entry_id: str,
+        fields: dict[str, str],
+        inbound: Inbound,
+    ) -> None:
+        if previous is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await previous
+        error: str | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self.handler(inbound)
+                error = None
+                break
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "inbox: handling failed",
+                    extra={"event_id": inbound.event_id, "attempt": attempt, "error": error},
+                )
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
+        await self._settle(partition, entry_id, fields, error=error)
+
+    async def _settle(
+        self, partition: int, entry_id: str, fields: dict[str, str], *, error: str | None
+    ) -> None:
+        """Acknowledge an event; one that failed every attempt goes to the dead letters."""
+        redis, keys = self.inbox.redis, self.inbox.keys
+        stream = keys.inbox(partition)
+        if error is not None:
+            log.error("inbox: event dead-lettered", extra={"entry": entry_id, "error": error})
+            await redis.xadd(keys.inbox_dead(), {**fields, "error": error}, maxlen=10_000)
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, GROUP, entry_id)
+            pipe.xdel(stream, entry_id)
+            await pipe.execute()
+
+    async def _shutdown(self) -> None:
+        for partition in list(self._consumers):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._hand_back(partition), timeout=10)
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.inbox.redis.zrem(self.inbox.keys.workers(), self.worker_id)
+        log.info("inbox worker stopped", extra={"worker": self.worker_id})

@@ -1,0 +1,92 @@
+"""The channel-neutral message model every adapter speaks.
+
+Adapters turn platform events into one `Inbound` each and render `Reply` objects back
+into their platform's own form; the dispatcher sees nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Channel(StrEnum):
+    """Where a customer talks to us."""
+
+    LINE = "line"
+    SLACK = "slack"
+    WEB = "web"
+
+
+class InboundKind(StrEnum):
+    """What a customer did, independent of the platform."""
+
+    TEXT = "text"  # a typed message
+    CHOICE = "choice"  # a tap on a button we offered (postback); `payload` holds its data
+    MEDIA = "media"  # an image, sticker, file, location...: `text` describes it
+    FOLLOW = "follow"  # the customer added us / opened the chat
+    UNFOLLOW = "unfollow"  # the customer blocked us / left: stop sending
+
+
+class Inbound(BaseModel):
+    """One thing a customer did, normalised by a channel adapter."""
+
+    event_id: str = Field(description="Unique per platform event; replays carry the same id.")
+    channel: Channel
+    user_id: str = Field(description="The customer's id on that channel.")
+    kind: InboundKind = InboundKind.TEXT
+    text: str = ""
+    payload: str | None = Field(default=None, description="Choice data for kind=choice.")
+    locale: str | None = Field(default=None, description="BCP 47 language, e.g. 'ja' or 'en'.")
+    display_name: str | None = None
+    received_at: float = Field(default_factory=time.time)
+    # Platform details the outbound side needs later (a LINE reply token, a Slack thread).
+    meta: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def customer_key(self) -> str:
+        """`channel:user_id`: the customer's identity across conversations."""
+        return f"{self.channel.value}:{self.user_id}"
+
+
+class ReplyKind(StrEnum):
+    """Why we are saying something; adapters may render kinds differently."""
+
+    ANSWER = "answer"  # an FAQ answer
+    SUGGEST = "suggest"  # "did you mean…?" with choices
+    FALLBACK = "fallback"  # nothing fits: say so, offer a human
+    NOTICE = "notice"  # handoff and state notices
+    GREETING = "greeting"
+    SURVEY = "survey"  # the CES question
+    AGENT = "agent"  # a human agent's words
+
+
+class Choice(BaseModel):
+    """A button the customer can tap; `payload` comes back as an `InboundKind.CHOICE`."""
+
+    label: str
+    payload: str
+
+
+class Reply(BaseModel):
+    """One message to a customer, before a channel renders it."""
+
+    text: str
+    kind: ReplyKind = ReplyKind.ANSWER
+    choices: list[Choice] = Field(default_factory=list)
+    sender: str = Field(default="bot", description="'bot' or the agent's display name.")
+
+
+class Outgoing(BaseModel):
+    """A reply addressed to a customer, with a stable id so delivery can be retried safely."""
+
+    message_id: str = Field(description="Deterministic: a redelivery reuses the same id.")
+    channel: Channel
+    user_id: str
+    conversation_id: str
+    reply: Reply
+    created_at: float = Field(default_factory=time.time)
+    # Copied from the triggering `Inbound.meta` (a LINE reply token, for instance).
+    meta: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,66 @@
+"""The small interfaces the dispatcher needs from the world, implemented outside `bot`.
+
+The app factory (`bot.app`) plugs the real ones in: channel senders from `channels`, the
+queue and desks from `handoff`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.conversation import DeskEvent, SurveyAnswer
+from bot.model import Channel, Outgoing
+
+
+class Sender(Protocol):
+    """Delivers messages on one channel. Must be idempotent on `Outgoing.message_id`."""
+
+    channel: Channel
+
+    async def send(self, batch: list[Outgoing]) -> None:
+        """Deliver the replies to one event (one customer, in order); raise to retry.
+
+        A batch lets a channel use one API call for several messages (LINE's reply token
+        can be used only once).
+        """
+        ...
+
+
+class HandoffQueue(Protocol):
+    """Customers waiting for a person."""
+
+    async def enqueue(self, customer_key: str, *, queued_at: float, priority: int = 0) -> None:
+        """Add a customer (no-op if already waiting: the position is kept)."""
+        ...
+
+    async def dequeue(self, customer_key: str) -> None:
+        """Remove a customer (no-op if absent)."""
+        ...
+
+    async def position(self, customer_key: str) -> int | None:
+        """1 for the next customer to be served; None if not waiting."""
+        ...
+
+    async def length(self) -> int:
+        """How many customers wait."""
+        ...
+
+    async def estimated_wait_seconds(self) -> float | None:
+        """A wait estimate from recent waits, or None without enough history."""
+        ...
+
+
+class Desk(Protocol):
+    """Where agents hear about escalations (Slack, the web console)."""
+
+    async def notify(self, event: DeskEvent) -> None:
+        """Tell agents; must be idempotent for a repeated event."""
+        ...
+
+
+class SurveyRecorder(Protocol):
+    """Keeps survey answers for the reports."""
+
+    async def record(self, answer: SurveyAnswer) -> None:
+        """Store one answer (idempotent on the conversation id)."""
+        ...

@@ -1,0 +1,104 @@
+"""The composition root: builds every part from the settings and runs the background work.
+
+This is the one module of `bot` that imports `channels` and `handoff`; everything else in
+`bot` knows them only through the small protocols of `bot.ports`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from redis.asyncio import Redis
+
+from bot.delivery import Delivery
+from bot.dispatcher import Dispatcher
+from bot.faq import FaqLibrary
+from bot.flow import Flow, FlowConfig
+from bot.inbox import Inbox, InboxWorker
+from bot.settings import Settings
+from bot.storage import Keys, connect
+from bot.survey import RedisSurveyRecorder
+from bot.texts import Texts
+from channels.web import WebChannel
+from channels.web.tokens import WebTokens, shared_secret
+from handoff.agents import AgentActions
+from handoff.queue import RedisHandoffQueue
+from handoff.store import RedisConversationStore
+
+log = logging.getLogger("tsunagu")
+
+
+class Runtime:
+    """Every long-lived part of one Tsunagu process, wired together."""
+
+    def __init__(self, settings: Settings, redis: Redis | None = None):
+        self.settings = settings
+        self.redis = redis if redis is not None else connect(settings.redis_url)
+        self.keys = Keys(settings.key_prefix)
+        self.faq = FaqLibrary(settings.faq_dir, settings.match_thresholds())
+        self.texts = Texts.from_file(settings.texts_file, shop=settings.shop_name)
+        self.inbox = Inbox(self.redis, self.keys, settings.inbox_partitions)
+        self.store = RedisConversationStore(
+            self.redis,
+            self.keys,
+            ttl_seconds=settings.conversation_ttl_seconds,
+            dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
+        )
+        self.queue = RedisHandoffQueue(self.redis, self.keys)
+        self.surveys = RedisSurveyRecorder(
+            self.redis, self.keys, dedupe_ttl_seconds=settings.dedupe_ttl_seconds
+        )
+        self.flow = Flow(self.faq, self.texts, self.queue, settings.flow_config())
+        self.tokens = WebTokens(settings.web_token_ttl_seconds)
+        self.web = WebChannel(
+            self.inbox, self.keys, self.tokens, ttl_seconds=settings.conversation_ttl_seconds
+        )
+        self.delivery = Delivery([self.web.sender])
+        self.dispatcher = Dispatcher(
+            self.store, self.flow, self.delivery, self.queue, self.surveys
+        )
+        self.agents = AgentActions(self.store, self.queue, self.delivery, self.flow)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, *, run_worker: bool) -> None:
+        """Connect, then start the background work: FAQ watcher, listeners, inbox worker."""
+        self._stop.clear()
+        self.tokens.use_secret(
+            await shared_secret(self.redis, self.keys.secret(), self.settings.secret_key)
+        )
+        await self.web.start()
+        if self.settings.faq_watch:
+            self._tasks.append(asyncio.create_task(self.faq.watch(self._stop)))
+        if run_worker:
+            worker = InboxWorker(
+                self.inbox, self.dispatcher.handle, max_attempts=self.settings.inbox_max_attempts
+            )
+            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+        log.info(
+            "tsunagu started",
+            extra={
+                "redis": "embedded" if self.settings.embedded_redis else "external",
+                "faq_entries": len(self.faq.entries),
+                "worker": run_worker,
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop background work, letting the worker finish what it has started."""
+        self._stop.set()
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*self._tasks, return_exceptions=True), timeout=15
+                )
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+        await self.web.stop()
+
+    async def wait_stopped(self) -> None:
+        """Block until `stop` is called (for the standalone worker)."""
+        await self._stop.wait()

@@ -1,0 +1,91 @@
+"""The Redis connection: a real server from `REDIS_URL`, or the embedded in-process one."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import fakeredis
+from redis.asyncio import Redis
+
+log = logging.getLogger("tsunagu.storage")
+
+_embedded_server: fakeredis.FakeServer | None = None
+
+
+def connect(redis_url: str | None) -> Redis:
+    """Return a client for `redis_url`, or for the embedded in-process server when it is None.
+
+    The embedded server is shared by every client of this process, so the web API, the
+    inbox worker and the FAQ watcher all see the same data, exactly as with a real server.
+    """
+    if redis_url:
+        return Redis.from_url(redis_url, decode_responses=True, health_check_interval=15)
+    global _embedded_server
+    if _embedded_server is None:
+        _embedded_server = fakeredis.FakeServer()
+        log.warning(
+            "REDIS_URL is not set: running on an embedded in-process Redis. "
+            "Data lives only as long as this process and cannot be shared with other "
+            "processes. Set REDIS_URL for production."
+        )
+    return fakeredis.FakeAsyncRedis(server=_embedded_server, decode_responses=True)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Names of every Redis key, in one place.
+
+    Keys of one conversation share the hash tag `{channel:user}` so that scripts touching
+    several of them stay in one Redis Cluster slot.
+    """
+
+    prefix: str = "tsunagu"
+
+    def conversation(self, customer_key: str) -> str:
+        """The live conversation of one customer (a JSON document)."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:state"
+
+    def transcript(self, customer_key: str) -> str:
+        """The messages of the customer's current conversation (a list, newest last)."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:transcript"
+
+    def event(self, customer_key: str, event_id: str) -> str:
+        """What handling one event decided; makes a replay a no-op."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:event:{event_id}"
+
+    def history(self, customer_key: str) -> str:
+        """Summaries of the customer's earlier conversations."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:history"
+
+    def web_outbox(self, customer_key: str) -> str:
+        """The ordered message stream a web customer reads."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:web_outbox"
+
+    def sent(self, customer_key: str, message_id: str) -> str:
+        """Marks one outgoing message as delivered."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:sent:{message_id}"
+
+    def inbox(self, partition: int) -> str:
+        """One shard of the inbox stream."""
+        return f"{self.prefix}:inbox:{{{partition}}}"
+
+    def inbox_lease(self, partition: int) -> str:
+        """Which worker owns one inbox shard right now."""
+        return f"{self.prefix}:inbox:{{{partition}}}:lease"
+
+    def inbox_dead(self) -> str:
+        """Events that failed every attempt, kept for a person to look at."""
+        return f"{self.prefix}:inbox:dead"
+
+    def workers(self) -> str:
+        """Live inbox workers and their last heartbeat."""
+        return f"{self.prefix}:workers"
+
+    def queue(self) -> str:
+        """The handoff queue: customer keys by priority and time."""
+        return f"{self.prefix}:handoff:queue"
+
+    def secret(self) -> str:
+        """The generated signing secret when `SECRET_KEY` is unset."""
+        return f"{self.prefix}:secret"

@@ -1,0 +1,125 @@
+"""Everything the bot says, in Japanese and English, overridable by the admin.
+
+`TEXTS_FILE` may point to a YAML file mapping a text's name to its languages, e.g.::
+
+    fallback:
+      ja: 申し訳ありません、その質問にはお答えできません。
+      en: Sorry, I don't know the answer to that.
+
+Texts are `str.format` templates; the placeholders each one may use are listed below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+DEFAULT_TEXTS: dict[str, dict[str, str]] = {
+    # {shop}
+    "greeting": {
+        "ja": "こんにちは！{shop}のサポートです。ご質問をどうぞ。よくあるご質問はこちらです。",
+        "en": "Hello! This is {shop} support. Ask me anything, or pick a common question.",
+    },
+    "suggest": {
+        "ja": "こちらのご質問でしょうか？",
+        "en": "Did you mean one of these?",
+    },
+    "fallback": {
+        "ja": "申し訳ありません、お答えできる情報が見つかりませんでした。"
+        "言い換えていただくか、担当者におつなぎします。",
+        "en": "Sorry, I couldn't find an answer to that. "
+        "Could you rephrase it, or shall I connect you to a person?",
+    },
+    "media_unsupported": {
+        "ja": "申し訳ありません、画像やスタンプは読み取れません。文字でご質問ください。",
+        "en": "Sorry, I can't read images or stickers. Please type your question.",
+    },
+    "talk_to_human": {"ja": "担当者と話す", "en": "Talk to a person"},
+    "none_of_these": {"ja": "どれでもない", "en": "None of these"},
+    # {position}, {wait}
+    "handoff_queued": {
+        "ja": "担当者におつなぎします。現在{position}番目にお待ちです（目安：{wait}）。"
+        "このままメッセージを送っていただければ担当者に伝わります。"
+        "「キャンセル」でボットに戻ります。",
+        "en": "I'm connecting you to a person. You are number {position} in line "
+        "(about {wait}). Anything you write now goes to them. "
+        "Type 'cancel' to go back to the bot.",
+    },
+    "handoff_cancelled": {
+        "ja": "担当者への接続をキャンセルしました。ほかにご質問があればどうぞ。",
+        "en": "OK, I've cancelled the request for a person. Ask me anything else.",
+    },
+    "handoff_added": {
+        "ja": "メッセージを担当者に伝えます。もうしばらくお待ちください。",
+        "en": "I've passed that on. A person will be with you shortly.",
+    },
+    "agent_joined": {
+        "ja": "担当の{agent}がご対応します。",
+        "en": "{agent} is here to help you.",
+    },
+    "agent_left": {
+        "ja": "担当者との会話が終わりました。ほかにご質問があればどうぞ。",
+        "en": "The person has left the conversation. Ask me anything else.",
+    },
+    "wait_minutes": {"ja": "約{minutes}分", "en": "about {minutes} min"},
+    "wait_unknown": {"ja": "まもなく", "en": "shortly"},
+    # {shop}
+    "survey_question": {
+        "ja": "最後にひとつだけ。「今回の用件は、簡単に解決できた」にどのくらい当てはまりますか？"
+        "（1 まったくそう思わない 〜 7 とてもそう思う）",
+        "en": "One last thing: how much do you agree with \"{shop} made it easy for me "
+        "to handle my issue\"? (1 strongly disagree to 7 strongly agree)",
+    },
+    "survey_thanks": {
+        "ja": "ご回答ありがとうございました！またいつでもどうぞ。",
+        "en": "Thank you for your feedback! We're here whenever you need us.",
+    },
+    "goodbye": {
+        "ja": "ご利用ありがとうございました！",
+        "en": "Thanks for reaching out!",
+    },
+}
+
+LANGUAGES = ("ja", "en")
+
+
+def language_of(locale: str | None) -> str:
+    """'ja' or 'en' for a BCP 47 locale such as 'ja-JP' or 'en_US' (Japanese by default)."""
+    if locale:
+        base = locale.replace("_", "-").split("-")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return "ja"
+
+
+class Texts:
+    """The bot's texts, defaults overlaid with the admin's file."""
+
+    def __init__(self, overrides: dict[str, dict[str, str]] | None = None, *, shop: str = ""):
+        self._texts = {name: dict(langs) for name, langs in DEFAULT_TEXTS.items()}
+        for name, langs in (overrides or {}).items():
+            self._texts.setdefault(name, {}).update(langs)
+        self._shop = shop
+
+    @classmethod
+    def from_file(cls, path: Path | None, *, shop: str) -> Texts:
+        """Load overrides from a YAML file (or use the defaults when `path` is None)."""
+        if path is None:
+            return cls(shop=shop)
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+        if not isinstance(data, dict) or not all(
+            isinstance(langs, dict) for langs in data.values()
+        ):
+            raise ValueError(f"{path}: expected a mapping of text name to {{ja: ..., en: ...}}")
+        unknown = sorted(set(data) - set(DEFAULT_TEXTS))
+        if unknown:
+            raise ValueError(f"{path}: unknown text names: {', '.join(unknown)}")
+        return cls({str(k): {str(lk): str(lv) for lk, lv in v.items()} for k, v in data.items()},
+                   shop=shop)
+
+    def get(self, name: str, language: str, **values: object) -> str:
+        """The text `name` in `language` (falling back to Japanese), filled with `values`."""
+        langs = self._texts[name]
+        template = langs.get(language) or langs.get("ja") or next(iter(langs.values()))
+        return template.format(shop=self._shop, **values)

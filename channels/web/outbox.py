@@ -1,0 +1,145 @@
+"""Each web customer's message stream: appended once per message id, read by cursor.
+
+Readers (WebSockets, long polls) wait on a per-process notifier woken by a Redis pub/sub
+message from whichever process appended, and always re-read from the stream by cursor, so a
+lost notification delays a message by one poll interval at worst and never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from bot.model import Choice
+from bot.storage import Keys
+
+log = logging.getLogger("tsunagu.web")
+
+_APPEND = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return id
+end
+return false
+"""
+_MAX_MESSAGES = 1000
+
+
+class WebMessage(BaseModel):
+    """One message as the widget sees it."""
+
+    cursor: str = ""
+    message_id: str
+    sender: Literal["customer", "bot", "agent"]
+    sender_name: str | None = None
+    kind: str = "text"
+    text: str
+    choices: list[Choice] = Field(default_factory=list)
+    time: float = Field(default_factory=time.time)
+    client_id: str | None = Field(default=None, description="Echo of the sender's client_id.")
+
+
+class WebOutbox:
+    """Appends to and reads from the web customers' message streams."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, ttl_seconds: int):
+        self._redis = redis
+        self._keys = keys
+        self._ttl = ttl_seconds
+        self._append = redis.register_script(_APPEND)
+        self._channel = f"{keys.prefix}:web:notify"
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._listener: asyncio.Task[None] | None = None
+
+    async def append(self, customer_key: str, message: WebMessage) -> bool:
+        """Add a message unless one with its id was added before; wakes the readers."""
+        added = await self._append(
+            keys=[
+                self._keys.web_outbox(customer_key),
+                self._keys.sent(customer_key, message.message_id),
+            ],
+            args=[message.model_dump_json(exclude={"cursor"}), self._ttl, _MAX_MESSAGES],
+        )
+        if added:
+            self._wake(customer_key)
+            await self._redis.publish(self._channel, customer_key)
+        return bool(added)
+
+    async def read(self, customer_key: str, after: str | None, count: int = 100) -> list[WebMessage]:
+        """Messages after the cursor `after` (all when None), oldest first."""
+        start = f"({after}" if after else "-"
+        entries = await self._redis.xrange(
+            self._keys.web_outbox(customer_key), min=start, max="+", count=count
+        )
+        messages = []
+        for entry_id, fields in entries:
+            message = WebMessage.model_validate_json(fields["m"])
+            message.cursor = entry_id
+            messages.append(message)
+        return messages
+
+    async def wait(self, customer_key: str, timeout: float) -> bool:
+        """Wait until something is appended for this customer; False on timeout."""
+        event = asyncio.Event()
+        self._waiters[customer_key].add(event)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            waiters = self._waiters.get(customer_key)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[customer_key]
+
+    def _wake(self, customer_key: str) -> None:
+        for event in self._waiters.get(customer_key, ()):
+            event.set()
+
+    async def start(self) -> None:
+        """Listen for appends made by other processes."""
+        self._listener = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self._channel)
+                    delay = 0.5
+                    while True:
+                        message: dict[str, Any] | None = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=1.0
+                        )
+                        if message is not None:
+                            self._wake(str(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Readers still poll the stream on a timer meanwhile, so nothing is lost.
+                log.warning("web notifier reconnecting", extra={"error": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+
+def dump_message(message: WebMessage) -> str:
+    """The WebSocket frame for a message."""
+    return json.dumps({"type": "message", "message": message.model_dump()}, ensure_ascii=False)

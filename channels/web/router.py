@@ -1,0 +1,164 @@
+"""The web API routes: start, send, and receive by WebSocket or long poll.
+
+No `from __future__ import annotations` here: FastAPI reads the local `User` alias at
+import time.
+"""
+
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, WebSocket, status
+from starlette.websockets import WebSocketDisconnect
+
+from bot.inbox import Inbox
+from bot.model import Channel, Inbound, InboundKind
+from channels.web.outbox import WebMessage, WebOutbox, dump_message
+from channels.web.schemas import (
+    Accepted,
+    ConversationStarted,
+    MessagePage,
+    SendMessage,
+    StartConversation,
+)
+from channels.web.tokens import TokenError, WebTokens
+
+WS_PING_SECONDS = 20.0
+WS_TOKEN_REFUSED = 4401
+
+
+def web_customer_key(user_id: str) -> str:
+    """The customer key of a web user."""
+    return f"{Channel.WEB.value}:{user_id}"
+
+
+async def _wait_unless(waiting: Coroutine[Any, Any, bool], gone: asyncio.Event) -> bool:
+    """Await `waiting`, but give up (False) as soon as `gone` is set."""
+    waiter = asyncio.create_task(waiting)
+    goner = asyncio.create_task(gone.wait())
+    done, pending = await asyncio.wait({waiter, goner}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return waiter in done and waiter.result()
+
+
+def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRouter:
+    """The `/web/*` routes, bound to this process's inbox, outbox and token signer."""
+    router = APIRouter(prefix="/web", tags=["web channel"])
+
+    def current_user(authorization: Annotated[str | None, Header()] = None) -> str:
+        scheme, _, token = (authorization or "").partition(" ")
+        try:
+            if scheme.lower() != "bearer":
+                raise TokenError("expected 'Authorization: Bearer <token>'")
+            return tokens.verify(token.strip())
+        except TokenError as exc:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from exc
+
+    User = Annotated[str, Depends(current_user)]
+
+    @router.post("/conversations", status_code=status.HTTP_201_CREATED)
+    async def start_conversation(
+        body: StartConversation | None = None,
+    ) -> ConversationStarted:
+        """Start a web conversation; the bot greets the customer on the message stream."""
+        body = body or StartConversation()
+        user_id = tokens.new_user_id()
+        await inbox.put(
+            Inbound(
+                event_id=f"web:{user_id}:start",
+                channel=Channel.WEB,
+                user_id=user_id,
+                kind=InboundKind.FOLLOW,
+                locale=body.locale,
+                display_name=body.name,
+            )
+        )
+        return ConversationStarted(
+            token=tokens.issue(user_id), user_id=user_id, expires_in=tokens.ttl_seconds
+        )
+
+    @router.post("/messages", status_code=status.HTTP_202_ACCEPTED)
+    async def send_message(body: SendMessage, user_id: User) -> Accepted:
+        """Send the customer's text or choice; the reply comes on the message stream."""
+        key = web_customer_key(user_id)
+        text = body.text if body.text is not None else (body.label or body.choice or "")
+        # The echo goes first so it is ordered before any reply; both are idempotent on
+        # client_id, so a client retrying after a dropped connection changes nothing.
+        await outbox.append(
+            key,
+            WebMessage(
+                message_id=f"in:{body.client_id}",
+                sender="customer",
+                text=text,
+                kind="choice" if body.choice is not None else "text",
+                client_id=body.client_id,
+            ),
+        )
+        await inbox.put(
+            Inbound(
+                event_id=f"web:{user_id}:{body.client_id}",
+                channel=Channel.WEB,
+                user_id=user_id,
+                kind=InboundKind.CHOICE if body.choice is not None else InboundKind.TEXT,
+                text=text,
+                payload=body.choice,
+            )
+        )
+        return Accepted()
+
+    @router.get("/messages")
+    async def poll_messages(
+        user_id: User,
+        after: Annotated[str | None, Query(pattern=r"^\d+-\d+$")] = None,
+        wait: Annotated[float, Query(ge=0, le=25)] = 0,
+    ) -> MessagePage:
+        """Messages after `after`; waits up to `wait` seconds for the first new one."""
+        key = web_customer_key(user_id)
+        messages = await outbox.read(key, after)
+        if not messages and wait > 0:
+            await outbox.wait(key, wait)
+            messages = await outbox.read(key, after)
+        return MessagePage(messages=messages, cursor=messages[-1].cursor if messages else after)
+
+    @router.websocket("/ws")
+    async def message_socket(
+        websocket: WebSocket, token: str = "", after: str | None = None
+    ) -> None:
+        """Every message after `after`, then each new one as it is added."""
+        await websocket.accept()
+        try:
+            user_id = tokens.verify(token)
+        except TokenError as exc:
+            await websocket.close(code=WS_TOKEN_REFUSED, reason=str(exc))
+            return
+        key = web_customer_key(user_id)
+        gone = asyncio.Event()
+
+        async def watch_for_close() -> None:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                while True:
+                    await websocket.receive_text()  # clients only ever ping; ignore it
+            gone.set()
+
+        watcher = asyncio.create_task(watch_for_close())
+        try:
+            while not gone.is_set():
+                messages = await outbox.read(key, after)
+                for message in messages:
+                    await websocket.send_text(dump_message(message))
+                    after = message.cursor
+                if not messages and not await _wait_unless(outbox.wait(key, WS_PING_SECONDS), gone):
+                    if gone.is_set():
+                        break
+                    await websocket.send_text('{"type": "ping"}')
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            watcher.cancel()
+
+    return router

@@ -1,0 +1,947 @@
+/*
+ * Tsunagu web chat widget.
+ *
+ * Embed with one tag:
+ *   <script src="https://bot.example.com/widget.js" defer></script>
+ * Options (data attributes on that tag):
+ *   data-server  origin of the Tsunagu server (default: where this script came from)
+ *   data-locale  "ja" or "en" (default: from navigator.language)
+ *   data-title   text in the panel header
+ *   data-open    "true" to start with the panel open
+ *
+ * It speaks the web channel API (docs/web-api.md): one POST to start a conversation,
+ * POST /web/messages to send, and a WebSocket (long polling as a fallback) to receive.
+ * No dependencies and no build step; the UI lives in a Shadow DOM so the host page's
+ * styles and ours never touch.
+ */
+(function () {
+  'use strict';
+
+  if (window.__tsunaguWidgetLoaded) return; // the tag was included twice
+  window.__tsunaguWidgetLoaded = true;
+
+  // ---------------------------------------------------------------------------
+  // Configuration and text
+  // ---------------------------------------------------------------------------
+
+  var STRINGS = {
+    ja: {
+      title: 'お問い合わせ',
+      open: 'チャットを開く',
+      close: 'チャットを閉じる',
+      unread: function (n) { return '未読 ' + n + ' 件'; },
+      log: 'メッセージ',
+      input: 'メッセージを入力',
+      placeholder: 'メッセージを入力…',
+      send: '送信',
+      choices: '選択肢',
+      typing: '入力中…',
+      sending: '送信中…',
+      failed: '送信できませんでした',
+      retry: '再送信',
+      agent: 'スタッフ',
+      connecting: '接続しています…',
+      reconnecting: '接続が切れました。再接続しています…',
+      offline: 'オフラインです。接続が戻ると自動で再開します。',
+      newConversation: '新しい会話',
+      empty: 'ご質問をどうぞ。ボットがお答えし、必要に応じてスタッフにおつなぎします。'
+    },
+    en: {
+      title: 'Chat with us',
+      open: 'Open chat',
+      close: 'Close chat',
+      unread: function (n) { return n + ' unread'; },
+      log: 'Messages',
+      input: 'Type a message',
+      placeholder: 'Type a message…',
+      send: 'Send',
+      choices: 'Choices',
+      typing: 'Typing…',
+      sending: 'Sending…',
+      failed: 'Not sent',
+      retry: 'Retry',
+      agent: 'Agent',
+      connecting: 'Connecting…',
+      reconnecting: 'Connection lost. Reconnecting…',
+      offline: 'You are offline. The chat resumes when the connection is back.',
+      newConversation: 'New conversation',
+      empty: 'Ask us anything. The bot answers, and hands you to a person when needed.'
+    }
+  };
+
+  var MAX_BACKOFF_MS = 10000;
+  var WS_FAILURES_BEFORE_POLLING = 3;
+  var WS_IDLE_TIMEOUT_MS = 70000; // no frame (not even a ping) for this long: assume a dead socket
+  var RETRY_WEBSOCKET_AFTER_MS = 5 * 60 * 1000; // while polling, try WebSocket again now and then
+  var POLL_WAIT_S = 25;
+  var TYPING_TIMEOUT_MS = 30000;
+
+  var script = document.currentScript || findOwnScript();
+  var config = readConfig(script);
+  var t = STRINGS[config.locale];
+
+  function findOwnScript() {
+    var tags = document.querySelectorAll('script[src]');
+    for (var i = tags.length - 1; i >= 0; i--) {
+      if (/\/widget\.js(\?|#|$)/.test(tags[i].src)) return tags[i];
+    }
+    return null;
+  }
+
+  function readConfig(tag) {
+    var data = (tag && tag.dataset) || {};
+    var server = data.server || (tag && tag.src ? new URL(tag.src, location.href).origin : location.origin);
+    var lang = (data.locale || navigator.language || 'en').toLowerCase();
+    var locale = lang.indexOf('ja') === 0 ? 'ja' : 'en';
+    return {
+      server: server.replace(/\/+$/, ''),
+      locale: locale,
+      title: data.title || STRINGS[locale].title,
+      startOpen: data.open === 'true'
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Small helpers
+  // ---------------------------------------------------------------------------
+
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    if (window.crypto && crypto.getRandomValues) crypto.getRandomValues(bytes);
+    else for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
+  }
+
+  /** Exponential backoff with jitter, so many widgets don't reconnect in lockstep. */
+  function backoffDelay(attempt) {
+    var ceiling = Math.min(MAX_BACKOFF_MS, 500 * Math.pow(2, attempt));
+    return ceiling / 2 + Math.random() * ceiling / 2;
+  }
+
+  /** Compare stream cursors ("<ms>-<seq>", like Redis stream ids) numerically. */
+  function compareCursor(a, b) {
+    var pa = String(a).split('-');
+    var pb = String(b).split('-');
+    for (var i = 0; i < Math.max(pa.length, pb.length); i++) {
+      var x = pa[i] || '0';
+      var y = pb[i] || '0';
+      if (/^\d+$/.test(x) && /^\d+$/.test(y)) {
+        // Compare digit strings by length first: exact for numbers beyond 2^53 too.
+        if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+      }
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  }
+
+  function normaliseText(s) {
+    return String(s == null ? '' : s).replace(/\s+/g, ' ').trim();
+  }
+
+  /** Create an element: h('div', {class: 'x', 'aria-label': '…'}, [children]). Text goes in as text nodes. */
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (attrs[k] === false || attrs[k] == null) return;
+      if (k === 'text') el.textContent = attrs[k];
+      else el.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
+    });
+    (children || []).forEach(function (c) {
+      el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return el;
+  }
+
+  function svgIcon(pathData) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    var path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', pathData);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  var ICON_CHAT = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z';
+  var ICON_CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z';
+  var ICON_SEND = 'M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z';
+
+  // ---------------------------------------------------------------------------
+  // HTTP
+  // ---------------------------------------------------------------------------
+
+  /** One JSON request to the server. Resolves {status, data}; rejects only on network failure or timeout. */
+  function request(method, path, options) {
+    options = options || {};
+    var headers = {};
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (options.token) headers.Authorization = 'Bearer ' + options.token;
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, options.timeoutMs || 15000);
+    if (options.signal) options.signal.addEventListener('abort', function () { controller.abort(); });
+    return fetch(config.server + path, {
+      method: method,
+      headers: headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: controller.signal,
+      credentials: 'omit', // the bearer token is the only credential
+      cache: 'no-store'
+    }).then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (data) {
+        return { status: res.status, data: data };
+      });
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  function wait(ms, wakeUp) {
+    return new Promise(function (resolve) {
+      var timer = setTimeout(resolve, ms);
+      if (wakeUp) wakeUp(function () { clearTimeout(timer); resolve(); });
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Identity: the token that names this customer, kept per server origin
+  // ---------------------------------------------------------------------------
+
+  function createIdentity(onReplaced) {
+    var key = 'tsunagu:identity:' + config.server;
+    var token = load();
+    var creating = null; // the one in-flight POST /web/conversations, shared by all callers
+
+    function load() {
+      try {
+        var saved = JSON.parse(localStorage.getItem(key) || 'null');
+        if (saved && saved.token && (!saved.expiresAt || saved.expiresAt > Date.now())) return saved.token;
+      } catch (e) { /* storage blocked or corrupt: start afresh */ }
+      return null;
+    }
+
+    function save(body) {
+      try {
+        localStorage.setItem(key, JSON.stringify({
+          token: body.token,
+          userId: body.user_id,
+          expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : null
+        }));
+      } catch (e) { /* private mode: the token lives for this page only */ }
+    }
+
+    /** POST /web/conversations until it works (the network may be down for a while). */
+    function create(replacing) {
+      if (creating) return creating;
+      creating = (async function () {
+        for (var attempt = 0; ; attempt++) {
+          try {
+            var res = await request('POST', '/web/conversations', {
+              body: { locale: config.locale, name: null }
+            });
+            if ((res.status === 200 || res.status === 201) && res.data && res.data.token) {
+              token = res.data.token;
+              save(res.data);
+              if (replacing) onReplaced();
+              return token;
+            }
+          } catch (e) { /* network: retry below */ }
+          await wait(backoffDelay(attempt));
+        }
+      })().finally(function () { creating = null; });
+      return creating;
+    }
+
+    return {
+      has: function () { return !!token; },
+      /** The current token, creating a conversation first if there is none. */
+      ensure: function () { return token ? Promise.resolve(token) : create(false); },
+      /** The server refused `badToken` (401): get a new one, unless someone already did. */
+      renew: function (badToken) {
+        if (token && token !== badToken) return Promise.resolve(token);
+        token = null;
+        try { localStorage.removeItem(key); } catch (e) { /* ignore */ }
+        return create(true);
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Stream: receive messages over WebSocket, or long polling when that fails
+  // ---------------------------------------------------------------------------
+
+  /**
+   * handlers.cursor() gives the last cursor seen; handlers.onMessages(list, cursor) gets
+   * new messages; handlers.onStatus(state) hears 'connecting' | 'online' | 'reconnecting'.
+   *
+   * Every connection attempt gets a generation number; callbacks of an older generation
+   * are ignored, so a late event from a socket we gave up on can never act twice.
+   */
+  function createStream(identity, handlers) {
+    var mode = 'ws';
+    var generation = 0;
+    var attempt = 0;
+    var wsFailures = 0;
+    var pollingSince = 0;
+    var running = false;
+    var socket = null;
+    var pollAbort = null;
+    var retryTimer = null;
+    var idleTimer = null;
+
+    function cleanup() {
+      clearTimeout(retryTimer);
+      clearTimeout(idleTimer);
+      if (socket) {
+        socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+        try { socket.close(); } catch (e) { /* already closed */ }
+        socket = null;
+      }
+      if (pollAbort) { pollAbort.abort(); pollAbort = null; }
+    }
+
+    function connect() {
+      cleanup();
+      var gen = ++generation;
+      handlers.onStatus(attempt === 0 ? 'connecting' : 'reconnecting');
+      identity.ensure().then(function (token) {
+        if (gen !== generation) return;
+        if (mode === 'ws') openSocket(token, gen);
+        else poll(token, gen);
+      });
+    }
+
+    function scheduleReconnect(gen) {
+      if (gen !== generation) return;
+      cleanup();
+      handlers.onStatus('reconnecting');
+      retryTimer = setTimeout(function () { if (gen === generation) connect(); }, backoffDelay(attempt++));
+    }
+
+    function unauthorized(token) {
+      // A new token means a new customer: identity calls back and we restart from scratch.
+      handlers.onStatus('connecting');
+      identity.renew(token);
+    }
+
+    function socketUrl(token) {
+      var url = new URL(config.server + '/web/ws');
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      url.searchParams.set('token', token);
+      var cursor = handlers.cursor();
+      if (cursor) url.searchParams.set('after', cursor);
+      return url.toString();
+    }
+
+    function openSocket(token, gen) {
+      var openedAt = 0;
+      var ws;
+      try {
+        ws = new WebSocket(socketUrl(token));
+      } catch (e) {
+        socketFailed(gen);
+        return;
+      }
+      socket = ws;
+      // A proxy may hold the handshake forever; treat a slow open as a failure.
+      idleTimer = setTimeout(function () { socketFailed(gen); }, 10000);
+
+      ws.onopen = function () {
+        if (gen !== generation) return;
+        openedAt = Date.now();
+        attempt = 0;
+        handlers.onStatus('online');
+        armIdleTimer(gen);
+      };
+      ws.onmessage = function (event) {
+        if (gen !== generation) return;
+        armIdleTimer(gen);
+        var frame;
+        try { frame = JSON.parse(event.data); } catch (e) { return; }
+        if (frame && frame.type === 'message' && frame.message) handlers.onMessages([frame.message]);
+      };
+      ws.onclose = function (event) {
+        if (gen !== generation) return;
+        socket = null;
+        if (event.code === 4401) { unauthorized(token); return; }
+        // A socket that lived a while was fine; one that never opened or died at once counts.
+        if (openedAt && Date.now() - openedAt > 5000) {
+          wsFailures = 0;
+          scheduleReconnect(gen);
+        } else {
+          socketFailed(gen);
+        }
+      };
+    }
+
+    function socketFailed(gen) {
+      if (gen !== generation) return;
+      wsFailures++;
+      if (wsFailures >= WS_FAILURES_BEFORE_POLLING && mode === 'ws') {
+        mode = 'poll';
+        pollingSince = Date.now();
+        attempt = 0;
+      }
+      scheduleReconnect(gen);
+    }
+
+    function armIdleTimer(gen) {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(function () { scheduleReconnect(gen); }, WS_IDLE_TIMEOUT_MS);
+    }
+
+    async function poll(token, gen) {
+      while (gen === generation) {
+        if (Date.now() - pollingSince > RETRY_WEBSOCKET_AFTER_MS) {
+          mode = 'ws';
+          wsFailures = WS_FAILURES_BEFORE_POLLING - 1; // one more failure and we're back to polling
+          connect();
+          return;
+        }
+        var cursor = handlers.cursor();
+        var query = '?wait=' + POLL_WAIT_S + (cursor ? '&after=' + encodeURIComponent(cursor) : '');
+        var startedAt = Date.now();
+        pollAbort = new AbortController();
+        var res;
+        try {
+          res = await request('GET', '/web/messages' + query, {
+            token: token, signal: pollAbort.signal, timeoutMs: (POLL_WAIT_S + 10) * 1000
+          });
+        } catch (e) {
+          scheduleReconnect(gen);
+          return;
+        }
+        if (gen !== generation) return;
+        if (res.status === 401) { unauthorized(token); return; }
+        if (res.status !== 200 || !res.data) { scheduleReconnect(gen); return; }
+        attempt = 0;
+        handlers.onStatus('online');
+        var messages = res.data.messages || [];
+        handlers.onMessages(messages, res.data.cursor);
+        // Guard against a server that answers at once with nothing: don't spin.
+        if (!messages.length && Date.now() - startedAt < 1000) await wait(1000);
+      }
+    }
+
+    return {
+      start: function () { if (!running) { running = true; connect(); } },
+      /** Reconnect now (network came back, or the token changed). */
+      restart: function () { if (running) { attempt = 0; connect(); } }
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Outbox: send messages in order, retrying with the same client_id
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Items are {clientId, body, done}. The server dedupes by client_id, so retrying a
+   * POST whose answer we never saw is safe. handlers: onAccepted(item), onFailed(item, reason).
+   */
+  function createOutbox(identity, handlers) {
+    var queue = [];
+    var busy = false;
+    var wakeUp = null;
+
+    async function pump() {
+      if (busy) return;
+      busy = true;
+      try {
+        var attempt = 0;
+        while (queue.length) {
+          var item = queue[0];
+          if (item.done) { queue.shift(); continue; } // its echo already came back
+          var outcome = await sendOnce(item);
+          if (outcome === 'again') continue;
+          if (outcome === 'retry') {
+            await wait(backoffDelay(attempt++), function (fn) { wakeUp = fn; });
+            wakeUp = null;
+            continue;
+          }
+          queue.shift();
+          attempt = 0;
+        }
+      } finally {
+        busy = false;
+      }
+    }
+
+    async function sendOnce(item) {
+      var token = await identity.ensure();
+      var res;
+      try {
+        res = await request('POST', '/web/messages', { token: token, body: item.body });
+      } catch (e) {
+        return 'retry';
+      }
+      if (res.status >= 200 && res.status < 300) { handlers.onAccepted(item); return 'ok'; }
+      if (res.status === 401) { await identity.renew(token); return 'again'; }
+      if (res.status === 429 || res.status === 408 || res.status >= 500) return 'retry';
+      handlers.onFailed(item, res.data && (res.data.detail || res.data.error));
+      return 'failed';
+    }
+
+    return {
+      add: function (item) { queue.push(item); pump(); },
+      /** Skip the current backoff wait (the network is back). */
+      kick: function () { if (wakeUp) wakeUp(); }
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Styles
+  // ---------------------------------------------------------------------------
+
+  var CSS = [
+    ':host { all: initial; }',
+    '*, *::before, *::after { box-sizing: border-box; }',
+    '[hidden] { display: none !important; }',
+    '.root { --accent: #0f766e; --accent-dark: #115e59; --ink: #1f2937; --muted: #6b7280;',
+    '  --bg: #ffffff; --bot-bg: #f1f5f9; --line: #e5e7eb;',
+    '  font: 15px/1.6 system-ui, -apple-system, "Segoe UI", "Hiragino Sans", "Hiragino Kaku Gothic ProN",',
+    '    "Noto Sans JP", "Yu Gothic UI", Meiryo, sans-serif;',
+    '  color: var(--ink); -webkit-text-size-adjust: 100%; }',
+    'button { font: inherit; color: inherit; }',
+    ':focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }',
+    '.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }',
+
+    /* launcher */
+    '.launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; width: 60px; height: 60px;',
+    '  border: 0; border-radius: 50%; background: var(--accent); color: #fff; cursor: pointer;',
+    '  box-shadow: 0 6px 20px rgba(0,0,0,.25); display: grid; place-items: center; }',
+    '.launcher:hover { background: var(--accent-dark); }',
+    '.launcher svg { width: 28px; height: 28px; fill: currentColor; }',
+    '.badge { position: absolute; top: -2px; right: -2px; min-width: 22px; height: 22px; padding: 0 6px;',
+    '  border-radius: 11px; background: #dc2626; color: #fff; font-size: 12px; line-height: 22px; font-weight: 700; }',
+
+    /* panel */
+    '.panel { position: fixed; right: 20px; bottom: 92px; z-index: 2147483001; width: 380px;',
+    '  height: 600px; max-height: calc(100vh - 112px); max-height: calc(100dvh - 112px);',
+    '  display: flex; flex-direction: column; background: var(--bg); border-radius: 16px; overflow: hidden;',
+    '  box-shadow: 0 12px 40px rgba(0,0,0,.28); }',
+    '.header { display: flex; align-items: center; gap: 8px; padding: 12px 8px 12px 16px;',
+    '  background: var(--accent); color: #fff; flex: none; }',
+    '.title { flex: 1; margin: 0; font-size: 16px; font-weight: 700; overflow-wrap: anywhere; }',
+    '.icon-button { width: 40px; height: 40px; border: 0; border-radius: 8px; background: transparent;',
+    '  color: inherit; cursor: pointer; display: grid; place-items: center; flex: none; }',
+    '.icon-button:hover { background: rgba(255,255,255,.15); }',
+    '.icon-button svg { width: 22px; height: 22px; fill: currentColor; }',
+    '.status { flex: none; padding: 6px 16px; background: #fef3c7; color: #78350f; font-size: 13px; }',
+
+    /* messages */
+    '.scroller { flex: 1; overflow-y: auto; overflow-x: hidden; overscroll-behavior: contain;',
+    '  padding: 12px; display: flex; flex-direction: column; }',
+    '.log, .pending { display: flex; flex-direction: column; gap: 8px; }',
+    '.pending:not(:empty) { margin-top: 8px; }',
+    '.empty { margin: auto 8px; color: var(--muted); text-align: center; font-size: 14px;',
+    '  line-break: strict; word-break: normal; overflow-wrap: anywhere; }',
+    '.msg { display: flex; flex-direction: column; align-items: flex-start; max-width: 85%; min-width: 0; }',
+    '.msg.customer { align-self: flex-end; align-items: flex-end; }',
+    '.sender { font-size: 12px; color: var(--muted); margin: 0 4px 2px; }',
+    '.bubble { padding: 8px 12px; border-radius: 16px 16px 16px 4px; background: var(--bot-bg); max-width: 100%;',
+    '  white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal; line-break: strict; }',
+    '.msg.agent .bubble { background: #e0f2fe; }',
+    '.msg.customer .bubble { background: var(--accent); color: #fff; border-radius: 16px 16px 4px 16px; }',
+    '.msg.notice { align-self: center; align-items: center; max-width: 92%; }',
+    '.msg.notice .bubble { background: transparent; color: var(--muted); font-size: 13px; text-align: center; padding: 2px 8px; }',
+    '.msg.is-pending .bubble { opacity: .65; }',
+    '.meta { font-size: 12px; color: var(--muted); margin: 2px 4px 0; display: flex; gap: 8px; align-items: center; }',
+    '.meta.error { color: #b91c1c; }',
+    '.link-button { border: 0; background: none; padding: 0; color: var(--accent); text-decoration: underline; cursor: pointer; font-size: 12px; }',
+    '.divider { align-self: stretch; text-align: center; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 4px; }',
+    '.choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }',
+    '.choice { border: 1px solid var(--accent); background: #fff; color: var(--accent); border-radius: 999px;',
+    '  padding: 6px 14px; cursor: pointer; font-size: 14px; max-width: 100%; text-align: start;',
+    '  overflow-wrap: anywhere; line-break: strict; }',
+    '.choice:hover:not(:disabled) { background: #f0fdfa; }',
+    '.choice:disabled { cursor: default; border-color: var(--line); color: var(--muted); }',
+    '.choice.chosen:disabled { background: var(--accent); border-color: var(--accent); color: #fff; }',
+
+    /* typing indicator */
+    '.typing { align-self: flex-start; margin-top: 8px; padding: 10px 14px; border-radius: 16px; background: var(--bot-bg);',
+    '  display: flex; gap: 4px; }',
+    '.typing span[aria-hidden] { width: 7px; height: 7px; border-radius: 50%; background: var(--muted);',
+    '  animation: tsg-blink 1.2s infinite both; }',
+    '.typing span[aria-hidden]:nth-child(2) { animation-delay: .2s; }',
+    '.typing span[aria-hidden]:nth-child(3) { animation-delay: .4s; }',
+    '@keyframes tsg-blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }',
+    '@media (prefers-reduced-motion: reduce) { .typing span[aria-hidden] { animation: none; opacity: .6; } }',
+
+    /* composer */
+    '.composer { flex: none; display: flex; align-items: flex-end; gap: 8px; padding: 10px 12px;',
+    '  border-top: 1px solid var(--line); background: var(--bg); }',
+    '.input { flex: 1; min-width: 0; resize: none; border: 1px solid #d1d5db; border-radius: 12px;',
+    '  padding: 8px 12px; font: inherit; color: var(--ink); background: #fff; max-height: 120px; line-height: 1.5; }',
+    '.input:focus-visible { outline: 3px solid #f59e0b; outline-offset: 0; border-color: var(--accent); }',
+    '.send { width: 42px; height: 42px; border: 0; border-radius: 50%; background: var(--accent); color: #fff;',
+    '  cursor: pointer; display: grid; place-items: center; flex: none; }',
+    '.send:disabled { background: #cbd5e1; cursor: default; }',
+    '.send svg { width: 22px; height: 22px; fill: currentColor; }',
+
+    /* phones: the panel is the whole screen, sized to the visible viewport (above the keyboard) */
+    '@media (max-width: 480px) {',
+    '  .panel { inset: 0; top: 0; left: 0; right: 0; bottom: auto; width: 100%; max-width: 100vw;',
+    '    height: 100vh; height: 100dvh; max-height: none; border-radius: 0; }',
+    '  .panel.vv { height: var(--vv-height); transform: translateY(var(--vv-top)); }',
+    '  .root.is-open .launcher { display: none; }',
+    '  .input { font-size: 16px; }', // below 16px iOS zooms the page on focus
+    '}'
+  ].join('\n');
+
+  // ---------------------------------------------------------------------------
+  // UI
+  // ---------------------------------------------------------------------------
+
+  function buildUi() {
+    var host = document.createElement('tsunagu-widget');
+    var shadow = host.attachShadow({ mode: 'open' });
+    var style = document.createElement('style');
+    style.textContent = CSS;
+
+    var ui = {};
+    ui.badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
+    ui.launcher = h('button', {
+      class: 'launcher', type: 'button', 'aria-label': t.open,
+      'aria-expanded': 'false', 'aria-controls': 'tsg-panel'
+    }, [svgIcon(ICON_CHAT), ui.badge]);
+
+    ui.closeButton = h('button', { class: 'icon-button', type: 'button', 'aria-label': t.close }, [svgIcon(ICON_CLOSE)]);
+    ui.status = h('div', { class: 'status', role: 'status', hidden: true });
+    ui.empty = h('p', { class: 'empty', text: t.empty });
+    ui.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t.log });
+    // Our own unconfirmed messages sit below the confirmed log, so stream order stays intact.
+    ui.pending = h('div', { class: 'pending' });
+    ui.typing = h('div', { class: 'typing', hidden: true, role: 'status' }, [
+      h('span', { 'aria-hidden': 'true' }), h('span', { 'aria-hidden': 'true' }), h('span', { 'aria-hidden': 'true' }),
+      h('span', { class: 'sr-only', text: t.typing })
+    ]);
+    ui.scroller = h('div', { class: 'scroller' }, [ui.empty, ui.log, ui.pending, ui.typing]);
+    ui.input = h('textarea', {
+      class: 'input', rows: '1', maxlength: '2000', 'aria-label': t.input, placeholder: t.placeholder,
+      enterkeyhint: 'send'
+    });
+    ui.send = h('button', { class: 'send', type: 'button', 'aria-label': t.send, disabled: true }, [svgIcon(ICON_SEND)]);
+
+    ui.panel = h('div', {
+      class: 'panel', id: 'tsg-panel', role: 'dialog', 'aria-labelledby': 'tsg-title', hidden: true, lang: config.locale
+    }, [
+      h('div', { class: 'header' }, [h('h2', { class: 'title', id: 'tsg-title', text: config.title }), ui.closeButton]),
+      ui.status,
+      ui.scroller,
+      h('div', { class: 'composer' }, [ui.input, ui.send])
+    ]);
+    ui.root = h('div', { class: 'root', lang: config.locale }, [ui.panel, ui.launcher]);
+
+    shadow.appendChild(style);
+    shadow.appendChild(ui.root);
+    document.body.appendChild(host);
+    ui.shadow = shadow;
+    return ui;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The widget: wires UI, identity, stream and outbox together
+  // ---------------------------------------------------------------------------
+
+  function createWidget() {
+    var ui = buildUi();
+    var isOpen = false;
+    var lastCursor = null;
+    var seenIds = new Set();
+    var pendingItems = []; // sent by us, not yet seen in the stream, oldest first
+    var unread = 0;
+    var typingTimer = null;
+    var statusTimer = null;
+    var loadedAt = Date.now() / 1000;
+
+    var identity = createIdentity(onNewConversation);
+    var stream = createStream(identity, {
+      cursor: function () { return lastCursor; },
+      onMessages: receive,
+      onStatus: showStatus
+    });
+    var outbox = createOutbox(identity, {
+      onAccepted: function (item) {
+        if (item.done) return;
+        item.el.classList.remove('is-pending');
+        item.meta.hidden = true;
+      },
+      onFailed: markFailed
+    });
+
+    // --- receiving ---------------------------------------------------------
+
+    /** Render new stream messages once each, in order; `cursor` is the poll answer's cursor. */
+    function receive(messages, cursor) {
+      var stick = isNearBottom();
+      messages.forEach(function (m) {
+        if (!m || typeof m !== 'object') return;
+        var id = m.message_id || m.cursor;
+        if (id && seenIds.has(id)) return;
+        if (m.cursor && lastCursor && compareCursor(m.cursor, lastCursor) <= 0) return;
+        if (id) seenIds.add(id);
+        if (m.cursor) lastCursor = m.cursor;
+
+        if (m.sender === 'customer') {
+          confirmPending(m);
+          disableChoices(ui.log); // the customer moved on: older buttons no longer apply
+        } else {
+          hideTyping();
+          if (!isOpen && (m.time || 0) >= loadedAt - 5) setUnread(unread + 1);
+        }
+        ui.log.appendChild(renderMessage(m));
+      });
+      if (cursor && (!lastCursor || compareCursor(cursor, lastCursor) > 0)) lastCursor = cursor;
+      ui.empty.hidden = ui.log.childNodes.length > 0 || ui.pending.childNodes.length > 0;
+      if (stick) scrollToBottom();
+    }
+
+    function renderMessage(m) {
+      var sender = m.sender === 'customer' || m.sender === 'agent' ? m.sender : 'bot';
+      var classes = 'msg ' + sender + (m.kind === 'notice' && sender === 'bot' ? ' notice' : '');
+      var row = h('div', { class: classes });
+      if (sender === 'agent') row.appendChild(h('div', { class: 'sender', text: m.sender_name || t.agent }));
+      var bubble = h('div', { class: 'bubble', text: m.text == null ? '' : String(m.text) });
+      if (m.time) bubble.title = new Date(m.time * 1000).toLocaleString(config.locale);
+      row.appendChild(bubble);
+      if (sender !== 'customer' && Array.isArray(m.choices) && m.choices.length) {
+        row.appendChild(renderChoices(m.choices));
+      }
+      return row;
+    }
+
+    function renderChoices(choices) {
+      var group = h('div', { class: 'choices', role: 'group', 'aria-label': t.choices });
+      choices.forEach(function (choice) {
+        if (!choice || choice.payload == null) return;
+        var label = String(choice.label == null ? choice.payload : choice.label);
+        var button = h('button', { class: 'choice', type: 'button', text: label });
+        button.addEventListener('click', function () {
+          disableChoices(group);
+          button.classList.add('chosen');
+          submit({ choice: String(choice.payload), label: label }, label);
+        });
+        group.appendChild(button);
+      });
+      return group;
+    }
+
+    function disableChoices(scope) {
+      scope.querySelectorAll('.choice').forEach(function (b) { b.disabled = true; });
+    }
+
+    // --- sending -----------------------------------------------------------
+
+    /** Show the message at once as pending and queue it; the stream's echo replaces it. */
+    function submit(body, displayText) {
+      var item = { clientId: newClientId(), body: body, text: displayText, done: false };
+      body.client_id = item.clientId;
+      item.meta = h('div', { class: 'meta', text: t.sending });
+      item.el = h('div', { class: 'msg customer is-pending' }, [
+        h('div', { class: 'bubble', text: displayText }), item.meta
+      ]);
+      pendingItems.push(item);
+      ui.pending.appendChild(item.el);
+      ui.empty.hidden = true;
+      showTyping();
+      scrollToBottom();
+      outbox.add(item);
+      stream.start();
+    }
+
+    /** Match a customer message from the stream to our pending bubble and drop the bubble. */
+    function confirmPending(m) {
+      var index = -1;
+      if (m.client_id) {
+        index = pendingItems.findIndex(function (p) { return p.clientId === m.client_id; });
+      }
+      if (index < 0 && !m.client_id) {
+        // The server didn't tell us: the oldest pending message with the same text is it.
+        var text = normaliseText(m.text);
+        index = pendingItems.findIndex(function (p) {
+          return normaliseText(p.text) === text || (p.body.choice != null && p.body.choice === m.text);
+        });
+      }
+      if (index < 0) return;
+      var item = pendingItems.splice(index, 1)[0];
+      item.done = true; // the outbox stops retrying it
+      item.el.remove();
+    }
+
+    function markFailed(item, reason) {
+      if (item.done) return;
+      hideTyping();
+      item.meta.textContent = '';
+      item.meta.classList.add('error');
+      item.meta.appendChild(document.createTextNode(t.failed + (reason && typeof reason === 'string' ? ': ' + reason : '')));
+      var retry = h('button', { class: 'link-button', type: 'button', text: t.retry });
+      retry.addEventListener('click', function () {
+        item.meta.classList.remove('error');
+        item.meta.textContent = t.sending;
+        showTyping();
+        outbox.add(item); // same client_id: harmless if it did get through
+      });
+      item.meta.appendChild(retry);
+    }
+
+    function sendTyped() {
+      var text = ui.input.value;
+      if (!text.trim()) return;
+      ui.input.value = '';
+      autoGrow();
+      submit({ text: text }, text);
+      ui.input.focus();
+    }
+
+    // --- conversation changes ----------------------------------------------
+
+    /** The server refused our token and we got a new one: a new customer, a new stream. */
+    function onNewConversation() {
+      lastCursor = null;
+      seenIds.clear();
+      disableChoices(ui.log);
+      if (ui.log.childNodes.length) ui.log.appendChild(h('div', { class: 'divider', text: t.newConversation }));
+      stream.restart();
+    }
+
+    // --- small UI states ---------------------------------------------------
+
+    function showTyping() {
+      ui.typing.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(hideTyping, TYPING_TIMEOUT_MS);
+    }
+
+    function hideTyping() {
+      clearTimeout(typingTimer);
+      ui.typing.hidden = true;
+    }
+
+    function showStatus(state) {
+      clearTimeout(statusTimer);
+      if (state === 'online' && navigator.onLine !== false) { ui.status.hidden = true; return; }
+      var text = navigator.onLine === false ? t.offline : state === 'connecting' ? t.connecting : t.reconnecting;
+      // Wait a moment before showing it, so a quick reconnect doesn't flash a banner.
+      statusTimer = setTimeout(function () {
+        ui.status.textContent = text;
+        ui.status.hidden = false;
+      }, navigator.onLine === false ? 0 : 1500);
+    }
+
+    function setUnread(n) {
+      unread = n;
+      ui.badge.textContent = n > 99 ? '99+' : String(n);
+      ui.badge.hidden = n === 0;
+      ui.launcher.setAttribute('aria-label', n ? t.open + ' (' + t.unread(n) + ')' : t.open);
+    }
+
+    function isNearBottom() {
+      var s = ui.scroller;
+      return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+    }
+
+    function scrollToBottom() {
+      ui.scroller.scrollTop = ui.scroller.scrollHeight;
+    }
+
+    function autoGrow() {
+      ui.input.style.height = 'auto';
+      ui.input.style.height = Math.min(ui.input.scrollHeight + 2, 120) + 'px';
+      ui.send.disabled = !ui.input.value.trim();
+    }
+
+    // --- open and close ----------------------------------------------------
+
+    function open(focus) {
+      if (isOpen) {
+        if (focus !== false) ui.input.focus();
+        return;
+      }
+      isOpen = true;
+      ui.panel.hidden = false;
+      ui.root.classList.add('is-open');
+      ui.launcher.setAttribute('aria-expanded', 'true');
+      setUnread(0);
+      fitVisualViewport();
+      stream.start(); // the first open starts the conversation
+      scrollToBottom();
+      if (focus !== false) ui.input.focus();
+    }
+
+    function close() {
+      if (!isOpen) return;
+      var hadFocus = ui.shadow.activeElement !== null;
+      isOpen = false;
+      ui.panel.hidden = true;
+      ui.root.classList.remove('is-open');
+      ui.launcher.setAttribute('aria-expanded', 'false');
+      if (hadFocus) ui.launcher.focus();
+    }
+
+    /** On phones, size the panel to the visible viewport so the keyboard never hides the input. */
+    function fitVisualViewport() {
+      var vv = window.visualViewport;
+      var phone = window.matchMedia('(max-width: 480px)').matches;
+      if (!vv || !phone || !isOpen) { ui.panel.classList.remove('vv'); return; }
+      ui.panel.style.setProperty('--vv-height', vv.height + 'px');
+      ui.panel.style.setProperty('--vv-top', vv.offsetTop + 'px');
+      ui.panel.classList.add('vv');
+    }
+
+    // --- events ------------------------------------------------------------
+
+    var lastCompositionEnd = 0;
+
+    function onKeyDown(event) {
+      if (event.key !== 'Enter' || event.shiftKey) return;
+      // The Enter that confirms an IME conversion (Japanese input) must not send.
+      // Safari fires compositionend before that keydown, hence the time check too.
+      if (event.isComposing || event.keyCode === 229 || Date.now() - lastCompositionEnd < 50) return;
+      event.preventDefault();
+      sendTyped();
+    }
+
+    ui.launcher.addEventListener('click', function () { if (isOpen) close(); else open(); });
+    ui.closeButton.addEventListener('click', close);
+    ui.send.addEventListener('click', sendTyped);
+    ui.input.addEventListener('keydown', onKeyDown);
+    ui.input.addEventListener('compositionend', function () { lastCompositionEnd = Date.now(); });
+    ui.input.addEventListener('input', autoGrow);
+    ui.root.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape' && isOpen) { event.stopPropagation(); close(); }
+    });
+    window.addEventListener('online', function () {
+      stream.restart();
+      outbox.kick();
+    });
+    window.addEventListener('offline', function () { showStatus('offline'); });
+    if (window.visualViewport) {
+      window.visualViewport.addEventListener('resize', fitVisualViewport);
+      window.visualViewport.addEventListener('scroll', fitVisualViewport);
+    }
+
+    // A returning customer: reconnect now so history and agent replies arrive even while
+    // closed. A first-time visitor gets a conversation only when they open the chat.
+    if (identity.has()) stream.start();
+    // Auto-open doesn't take focus from the host page (or pop up a phone's keyboard).
+    if (config.startOpen) open(false);
+
+    return {
+      open: function () { open(); },
+      close: close,
+      /** Send a text as if the customer had typed it (e.g. a "try this question" link). */
+      send: function (text) {
+        if (!text || !String(text).trim()) return;
+        open();
+        submit({ text: String(text) }, String(text));
+      }
+    };
+  }
+
+  function init() {
+    window.Tsunagu = createWidget();
+  }
+
+  if (document.body) init();
+  else document.addEventListener('DOMContentLoaded', init);
+})();

@@ -1,0 +1,1 @@
+"""Conversation storage, the handoff queue and the agents' desks."""

@@ -1,0 +1,148 @@
+"""What agents do to a conversation: claim, reply, release, close.
+
+Every action is a compare-and-set on the conversation's own state, so two agents pressing
+"Claim" at once get exactly one winner, whichever desk (Slack, the web console) they use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from bot.conversation import Conversation, ConversationState, TranscriptEntry
+from bot.delivery import Delivery
+from bot.flow import Flow
+from bot.model import Outgoing, Reply, ReplyKind
+from bot.texts import language_of
+from handoff.queue import RedisHandoffQueue
+from handoff.store import RedisConversationStore
+
+_MAX_RACES = 10
+
+
+class ConversationNotFound(Exception):
+    """No live conversation for that customer."""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What came of an agent's action; `holder` names who has the conversation now."""
+
+    ok: bool
+    state: ConversationState
+    holder: str | None = None
+    reason: str = ""
+
+
+class AgentActions:
+    """The agent-side transitions of the conversation state machine."""
+
+    def __init__(
+        self,
+        store: RedisConversationStore,
+        queue: RedisHandoffQueue,
+        delivery: Delivery,
+        flow: Flow,
+    ):
+        self.store = store
+        self.queue = queue
+        self.delivery = delivery
+        self.flow = flow
+
+    async def claim(self, customer_key: str, agent: str) -> ActionResult:
+        """Take a queued conversation. Exactly one of several simultaneous claims wins."""
+        for _ in range(_MAX_RACES):
+            conversation = await self._load(customer_key)
+            if conversation.state is not ConversationState.QUEUED:
+                holder = conversation.agent if conversation.state is ConversationState.WITH_AGENT else None
+                reason = f"already taken by {holder}" if holder else f"not waiting ({conversation.state})"
+                return ActionResult(False, conversation.state, holder, reason)
+            expected = conversation.version
+            conversation.state = ConversationState.WITH_AGENT
+            conversation.agent = agent
+            conversation.claimed_at = time.time()
+            conversation.updated_at = conversation.claimed_at
+            if await self.store.save(conversation, expected):
+                await self.queue.dequeue(customer_key)
+                if conversation.queued_at is not None:
+                    await self.queue.record_wait(conversation.claimed_at - conversation.queued_at)
+                language = language_of(conversation.locale)
+                text = self.flow.texts.get("agent_joined", language, agent=agent)
+                await self._say(conversation, Reply(text=text, kind=ReplyKind.NOTICE), f"claim:{expected}")
+                return ActionResult(True, conversation.state, agent)
+        raise RuntimeError("conversation kept changing during claim")
+
+    async def reply(self, customer_key: str, agent: str, text: str, message_id: str) -> ActionResult:
+        """Send the claiming agent's words to the customer (idempotent on `message_id`)."""
+        conversation = await self._load(customer_key)
+        if conversation.state is not ConversationState.WITH_AGENT or conversation.agent != agent:
+            return ActionResult(False, conversation.state, conversation.agent, "not your conversation")
+        reply = Reply(text=text, kind=ReplyKind.AGENT, sender=agent)
+        await self._say(conversation, reply, f"agent:{message_id}", sender="agent", name=agent)
+        return ActionResult(True, conversation.state, agent)
+
+    async def release(self, customer_key: str, agent: str) -> ActionResult:
+        """Put the conversation back in the queue, at the place it had."""
+        for _ in range(_MAX_RACES):
+            conversation = await self._load(customer_key)
+            if conversation.state is not ConversationState.WITH_AGENT or conversation.agent != agent:
+                return ActionResult(False, conversation.state, conversation.agent, "not your conversation")
+            expected = conversation.version
+            conversation.state = ConversationState.QUEUED
+            conversation.agent = None
+            conversation.updated_at = time.time()
+            if await self.store.save(conversation, expected):
+                await self.queue.enqueue(customer_key, queued_at=conversation.queued_at or time.time())
+                return ActionResult(True, conversation.state)
+        raise RuntimeError("conversation kept changing during release")
+
+    async def close(self, customer_key: str, agent: str) -> ActionResult:
+        """End the conversation: the customer is asked the CES question, then back to the bot."""
+        for _ in range(_MAX_RACES):
+            conversation = await self._load(customer_key)
+            if conversation.state not in (ConversationState.WITH_AGENT, ConversationState.QUEUED):
+                return ActionResult(False, conversation.state, conversation.agent, "not open")
+            expected = conversation.version
+            conversation.agent = conversation.agent or agent
+            conversation.updated_at = time.time()
+            ask = not conversation.surveyed
+            conversation.state = ConversationState.SURVEY if ask else ConversationState.CLOSED
+            conversation.surveyed = True
+            if await self.store.save(conversation, expected):
+                await self.queue.dequeue(customer_key)
+                if ask:
+                    reply = self.flow.survey_reply(language_of(conversation.locale))
+                    await self._say(conversation, reply, f"close:{expected}")
+                return ActionResult(True, conversation.state)
+        raise RuntimeError("conversation kept changing during close")
+
+    async def _load(self, customer_key: str) -> Conversation:
+        conversation = await self.store.load(customer_key)
+        if conversation is None:
+            raise ConversationNotFound(customer_key)
+        return conversation
+
+    async def _say(
+        self,
+        conversation: Conversation,
+        reply: Reply,
+        action_id: str,
+        *,
+        sender: str = "bot",
+        name: str | None = None,
+    ) -> None:
+        seed = f"{conversation.id}:{action_id}"
+        message_id = hashlib.sha256(seed.encode()).hexdigest()[:32]
+        await self.store.append_transcript(
+            conversation.customer_key,
+            TranscriptEntry(sender=sender, sender_name=name, text=reply.text, kind=reply.kind.value),  # type: ignore[arg-type]
+        )
+        outgoing = Outgoing(
+            message_id=message_id,
+            channel=conversation.channel,
+            user_id=conversation.user_id,
+            conversation_id=conversation.id,
+            reply=reply,
+        )
+        await self.delivery.send([outgoing])

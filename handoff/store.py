@@ -1,0 +1,136 @@
+"""Conversations in Redis: one hash per customer, every change compare-and-set."""
+
+from __future__ import annotations
+
+import json
+
+from redis.asyncio import Redis
+
+from bot.conversation import (
+    Conversation,
+    ConversationState,
+    Step,
+    StoredEvent,
+    TranscriptEntry,
+)
+from bot.storage import Keys
+from handoff.scripts import load_script
+
+TRANSCRIPT_CAP = 200
+
+
+def _history_summary(before: Conversation | None, after: Conversation) -> str:
+    """A one-line record of a conversation that just closed, for agents to see later."""
+    if after.state is not ConversationState.CLOSED:
+        return ""
+    if before is not None and before.state is ConversationState.CLOSED:
+        return ""
+    return json.dumps(
+        {
+            "conversation_id": after.id,
+            "started_at": after.started_at,
+            "closed_at": after.updated_at,
+            "agent": after.agent,
+            "faq_answered": after.faq_answered,
+        },
+        ensure_ascii=False,
+    )
+
+
+class RedisConversationStore:
+    """The `bot.conversation.ConversationStore` on Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, ttl_seconds: int, dedupe_ttl_seconds: int):
+        self._redis = redis
+        self._keys = keys
+        self._ttl = ttl_seconds
+        self._dedupe_ttl = dedupe_ttl_seconds
+        self._commit = load_script(redis, "commit_step")
+        self._save = load_script(redis, "save_conversation")
+
+    async def load(self, customer_key: str) -> Conversation | None:
+        """The customer's current conversation, or None if there is none (or it expired)."""
+        doc, version = await self._redis.hmget(
+            self._keys.conversation(customer_key), ["doc", "version"]
+        )
+        if doc is None:
+            return None
+        conversation = Conversation.model_validate_json(doc)
+        conversation.version = int(version or 0)
+        return conversation
+
+    async def handled(self, customer_key: str, event_id: str) -> StoredEvent | None:
+        """What handling this event decided, if it was handled already."""
+        effects, applied = await self._redis.hmget(
+            self._keys.event(customer_key, event_id), ["effects", "applied"]
+        )
+        if effects is None:
+            return None
+        return StoredEvent.model_validate(
+            {"effects": json.loads(effects), "applied": applied == "1"}
+        )
+
+    async def commit(self, event_id: str, step: Step, expected_version: int) -> bool:
+        """Save a step; False if the conversation moved on or the event was saved before."""
+        conversation = step.conversation
+        key = conversation.customer_key
+        before = await self.load(key) if conversation.state is ConversationState.CLOSED else None
+        result = await self._commit(
+            keys=[
+                self._keys.conversation(key),
+                self._keys.transcript(key),
+                self._keys.event(key, event_id),
+                self._keys.history(key),
+            ],
+            args=[
+                expected_version,
+                conversation.model_dump_json(),
+                conversation.id,
+                self._ttl,
+                step.effects.model_dump_json(),
+                self._dedupe_ttl,
+                TRANSCRIPT_CAP,
+                _history_summary(before, conversation),
+                *[entry.model_dump_json() for entry in step.transcript],
+            ],
+        )
+        return int(result) == 1
+
+    async def mark_applied(self, customer_key: str, event_id: str) -> None:
+        """Record that the event's effects were carried out, so a replay does nothing."""
+        await self._redis.hset(self._keys.event(customer_key, event_id), "applied", "1")
+
+    async def save(self, conversation: Conversation, expected_version: int) -> bool:
+        """Compare-and-set a conversation changed by an agent's action."""
+        key = conversation.customer_key
+        before = await self.load(key)
+        result = await self._save(
+            keys=[self._keys.conversation(key), self._keys.history(key)],
+            args=[
+                expected_version,
+                conversation.model_dump_json(),
+                conversation.id,
+                self._ttl,
+                _history_summary(before, conversation),
+            ],
+        )
+        return int(result) == 1
+
+    async def append_transcript(self, customer_key: str, entry: TranscriptEntry) -> None:
+        """Add one line to the transcript (an agent's reply, a system note)."""
+        key = self._keys.transcript(customer_key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, entry.model_dump_json())
+            pipe.ltrim(key, -TRANSCRIPT_CAP, -1)
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def transcript(self, customer_key: str, limit: int = 50) -> list[TranscriptEntry]:
+        """The last `limit` lines of the customer's current conversation, oldest first."""
+        raw = await self._redis.lrange(self._keys.transcript(customer_key), -limit, -1)
+        return [TranscriptEntry.model_validate_json(item) for item in raw]
+
+    async def history(self, customer_key: str) -> list[dict[str, object]]:
+        """Summaries of the customer's earlier conversations, newest first."""
+        raw = await self._redis.lrange(self._keys.history(customer_key), 0, -1)
+        return [json.loads(item) for item in raw]
