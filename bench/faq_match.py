@@ -12,6 +12,7 @@ import itertools
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from bot.faq.decision import MatchThresholds
@@ -33,7 +34,18 @@ MESSAGES = [
     "明日の天気は？",
     "do you ship to korea",
 ]
-PRODUCTS = ["湯呑", "急須", "茶碗", "平皿", "豆皿", "マグカップ", "土鍋", "箸置き", "煎茶", "ほうじ茶"]
+PRODUCTS = [
+    "湯呑",
+    "急須",
+    "茶碗",
+    "平皿",
+    "豆皿",
+    "マグカップ",
+    "土鍋",
+    "箸置き",
+    "煎茶",
+    "ほうじ茶",
+]
 TOPICS = [
     ("{p}{n}のサイズを知りたい", "What size is the {p} {n}?"),
     ("{p}{n}は電子レンジで使えますか", "Is the {p} {n} microwave safe?"),
@@ -94,14 +106,17 @@ def main() -> None:
     """Print the table."""
     base = load_faq_dir(ROOT / "faq_data")
     thresholds = MatchThresholds()
-    print("| entries | build s | Tsunagu p50 ms | p99 ms | baseline p50 ms | p99 ms | baseline / Tsunagu (p50) |")
+    print(
+        "| entries | build s | Tsunagu p50 ms | p99 ms | baseline p50 ms | p99 ms "
+        "| baseline / Tsunagu (p50) |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in (100, 1_000, 10_000):
         faq = grown_faq(base, size)
         start = time.perf_counter()
         index = FaqIndex(faq)
         build = time.perf_counter() - start
-        ours = timings(lambda m, index=index: decide(index, m, thresholds))
+        ours = timings(partial(decide, index, thresholds=thresholds))
         texts = [t for e in faq.entries for t in e.texts]
         plain = timings(baseline(texts), rounds=3 if size >= 10_000 else 10)
         ratio = statistics.median(plain) / statistics.median(ours)

@@ -67,10 +67,13 @@ class QueueAction(StrEnum):
     DEQUEUE = "dequeue"
 
 
+DeskEventKind = Literal["escalated", "customer_message", "cancelled", "closed"]
+
+
 class DeskEvent(BaseModel):
     """Something agents' desks (Slack, the web console) should hear about."""
 
-    kind: Literal["escalated", "customer_message", "cancelled", "closed"]
+    kind: DeskEventKind
     customer_key: str
     conversation_id: str
     text: str = ""

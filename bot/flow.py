@@ -17,6 +17,7 @@ from bot.conversation import (
     Conversation,
     ConversationState,
     DeskEvent,
+    DeskEventKind,
     QueueAction,
     Step,
     SurveyAnswer,
@@ -76,10 +77,10 @@ class _Builder:
             )
         )
 
-    def desk(self, kind: str, text: str = "") -> None:
+    def desk(self, kind: DeskEventKind, text: str = "") -> None:
         self.step.effects.desk_events.append(
             DeskEvent(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 customer_key=self.conversation.customer_key,
                 conversation_id=self.conversation.id,
                 text=text,
@@ -100,7 +101,9 @@ class Flow:
         """Decide what happens for `inbound` given the customer's current conversation."""
         now = time.time()
         conversation = self._continue_or_start(current, inbound, now)
-        language = intents.detect_language(inbound.text) if inbound.kind is InboundKind.TEXT else None
+        language = (
+            intents.detect_language(inbound.text) if inbound.kind is InboundKind.TEXT else None
+        )
         language = language or language_of(inbound.locale or conversation.locale)
         conversation.locale = language
         b = _Builder(conversation, inbound, language)
@@ -224,7 +227,9 @@ class Flow:
     def survey_reply(self, language: str) -> Reply:
         """The CES question with one button per point of the scale."""
         low, high = self.config.survey_low, self.config.survey_high
-        choices = [Choice(label=str(n), payload=f"{RATING_PREFIX}{n}") for n in range(low, high + 1)]
+        choices = [
+            Choice(label=str(n), payload=f"{RATING_PREFIX}{n}") for n in range(low, high + 1)
+        ]
         text = self.texts.get("survey_question", language)
         return Reply(text=text, kind=ReplyKind.SURVEY, choices=choices)
 
@@ -288,7 +293,9 @@ class Flow:
                 self.config.survey_high,
             )
         elif inbound.kind is InboundKind.TEXT:
-            score = intents.read_rating(inbound.text, self.config.survey_low, self.config.survey_high)
+            score = intents.read_rating(
+                inbound.text, self.config.survey_low, self.config.survey_high
+            )
         if score is None:
             # Not a rating: the customer carries on, and is not asked again.
             b.conversation.state = ConversationState.BOT

@@ -23,6 +23,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -66,8 +67,9 @@ class Inbox:
     async def put(self, inbound: Inbound) -> str:
         """Store an event durably; returns its stream id. Raises if Redis is unreachable."""
         partition = self.partition_of(inbound.customer_key)
-        entry_id: str = await self.redis.xadd(
-            self.keys.inbox(partition), {"event": inbound.model_dump_json()}
+        entry_id = cast(
+            str,
+            await self.redis.xadd(self.keys.inbox(partition), {"event": inbound.model_dump_json()}),
         )
         self._arrivals[partition].set()
         return entry_id
@@ -158,8 +160,7 @@ class InboxWorker:
                 self._consumers.pop(partition, None)
 
         if len(self._consumers) > target:
-            for partition in self.owned_partitions[target:]:
-                await self._hand_back(partition)
+            await self._hand_back(self.owned_partitions[target:])
 
         if len(self._consumers) < target:
             start = random.randrange(self.inbox.partitions)
@@ -176,13 +177,16 @@ class InboxWorker:
                     self._draining[partition] = asyncio.Event()
                     self._consumers[partition] = asyncio.create_task(self._consume(partition))
 
-    async def _hand_back(self, partition: int) -> None:
-        """Stop reading a shard, finish what was read from it, then free its lease."""
-        self._draining[partition].set()
-        task = self._consumers.pop(partition)
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        await self._release(keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id])
+    async def _hand_back(self, partitions: list[int]) -> None:
+        """Stop reading shards, finish what was read from them, then free their leases."""
+        for partition in partitions:
+            self._draining[partition].set()
+        consumers = [self._consumers.pop(p) for p in partitions if p in self._consumers]
+        await asyncio.gather(*consumers, return_exceptions=True)
+        for partition in partitions:
+            await self._release(
+                keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
+            )
 
     async def _consume(self, partition: int) -> None:
         redis, stream = self.inbox.redis, self.inbox.keys.inbox(partition)
@@ -211,7 +215,8 @@ class InboxWorker:
                 if time.monotonic() - began < 0.05:
                     await self.inbox.wait_for_arrival(partition, timeout=0.25)
                 continue
-            for _, entries in response:
+            streams = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], response)
+            for _, entries in streams:
                 for entry_id, fields in entries:
                     await self._schedule(partition, entry_id, fields)
 
@@ -281,16 +286,16 @@ class InboxWorker:
         stream = keys.inbox(partition)
         if error is not None:
             log.error("inbox: event dead-lettered", extra={"entry": entry_id, "error": error})
-            await redis.xadd(keys.inbox_dead(), {**fields, "error": error}, maxlen=10_000)
+            dead: dict[Any, Any] = {**fields, "error": error}
+            await redis.xadd(keys.inbox_dead(), dead, maxlen=10_000)
         async with redis.pipeline(transaction=True) as pipe:
             pipe.xack(stream, GROUP, entry_id)
             pipe.xdel(stream, entry_id)
             await pipe.execute()
 
     async def _shutdown(self) -> None:
-        for partition in list(self._consumers):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._hand_back(partition), timeout=10)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._hand_back(self.owned_partitions), timeout=10)
         for task in list(self._tasks):
             task.cancel()
         with contextlib.suppress(Exception):

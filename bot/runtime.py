@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher
 from bot.faq import FaqLibrary
-from bot.flow import Flow, FlowConfig
+from bot.flow import Flow
 from bot.inbox import Inbox, InboxWorker
 from bot.settings import Settings
 from bot.storage import Keys, connect
@@ -56,9 +56,7 @@ class Runtime:
             self.inbox, self.keys, self.tokens, ttl_seconds=settings.conversation_ttl_seconds
         )
         self.delivery = Delivery([self.web.sender])
-        self.dispatcher = Dispatcher(
-            self.store, self.flow, self.delivery, self.queue, self.surveys
-        )
+        self.dispatcher = Dispatcher(self.store, self.flow, self.delivery, self.queue, self.surveys)
         self.agents = AgentActions(self.store, self.queue, self.delivery, self.flow)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.faq import MatchThresholds
 from bot.flow import FlowConfig
 
+_THRESHOLDS = MatchThresholds()
+
 
 class Settings(BaseSettings):
     """Every knob of a Tsunagu process. Each field is the upper-cased environment variable."""
@@ -39,6 +41,33 @@ class Settings(BaseSettings):
 
     # FAQ
     faq_dir: Path = Field(default=Path("faq_data"), description="Folder of FAQ YAML files.")
+    faq_answer_score: float = Field(
+        default=_THRESHOLDS.answer_score,
+        ge=0,
+        le=1,
+        description="Score (0-1) from which the best FAQ entry is answered directly.",
+    )
+    faq_answer_margin: float = Field(
+        default=_THRESHOLDS.answer_margin,
+        ge=0,
+        le=1,
+        description="Lead over the runner-up needed to answer; closer entries become choices.",
+    )
+    faq_suggest_score: float = Field(
+        default=_THRESHOLDS.suggest_score,
+        ge=0,
+        le=1,
+        description="Score from which entries are offered as choices ('did you mean…?').",
+    )
+    faq_suggest_ratio: float = Field(
+        default=_THRESHOLDS.suggest_ratio,
+        ge=0,
+        le=1,
+        description="Choices must score at least this share of the best entry's score.",
+    )
+    faq_max_suggestions: int = Field(
+        default=_THRESHOLDS.max_suggestions, ge=1, le=10, description="Most choices offered."
+    )
     faq_watch: bool = Field(default=True, description="Reload the FAQ when its files change.")
     handoff_trigger_words: list[str] = Field(
         default_factory=list,
@@ -60,6 +89,18 @@ class Settings(BaseSettings):
     )
     inbox_max_attempts: int = Field(default=5, ge=1, description="Tries before dead-lettering.")
 
+    # Agents and admins
+    admin_token: str | None = Field(
+        default=None,
+        description="Bearer token for /agent and /admin. Unset: one is generated at start-up "
+        "and printed in the log.",
+    )
+    agent_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-agent tokens as JSON, {"Sato": "token1", ...}; the name is shown '
+        "to customers.",
+    )
+
     # Web channel
     secret_key: str | None = Field(
         default=None,
@@ -72,7 +113,13 @@ class Settings(BaseSettings):
 
     def match_thresholds(self) -> MatchThresholds:
         """The FAQ matcher's thresholds (defaults chosen from measurements)."""
-        return MatchThresholds()
+        return MatchThresholds(
+            answer_score=self.faq_answer_score,
+            answer_margin=self.faq_answer_margin,
+            suggest_score=self.faq_suggest_score,
+            suggest_ratio=self.faq_suggest_ratio,
+            max_suggestions=self.faq_max_suggestions,
+        )
 
     def flow_config(self) -> FlowConfig:
         """The conversation flow's settings."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from redis.asyncio import Redis
 
 from bot.conversation import SurveyAnswer
@@ -29,5 +31,7 @@ class RedisSurveyRecorder:
 
     async def answers(self, count: int = 1000) -> list[SurveyAnswer]:
         """The newest `count` answers, newest first."""
-        entries = await self._redis.xrevrange(self._stream, count=count)
+        entries = cast(
+            list[tuple[str, dict[str, str]]], await self._redis.xrevrange(self._stream, count=count)
+        )
         return [SurveyAnswer.model_validate_json(fields["answer"]) for _, fields in entries]

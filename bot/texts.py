@@ -68,8 +68,8 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
     "survey_question": {
         "ja": "最後にひとつだけ。「今回の用件は、簡単に解決できた」にどのくらい当てはまりますか？"
         "（1 まったくそう思わない 〜 7 とてもそう思う）",
-        "en": "One last thing: how much do you agree with \"{shop} made it easy for me "
-        "to handle my issue\"? (1 strongly disagree to 7 strongly agree)",
+        "en": 'One last thing: how much do you agree with "{shop} made it easy for me '
+        'to handle my issue"? (1 strongly disagree to 7 strongly agree)',
     },
     "survey_thanks": {
         "ja": "ご回答ありがとうございました！またいつでもどうぞ。",
@@ -115,8 +115,9 @@ class Texts:
         unknown = sorted(set(data) - set(DEFAULT_TEXTS))
         if unknown:
             raise ValueError(f"{path}: unknown text names: {', '.join(unknown)}")
-        return cls({str(k): {str(lk): str(lv) for lk, lv in v.items()} for k, v in data.items()},
-                   shop=shop)
+        return cls(
+            {str(k): {str(lk): str(lv) for lk, lv in v.items()} for k, v in data.items()}, shop=shop
+        )
 
     def get(self, name: str, language: str, **values: object) -> str:
         """The text `name` in `language` (falling back to Japanese), filled with `values`."""

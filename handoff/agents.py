@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.conversation import Conversation, ConversationState, TranscriptEntry
 from bot.delivery import Delivery
@@ -55,8 +56,16 @@ class AgentActions:
         for _ in range(_MAX_RACES):
             conversation = await self._load(customer_key)
             if conversation.state is not ConversationState.QUEUED:
-                holder = conversation.agent if conversation.state is ConversationState.WITH_AGENT else None
-                reason = f"already taken by {holder}" if holder else f"not waiting ({conversation.state})"
+                holder = (
+                    conversation.agent
+                    if conversation.state is ConversationState.WITH_AGENT
+                    else None
+                )
+                reason = (
+                    f"already taken by {holder}"
+                    if holder
+                    else f"not waiting ({conversation.state})"
+                )
                 return ActionResult(False, conversation.state, holder, reason)
             expected = conversation.version
             conversation.state = ConversationState.WITH_AGENT
@@ -69,15 +78,21 @@ class AgentActions:
                     await self.queue.record_wait(conversation.claimed_at - conversation.queued_at)
                 language = language_of(conversation.locale)
                 text = self.flow.texts.get("agent_joined", language, agent=agent)
-                await self._say(conversation, Reply(text=text, kind=ReplyKind.NOTICE), f"claim:{expected}")
+                await self._say(
+                    conversation, Reply(text=text, kind=ReplyKind.NOTICE), f"claim:{expected}"
+                )
                 return ActionResult(True, conversation.state, agent)
         raise RuntimeError("conversation kept changing during claim")
 
-    async def reply(self, customer_key: str, agent: str, text: str, message_id: str) -> ActionResult:
+    async def reply(
+        self, customer_key: str, agent: str, text: str, message_id: str
+    ) -> ActionResult:
         """Send the claiming agent's words to the customer (idempotent on `message_id`)."""
         conversation = await self._load(customer_key)
         if conversation.state is not ConversationState.WITH_AGENT or conversation.agent != agent:
-            return ActionResult(False, conversation.state, conversation.agent, "not your conversation")
+            return ActionResult(
+                False, conversation.state, conversation.agent, "not your conversation"
+            )
         reply = Reply(text=text, kind=ReplyKind.AGENT, sender=agent)
         await self._say(conversation, reply, f"agent:{message_id}", sender="agent", name=agent)
         return ActionResult(True, conversation.state, agent)
@@ -86,14 +101,21 @@ class AgentActions:
         """Put the conversation back in the queue, at the place it had."""
         for _ in range(_MAX_RACES):
             conversation = await self._load(customer_key)
-            if conversation.state is not ConversationState.WITH_AGENT or conversation.agent != agent:
-                return ActionResult(False, conversation.state, conversation.agent, "not your conversation")
+            if (
+                conversation.state is not ConversationState.WITH_AGENT
+                or conversation.agent != agent
+            ):
+                return ActionResult(
+                    False, conversation.state, conversation.agent, "not your conversation"
+                )
             expected = conversation.version
             conversation.state = ConversationState.QUEUED
             conversation.agent = None
             conversation.updated_at = time.time()
             if await self.store.save(conversation, expected):
-                await self.queue.enqueue(customer_key, queued_at=conversation.queued_at or time.time())
+                await self.queue.enqueue(
+                    customer_key, queued_at=conversation.queued_at or time.time()
+                )
                 return ActionResult(True, conversation.state)
         raise RuntimeError("conversation kept changing during release")
 
@@ -129,14 +151,16 @@ class AgentActions:
         reply: Reply,
         action_id: str,
         *,
-        sender: str = "bot",
+        sender: Literal["bot", "agent"] = "bot",
         name: str | None = None,
     ) -> None:
         seed = f"{conversation.id}:{action_id}"
         message_id = hashlib.sha256(seed.encode()).hexdigest()[:32]
         await self.store.append_transcript(
             conversation.customer_key,
-            TranscriptEntry(sender=sender, sender_name=name, text=reply.text, kind=reply.kind.value),  # type: ignore[arg-type]
+            TranscriptEntry(
+                sender=sender, sender_name=name, text=reply.text, kind=reply.kind.value
+            ),
         )
         outgoing = Outgoing(
             message_id=message_id,

@@ -9,6 +9,7 @@ those.
 from __future__ import annotations
 
 import statistics
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -42,15 +43,15 @@ class RedisHandoffQueue:
     async def position(self, customer_key: str) -> int | None:
         """1-based place in line, or None when not waiting."""
         rank = await self._redis.zrank(self._keys.queue(), customer_key)
-        return None if rank is None else int(rank) + 1
+        return None if rank is None else cast(int, rank) + 1
 
     async def waiting(self, limit: int = 100) -> list[str]:
         """Customer keys in the order they will be served."""
-        return list(await self._redis.zrange(self._keys.queue(), 0, limit - 1))
+        return cast(list[str], await self._redis.zrange(self._keys.queue(), 0, limit - 1))
 
     async def length(self) -> int:
         """How many customers wait."""
-        return int(await self._redis.zcard(self._keys.queue()))
+        return cast(int, await self._redis.zcard(self._keys.queue()))
 
     async def record_wait(self, seconds: float) -> None:
         """Remember how long a claimed customer waited, for the next estimates."""

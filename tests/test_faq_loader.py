@@ -30,16 +30,23 @@ def test_sample_faq_loads_with_enough_bilingual_entries() -> None:
 
 def test_duplicate_id_names_both_places(tmp_path: Path) -> None:
     write(tmp_path, "faqs:\n  - id: a\n    question: Q1\n    answer: A1\n", "one.yaml")
-    write(tmp_path, "faqs:\n  - id: b\n    question: Q\n    answer: A\n"
-          "  - id: a\n    question: Q2\n    answer: A2\n", "two.yaml")
+    write(
+        tmp_path,
+        "faqs:\n  - id: b\n    question: Q\n    answer: A\n"
+        "  - id: a\n    question: Q2\n    answer: A2\n",
+        "two.yaml",
+    )
     [problem] = problems_of(tmp_path)
     assert "two.yaml:5" in problem and "faqs[1].id" in problem
     assert "duplicate id 'a'" in problem and "one.yaml:2" in problem
 
 
 def test_empty_answer_and_unknown_key_are_located(tmp_path: Path) -> None:
-    write(tmp_path, "faqs:\n  - id: ok\n    question: Q\n    answer: A\n"
-          "  - id: bad\n    question: Q\n    answer: ''\n    colour: red\n")
+    write(
+        tmp_path,
+        "faqs:\n  - id: ok\n    question: Q\n    answer: A\n"
+        "  - id: bad\n    question: Q\n    answer: ''\n    colour: red\n",
+    )
     problems = problems_of(tmp_path)
     assert any("faq.yaml:7: faqs[1].answer" in p for p in problems)
     assert any("faq.yaml:8: faqs[1].colour" in p and "Extra inputs" in p for p in problems)
@@ -52,7 +59,9 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_bad_id_and_duplicate_key(tmp_path: Path) -> None:
-    write(tmp_path, "faqs:\n  - id: Bad_Id\n    question: Q\n    question: Q again\n    answer: A\n")
+    write(
+        tmp_path, "faqs:\n  - id: Bad_Id\n    question: Q\n    question: Q again\n    answer: A\n"
+    )
     problems = problems_of(tmp_path)
     assert any("faq.yaml:4: faqs[0].question: key appears twice" in p for p in problems)
     assert any("faq.yaml:2: faqs[0].id" in p for p in problems)

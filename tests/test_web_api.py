@@ -103,7 +103,9 @@ async def test_bad_or_missing_token_is_refused_and_nothing_is_stored(
     for headers in ({}, {"Authorization": f"Bearer {forged}"}, {"Authorization": "Basic abc"}):
         response = await http.post("/web/messages", json=body, headers=headers)
         assert response.status_code == 401
-    assert (await http.get("/web/messages", headers={"Authorization": "Bearer nope"})).status_code == 401
+    assert (
+        await http.get("/web/messages", headers={"Authorization": "Bearer nope"})
+    ).status_code == 401
     assert await app.runtime.inbox.pending_count() == 0
     assert await app.runtime.redis.exists(
         app.runtime.keys.web_outbox(f"web:{customer.user_id}")

@@ -40,7 +40,11 @@ class WebCustomer:
 
     async def tap(self, choice: dict[str, str]) -> httpx.Response:
         """Tap a choice button."""
-        body = {"choice": choice["payload"], "label": choice["label"], "client_id": uuid.uuid4().hex}
+        body = {
+            "choice": choice["payload"],
+            "label": choice["label"],
+            "client_id": uuid.uuid4().hex,
+        }
         return await self.http.post("/web/messages", json=body, headers=self.auth)
 
     async def poll(self, wait: float = 0) -> list[dict[str, Any]]:

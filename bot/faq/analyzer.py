@@ -25,8 +25,11 @@ _SKIP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "感動�
 # Light verbs and fillers that Sudachi tags as content words (dictionary forms, folded).
 _JA_STOP = {
     fold(w)
-    for w in "為る 居る 有る 成る 出来る 致す 御座る 下さる 頂く 貰える 思う 言う 事 物 其の 此の 其れ 此れ "
-    "私 僕 俺 方 様 さん 今日 ちょっと 教える 知る 聞く 質問 問い合わせ 宜しい 御願い 願う 済む 見る 欲しい 良い いい".split()
+    for w in (
+        "為る 居る 有る 成る 出来る 致す 御座る 下さる 頂く 貰える 思う 言う "
+        "事 物 其の 此の 其れ 此れ 私 僕 俺 方 様 さん 今日 ちょっと "
+        "教える 知る 聞く 質問 問い合わせ 宜しい 御願い 願う 済む 見る 欲しい 良い いい"
+    ).split()
 }
 _EN_STOP = set(
     "a an the i me my mine you your yours we us our it its is am are was were be been being "
@@ -44,7 +47,14 @@ QUESTION_WEIGHT_STORY = 0.2  # weight of words outside the question of a long me
 def stem(word: str) -> str:
     """A light English stemmer: plural, -ing, -ed and a final e go (shipping -> ship)."""
     w = word
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+    ):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith("ss"):
             w = w[: -len(suffix)] + repl
             break

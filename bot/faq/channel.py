@@ -12,7 +12,7 @@ IntArray = npt.NDArray[np.int64]
 
 
 class TermChannel:
-    """Postings of one kind of term (words or character grams) over texts.
+    """Postings of one kind of term (here: character bigrams) over texts.
 
     Texts belong to entries (`owners`, sorted); IDF is computed over entries so an entry
     with many alternatives does not make its own words look common.
@@ -20,7 +20,7 @@ class TermChannel:
 
     def __init__(self, texts: list[dict[str, float]], owners: IntArray, n_entries: int) -> None:
         self.n_texts = len(texts)
-        self.owners = owners
+        self.n_entries = n_entries
         entry_df: dict[str, set[int]] = {}
         postings: dict[str, list[int]] = {}
         for text_id, (terms, owner) in enumerate(zip(texts, owners.tolist(), strict=True)):
@@ -28,21 +28,13 @@ class TermChannel:
                 postings.setdefault(term, []).append(text_id)
                 entry_df.setdefault(term, set()).add(owner)
         self.idf = {t: math.log(1.0 + n_entries / len(e)) for t, e in entry_df.items()}
-        # A word no entry uses is as telling as the rarest one: it is what the FAQ lacks.
-        self.unknown_idf = math.log(1.0 + n_entries)
+        # A term no entry uses is as telling as the rarest one: it is what the FAQ lacks.
+        self.unknown_idf = math.log(1.0 + max(n_entries, 1))
         self.postings = {t: np.asarray(p, dtype=np.int64) for t, p in postings.items()}
-        self.entry_postings = {
-            t: np.unique(owners[p]) for t, p in self.postings.items()
-        }
-        norms = np.zeros(self.n_texts)
-        sq = np.zeros(self.n_texts)
-        for text_id, terms in enumerate(texts):
-            weights = [self.idf[t] * w for t, w in terms.items()]
-            norms[text_id] = sum(weights)
-            sq[text_id] = math.sqrt(sum(x * x for x in weights))
-        self.text_mass = norms
-        self.text_norm = sq
-        self.n_entries = n_entries
+        self.text_norm = np.asarray(
+            [math.sqrt(sum((self.idf[t] * w) ** 2 for t, w in terms.items())) for terms in texts],
+            dtype=np.float64,
+        )
         self.starts = np.searchsorted(owners, np.arange(n_entries))
 
     def weigh(self, query: dict[str, float]) -> dict[str, float]:
@@ -56,19 +48,10 @@ class TermChannel:
             return np.zeros(self.n_texts)
         ids = np.concatenate([p for p, _ in known])
         vals = np.repeat([v for _, v in known], [len(p) for p, _ in known])
-        return np.bincount(ids, vals, minlength=self.n_texts)
-
-    def entry_overlap(self, weighted: dict[str, float]) -> FloatArray:
-        """For each entry, the sum of `weighted` of the terms found in any of its texts."""
-        known = [(self.entry_postings[t], w) for t, w in weighted.items() if t in self.postings]
-        if not known:
-            return np.zeros(self.n_entries)
-        ids = np.concatenate([p for p, _ in known])
-        vals = np.concatenate([np.full(len(p), w) for p, w in known])
-        return np.bincount(ids, vals, minlength=self.n_entries)
+        return np.asarray(np.bincount(ids, vals, minlength=self.n_texts), dtype=np.float64)
 
     def per_entry_max(self, per_text: FloatArray) -> FloatArray:
         """The best text's value for each entry."""
         if self.n_texts == 0:
             return np.zeros(self.n_entries)
-        return np.maximum.reduceat(per_text, self.starts)
+        return np.asarray(np.maximum.reduceat(per_text, self.starts), dtype=np.float64)

@@ -49,6 +49,10 @@ class MatchThresholds:
     entry must score at least that much and lead the runner-up by the margin (two close
     entries mean the customer should choose). `suggest_score` is the floor for choices;
     `suggest_ratio` drops choices far below the best one.
+
+    Measured on the 105-case dev set: answering from 0.50 keeps precision at 0.97 with
+    0.79 recall; at 0.44 precision falls to 0.93, at 0.58 recall falls to 0.74. Right
+    answers and their runner-ups rarely sit within 0.04 of each other, wrong ones often do.
     """
 
     answer_score: float = 0.5

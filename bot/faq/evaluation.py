@@ -100,7 +100,9 @@ def metrics(results: list[CaseResult]) -> dict[str, float | int]:
         "answer_recall": _ratio(sum(r.answered == r.case.expect for r in in_scope), len(in_scope)),
         "answer_precision": _ratio(sum(r.answered == r.case.expect for r in answers), len(answers)),
         "top3_recall": _ratio(sum(r.case.expect in r.offered for r in in_scope), len(in_scope)),
-        "out_of_scope_rejection": _ratio(sum(r.answered is None for r in out_scope), len(out_scope)),
+        "out_of_scope_rejection": _ratio(
+            sum(r.answered is None for r in out_scope), len(out_scope)
+        ),
         "p50_ms": _percentile([r.ms for r in results], 0.5),
         "p99_ms": _percentile([r.ms for r in results], 0.99),
     }

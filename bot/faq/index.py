@@ -65,7 +65,9 @@ class FaqIndex:
         qnorm = math.sqrt(sum(w * w for w in query.values()))
         if qnorm == 0:
             return np.zeros(len(self.faq.entries))
-        dots = self.grams.text_overlap({t: w * self.grams.idf.get(t, 0.0) for t, w in query.items()})
+        dots = self.grams.text_overlap(
+            {t: w * self.grams.idf.get(t, 0.0) for t, w in query.items()}
+        )
         norms = self.grams.text_norm * qnorm
         cos = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         return self.grams.per_entry_max(cos)
@@ -96,4 +98,3 @@ class FaqIndex:
             rescored.append((max(float(scores[i]), fz if fz >= 0.9 else 0.0), i))
         rescored.sort(reverse=True)
         return [ScoredEntry(self.faq.entries[i], s) for s, i in rescored[:limit] if s > 0]
-

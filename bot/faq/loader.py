@@ -25,7 +25,9 @@ class FaqProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class FaqLoadError(Exception):
@@ -53,7 +55,7 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return out
 
 
-def _node_at(root: yaml.Node, loc: Sequence[int | str]) -> yaml.Node:
+def _node_at(root: yaml.Node, loc: Sequence[int | str], key_last: bool = True) -> yaml.Node:
     """The deepest YAML node along a pydantic error location (for its line number)."""
     node = root
     for part in loc:
@@ -63,7 +65,7 @@ def _node_at(root: yaml.Node, loc: Sequence[int | str]) -> yaml.Node:
                 return node
             key, value = found[0]
             # An unknown key is best shown on the key itself.
-            node = value if part != loc[-1] else key
+            node = key if key_last and part == loc[-1] else value
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             if part >= len(node.value):
                 return node
@@ -123,7 +125,7 @@ def load_faq_file(path: Path) -> tuple[FaqFile | None, list[FaqProblem], list[in
             problems.append(FaqProblem(path, line, _field_path(loc), err["msg"]))
         return None, _dedupe(problems), []
     lines = [0] * len(parsed.faqs)
-    faqs_node = _node_at(root, ["faqs"])
+    faqs_node = _node_at(root, ["faqs"], key_last=False)
     if isinstance(faqs_node, yaml.SequenceNode):
         lines = [item.start_mark.line + 1 for item in faqs_node.value]
     return (parsed if not problems else None), problems, lines
@@ -164,7 +166,9 @@ def load_faq_dir(path: Path) -> FaqSet:
             origins[entry.id] = (file, line)
             entries.append(entry)
     if not problems and not entries:
-        problems.append(FaqProblem(path, None, "", "no FAQ entries found (*.yaml files with 'faqs:')"))
+        problems.append(
+            FaqProblem(path, None, "", "no FAQ entries found (*.yaml files with 'faqs:')")
+        )
     if problems:
         raise FaqLoadError(problems)
     return FaqSet(tuple(entries), tuple(synonyms), tuple(files), origins)

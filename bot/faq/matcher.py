@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.faq.decision import Decision, MatchThresholds, Outcome, ScoredEntry
+from bot.faq.decision import Decision, MatchThresholds, Outcome
 from bot.faq.index import FaqIndex
 
 

@@ -95,7 +95,7 @@ class FaqFile(BaseModel):
     faqs: list[FaqEntry] = Field(default_factory=list, description="The entries.")
     synonyms: list[list[NonEmpty]] = Field(
         default_factory=list,
-        description="Groups of words customers use for the same thing, e.g. [送料, 配送料, shipping].",
+        description="Groups of words customers use for one thing, e.g. [送料, 配送料, postage].",
     )
 
 

@@ -77,6 +77,7 @@ class UnitChannel:
         covered = np.bincount(
             self.unit_text[units], self.unit_weight[units], minlength=self.n_texts
         )
-        share = np.divide(covered, self.text_mass, out=np.zeros_like(covered),
-                          where=self.text_mass > 0)
+        share = np.divide(
+            covered, self.text_mass, out=np.zeros_like(covered), where=self.text_mass > 0
+        )
         return query_cover, np.maximum.reduceat(share, self.starts)

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -74,11 +74,16 @@ class WebOutbox:
             await self._redis.publish(self._channel, customer_key)
         return bool(added)
 
-    async def read(self, customer_key: str, after: str | None, count: int = 100) -> list[WebMessage]:
+    async def read(
+        self, customer_key: str, after: str | None, count: int = 100
+    ) -> list[WebMessage]:
         """Messages after the cursor `after` (all when None), oldest first."""
         start = f"({after}" if after else "-"
-        entries = await self._redis.xrange(
-            self._keys.web_outbox(customer_key), min=start, max="+", count=count
+        entries = cast(
+            list[tuple[str, dict[str, str]]],
+            await self._redis.xrange(
+                self._keys.web_outbox(customer_key), min=start, max="+", count=count
+            ),
         )
         messages = []
         for entry_id, fields in entries:

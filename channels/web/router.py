@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI reads the local `User` ali
 import time.
 """
 
-
 import asyncio
 import contextlib
 from collections.abc import Coroutine

@@ -1,0 +1,134 @@
+"""Channel-neutral replies rendered as LINE message objects, within LINE's limits.
+
+Limits (Messaging API reference): 5 message objects per reply or push call, 5,000
+characters per text message, 13 quick-reply buttons, 20 characters per button label,
+300 characters of postback data. Characters are counted in UTF-16 code units, as LINE does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from linebot.v3.messaging import PostbackAction, QuickReply, QuickReplyItem, TextMessage
+
+from bot.model import Choice, Reply
+
+MAX_MESSAGES_PER_CALL = 5
+MAX_TEXT = 5000
+MAX_QUICK_REPLIES = 13
+MAX_LABEL = 20
+MAX_DATA = 300
+MAX_DISPLAY_TEXT = 300
+ELLIPSIS = "…"
+
+# Where a long text is best cut, most natural first.
+_BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[。！？.!?])\s*"))
+
+
+def units(text: str) -> int:
+    """Length as LINE counts it (UTF-16 code units: an emoji may count twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` units, ending with an ellipsis when something was cut."""
+    if units(text) <= limit:
+        return text
+    cut = text
+    while units(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + ELLIPSIS
+
+
+def _hard_prefix(text: str, limit: int) -> str:
+    """The longest prefix of `text` within `limit` units."""
+    cut = text[:limit]
+    while units(cut) > limit:
+        cut = cut[:-1]
+    return cut
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut a long text into parts of at most `limit` units, at paragraph, line or sentence
+    ends where possible, mid-text only when a single sentence is longer than the limit."""
+    parts: list[str] = []
+    rest = text.strip()
+    while units(rest) > limit:
+        window = _hard_prefix(rest, limit)
+        cut = 0
+        for pattern in _BREAKS:
+            ends = [m.end() for m in pattern.finditer(window) if m.start() > limit // 3]
+            if ends:
+                cut = ends[-1]
+                break
+        if cut == 0:
+            cut = len(window)
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def postback_data(choice: Choice) -> str:
+    """Postback data carrying the choice's payload and as much of its label as fits."""
+    label = choice.label
+    while True:
+        data = json.dumps(
+            {"p": choice.payload, "t": label}, ensure_ascii=False, separators=(",", ":")
+        )
+        if len(data) <= MAX_DATA or not label:
+            break
+        label = label[: -max(1, len(data) - MAX_DATA)]
+    if len(data) > MAX_DATA:  # a payload this long is a bug upstream: keep what fits
+        data = choice.payload[:MAX_DATA]
+    return data
+
+
+def read_postback(data: str) -> tuple[str, str | None]:
+    """(payload, label) of postback data; data we did not write (a rich menu's) is the
+    payload itself."""
+    if data.startswith('{"p":'):
+        try:
+            fields = json.loads(data)
+        except ValueError:
+            return data, None
+        if isinstance(fields, dict) and isinstance(fields.get("p"), str):
+            label = fields.get("t")
+            return fields["p"], label if isinstance(label, str) and label else None
+    return data, None
+
+
+def quick_reply(choices: list[Choice]) -> QuickReply | None:
+    """Quick-reply buttons for the choices (the first 13); the full label is what the
+    customer is shown to have said when tapping."""
+    if not choices:
+        return None
+    items = [
+        QuickReplyItem(
+            action=PostbackAction(
+                label=shorten(choice.label, MAX_LABEL),
+                data=postback_data(choice),
+                displayText=shorten(choice.label, MAX_DISPLAY_TEXT),
+            )
+        )
+        for choice in choices[:MAX_QUICK_REPLIES]
+    ]
+    return QuickReply(items=items)
+
+
+def render(reply: Reply) -> list[TextMessage]:
+    """One reply as text messages; its choices ride on the last one as quick replies."""
+    parts = split_text(reply.text) or ([ELLIPSIS] if reply.choices else [])
+    messages = [TextMessage(text=part) for part in parts]
+    buttons = quick_reply(reply.choices)
+    if buttons is not None and messages:
+        messages[-1].quick_reply = buttons
+    return messages
+
+
+def calls(messages: list[TextMessage]) -> list[list[TextMessage]]:
+    """Messages grouped into API calls of at most five."""
+    step = MAX_MESSAGES_PER_CALL
+    return [messages[i : i + step] for i in range(0, len(messages), step)]

@@ -1,0 +1,102 @@
+"""Who may use the console: the admin token (plus a typed name) or a per-agent token."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote
+
+from redis.asyncio import Redis
+
+log = logging.getLogger("tsunagu.console")
+
+MAX_NAME_LENGTH = 40
+
+
+class BadName(ValueError):
+    """The typed display name is unusable."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The person behind a request. `name` is None for an admin who has not typed one yet."""
+
+    name: str | None
+    via: Literal["agent_token", "admin_token"]
+
+
+def clean_name(raw: str | None) -> str | None:
+    """The display name from the `X-Agent-Name` header (percent-encoded UTF-8), or None."""
+    if raw is None:
+        return None
+    name = unicodedata.normalize("NFC", unquote(raw)).strip()
+    if not name:
+        return None
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadName(f"the name is longer than {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise BadName("the name contains control characters")
+    return name
+
+
+class ConsoleAuth:
+    """Checks bearer tokens against `ADMIN_TOKEN` and `AGENT_TOKENS`.
+
+    An unset `ADMIN_TOKEN` is generated once and kept in Redis, so every process of one
+    deployment accepts the same token; `start` must run before the first request.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        admin_token: str | None,
+        agent_tokens: dict[str, str],
+    ):
+        self._redis = redis
+        self._key = key
+        self._configured = admin_token or None
+        self._admin: str | None = self._configured
+        self._agents = [(name, token) for name, token in agent_tokens.items() if token]
+
+    @property
+    def generated(self) -> bool:
+        """True when the admin token was generated rather than configured."""
+        return self._configured is None
+
+    @property
+    def admin_token(self) -> str:
+        """The admin token in force (after `start`)."""
+        if self._admin is None:
+            raise RuntimeError("the agent console was used before start-up resolved its token")
+        return self._admin
+
+    async def start(self) -> str:
+        """Resolve the admin token: the configured one, or the one shared through Redis."""
+        if self._configured is None:
+            await self._redis.set(self._key, secrets.token_urlsafe(32), nx=True)
+            self._admin = str(await self._redis.get(self._key))
+        return self.admin_token
+
+    def identify(self, authorization: str | None, typed_name: str | None) -> Agent | None:
+        """The agent a `Bearer` header names, or None when the token is missing or wrong."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or self._admin is None:
+            return None
+        supplied = token.encode()
+        # Compare against every token, so timing says nothing about which one matched.
+        matched: str | None = None
+        for name, expected in self._agents:
+            if hmac.compare_digest(supplied, expected.encode()) and matched is None:
+                matched = name
+        is_admin = hmac.compare_digest(supplied, self._admin.encode())
+        if matched is not None:
+            return Agent(matched, "agent_token")
+        if is_admin:
+            return Agent(clean_name(typed_name), "admin_token")
+        return None

@@ -1,0 +1,70 @@
+"""The running FAQ: hot reload that never serves a broken FAQ."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.faq import FaqLibrary, FaqLoadError, Outcome
+
+ROOT = Path(__file__).resolve().parent.parent
+ONE = (
+    "faqs:\n  - id: hours\n    question: 営業時間は？\n    answer: 10時から19時です。\n"
+    "    tags: [top]\n"
+)
+TWO = ONE + "  - id: parking\n    question: 駐車場はありますか？\n    answer: 5台分あります。\n"
+
+
+def test_first_load_failure_raises(tmp_path: Path) -> None:
+    (tmp_path / "faq.yaml").write_text("faqs: [", encoding="utf-8")
+    with pytest.raises(FaqLoadError):
+        FaqLibrary(tmp_path)
+
+
+def test_entries_lookup_and_top_entries(tmp_path: Path) -> None:
+    (tmp_path / "faq.yaml").write_text(TWO, encoding="utf-8")
+    library = FaqLibrary(tmp_path)
+    assert [e.id for e in library.entries] == ["hours", "parking"]
+    assert library.entry("parking") is not None and library.entry("gone") is None
+    assert [e.id for e in library.top_entries(3)] == ["hours"]  # tagged 'top' first
+    sample = FaqLibrary(ROOT / "faq_data")
+    assert len(sample.top_entries(4)) == 4
+
+
+def test_invalid_change_keeps_last_good_faq(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "faq.yaml").write_text(ONE, encoding="utf-8")
+    library = FaqLibrary(tmp_path)
+    (tmp_path / "faq.yaml").write_text(ONE + "  - id: hours\n    question: x\n    answer: y\n")
+    with caplog.at_level(logging.ERROR, logger="tsunagu.faq"):
+        assert library.reload() is False
+    assert "faq.yaml:6: faqs[1].id: duplicate id 'hours'" in caplog.text
+    assert library.decide("営業時間を教えて").outcome is Outcome.ANSWER
+    (tmp_path / "faq.yaml").write_text(TWO, encoding="utf-8")
+    assert library.reload() is True
+    assert library.decide("駐車場はありますか").best.entry.id == "parking"  # type: ignore[union-attr]
+
+
+async def test_watch_picks_up_a_saved_change(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "faq_data" / "shop.yaml", tmp_path / "shop.yaml")
+    library = FaqLibrary(tmp_path)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(library.watch(stop))
+    await asyncio.sleep(0.5)  # let the watcher start
+    (tmp_path / "extra.yml").write_text(
+        "faqs:\n  - id: parking\n    question: 駐車場はありますか？\n    answer: 5台分あります。\n",
+        encoding="utf-8",
+    )
+    for _ in range(100):
+        if library.entry("parking"):
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(watcher, timeout=5)
+    assert library.entry("parking") is not None
+    assert library.decide("駐車場ありますか？").best.entry.id == "parking"  # type: ignore[union-attr]

@@ -1,0 +1,148 @@
+"""The inbox's guarantees, against a real Redis: replay after a crash, order, no overlap."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections import defaultdict
+
+import redis.asyncio as aioredis
+
+from bot.inbox import Inbox, InboxWorker
+from bot.model import Channel, Inbound
+from bot.storage import Keys
+from tests.conftest import REDIS_URL, ROOT
+
+
+def event(user: str, n: int) -> Inbound:
+    return Inbound(event_id=f"{user}-{n}", channel=Channel.WEB, user_id=user, text=str(n))
+
+
+async def wait_until(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_an_event_read_but_not_acknowledged_before_a_crash_is_handled_after_restart_once(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    inbox = Inbox(redis_client, Keys(key_prefix), partitions=2)
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.inbox_worker_process",
+        REDIS_URL,
+        key_prefix,
+        "2",
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        await inbox.put(event("alice", 1))
+
+        async def started() -> bool:
+            return await redis_client.llen(f"{key_prefix}:started") == 1
+
+        await wait_until(started)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        await doomed.wait()
+    assert await inbox.pending_count() == 1, "read, never acknowledged"
+
+    handled: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        handled.append(inbound.event_id)
+
+    stop = asyncio.Event()
+    survivor = InboxWorker(inbox, handle, worker_id="survivor", lease_seconds=1.0)
+    task = asyncio.create_task(survivor.run(stop))
+
+    async def drained() -> bool:
+        return handled == ["alice-1"] and await inbox.pending_count() == 0
+
+    await wait_until(drained)
+    stop.set()
+    await task
+    assert handled == ["alice-1"]
+
+
+async def test_one_customers_events_run_in_order_and_never_at_once_across_workers(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    inbox = Inbox(redis_client, Keys(key_prefix), partitions=4)
+    running: dict[str, int] = defaultdict(int)
+    overlaps: list[str] = []
+    order: dict[str, list[int]] = defaultdict(list)
+    busy_customers: set[str] = set()
+    concurrent_customers = 0
+
+    async def handle(inbound: Inbound) -> None:
+        nonlocal concurrent_customers
+        user = inbound.user_id
+        running[user] += 1
+        busy_customers.add(user)
+        concurrent_customers = max(concurrent_customers, len(busy_customers))
+        if running[user] > 1:
+            overlaps.append(user)
+        await asyncio.sleep(0.005)
+        order[user].append(int(inbound.text))
+        running[user] -= 1
+        if running[user] == 0:
+            busy_customers.discard(user)
+
+    stop = asyncio.Event()
+    workers = [InboxWorker(inbox, handle, worker_id=f"w{i}", lease_seconds=2.0) for i in range(3)]
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    users = [f"user{u}" for u in range(8)]
+    for n in range(25):
+        for user in users:
+            await inbox.put(event(user, n))
+
+    async def all_done() -> bool:
+        return sum(len(v) for v in order.values()) == 25 * len(users)
+
+    await wait_until(all_done, timeout=30)
+    stop.set()
+    await asyncio.gather(*tasks)
+    assert not overlaps
+    assert all(order[user] == list(range(25)) for user in users)
+    assert concurrent_customers > 1, "different customers are handled concurrently"
+    assert await inbox.pending_count() == 0
+
+
+async def test_a_failing_event_is_retried_then_dead_lettered_without_blocking_others(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    inbox = Inbox(redis_client, keys, partitions=1)
+    attempts: list[str] = []
+    handled: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        attempts.append(inbound.event_id)
+        if inbound.user_id == "broken":
+            raise ValueError("cannot handle this one")
+        handled.append(inbound.event_id)
+
+    stop = asyncio.Event()
+    worker = InboxWorker(inbox, handle, max_attempts=3, retry_base_seconds=0.01)
+    task = asyncio.create_task(worker.run(stop))
+    await inbox.put(event("broken", 1))
+    await inbox.put(event("fine", 1))
+
+    async def settled() -> bool:
+        return await redis_client.xlen(keys.inbox_dead()) == 1 and handled == ["fine-1"]
+
+    await wait_until(settled)
+    stop.set()
+    await task
+    assert attempts.count("broken-1") == 3
+    [(_, dead)] = await redis_client.xrange(keys.inbox_dead())
+    assert "cannot handle this one" in dead["error"]
