@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -162,8 +163,6 @@ def is_redelivery(event: Event) -> bool:
 
 
 def _seconds(timestamp: object) -> float:
-    import time
-
     return float(timestamp) / 1000 if isinstance(timestamp, int | float) else time.time()
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TypeVar
 
 from linebot.v3.messaging import PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
 from bot.model import Choice, Reply
+
+T = TypeVar("T")
 
 MAX_MESSAGES_PER_CALL = 5
 MAX_TEXT = 5000
@@ -128,7 +131,7 @@ def render(reply: Reply) -> list[TextMessage]:
     return messages
 
 
-def calls(messages: list[TextMessage]) -> list[list[TextMessage]]:
+def calls(items: list[T]) -> list[list[T]]:
     """Messages grouped into API calls of at most five."""
     step = MAX_MESSAGES_PER_CALL
-    return [messages[i : i + step] for i in range(0, len(messages), step)]
+    return [items[i : i + step] for i in range(0, len(items), step)]

@@ -1,0 +1,377 @@
+"""A local stand-in for LINE: it signs and posts webhooks to the app exactly as LINE does,
+and records what the real line-bot-sdk client sends to the Messaging API.
+
+Used by the tests (`tests/fakes/line_platform.py`) and by `tsunagu line simulate`. It checks
+what LINE checks (access token, reply token used once and in time, the 5-message, 5,000
+character, 13-button, 20-character and 300-character limits, the push retry key) and can be
+told to fail or to be slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+Event = dict[str, Any]
+ENDPOINTS = ("reply", "push", "loading", "profile", "content")
+
+
+@dataclass
+class Sent:
+    """One accepted reply or push call."""
+
+    kind: str  # "reply" or "push"
+    to: str
+    messages: list[dict[str, Any]]
+    retry_key: str | None = None
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class _Failure:
+    status: int
+    times: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sign(secret: str, body: bytes) -> str:
+    """X-Line-Signature for `body`."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class FakeLinePlatform:
+    """The Messaging API (api.line.me and api-data.line.me) and the webhook sender in one."""
+
+    def __init__(
+        self,
+        channel_secret: str = "fake-channel-secret",
+        access_token: str = "fake-access-token",
+        *,
+        webhook_url: str = "",
+        reply_token_ttl: float = 60.0,
+        destination: str = "Ufakebot0000000000000000000000000",
+    ):
+        self.channel_secret = channel_secret
+        self.access_token = access_token
+        self.webhook_url = webhook_url
+        self.reply_token_ttl = reply_token_ttl
+        self.destination = destination
+        self.base_url = ""
+        self.sent: list[Sent] = []
+        self.loading: list[dict[str, Any]] = []
+        self.profile_requests: list[str] = []
+        self.rejected: list[tuple[str, int, dict[str, Any]]] = []
+        self.users: dict[str, dict[str, str]] = {}
+        self.contents: dict[str, tuple[bytes, str]] = {}
+        self.blocked: set[str] = set()
+        self.on_sent: Callable[[Sent], None] | None = None
+        self._tokens: dict[str, tuple[float, bool]] = {}
+        self._targets: dict[str, str] = {}
+        self._retry_keys: dict[str, str] = {}
+        self._failures: dict[str, list[_Failure]] = {name: [] for name in ENDPOINTS}
+        self._delays: dict[str, float] = dict.fromkeys(ENDPOINTS, 0.0)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeLinePlatform:
+        """Listen on `host:port` (0: any free port); `base_url` says where."""
+        app = web.Application()
+        app.router.add_post("/v2/bot/message/reply", self._reply)
+        app.router.add_post("/v2/bot/message/push", self._push)
+        app.router.add_post("/v2/bot/chat/loading/start", self._loading)
+        app.router.add_get("/v2/bot/profile/{user_id}", self._profile)
+        app.router.add_get("/v2/bot/message/{message_id}/content", self._content)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0]
+        self.base_url = f"http://{host}:{bound[1]}"
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- what the test or developer controls ---------------------------------------
+
+    def add_user(self, user_id: str, name: str = "Customer", language: str = "ja") -> None:
+        """A LINE user whose profile the API returns."""
+        self.users[user_id] = {"displayName": name, "language": language}
+
+    def fail(
+        self,
+        endpoint: str,
+        status: int,
+        *,
+        times: int = 1,
+        message: str = "fake failure",
+        retry_after: float | None = None,
+    ) -> None:
+        """Make the next `times` calls to `endpoint` (reply, push, loading, profile,
+        content) answer `status`."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self._failures[endpoint].append(_Failure(status, times, {"message": message}, headers))
+
+    def slow(self, endpoint: str, seconds: float) -> None:
+        """Make every call to `endpoint` take `seconds` longer."""
+        self._delays[endpoint] = seconds
+
+    def block(self, user_id: str) -> None:
+        """The user blocked the account: pushes to them are refused for good."""
+        self.blocked.add(user_id)
+
+    # -- webhooks -------------------------------------------------------------------
+
+    def event(self, event_type: str, user_id: str, *, reply: bool = True, **fields: Any) -> Event:
+        """A webhook event as LINE builds it (source, ids, reply token, timestamps)."""
+        source = fields.pop("source", None) or {"type": "user", "userId": user_id}
+        event: Event = {
+            "type": event_type,
+            "mode": "active",
+            "timestamp": int(time.time() * 1000),
+            "source": source,
+            "webhookEventId": uuid.uuid4().hex[:26].upper(),
+            "deliveryContext": {"isRedelivery": False},
+        }
+        if reply:
+            token = uuid.uuid4().hex
+            self._tokens[token] = (time.time(), False)
+            self._targets[token] = str(
+                source.get("groupId") or source.get("roomId") or source.get("userId")
+            )
+            event["replyToken"] = token
+        event.update(fields)
+        return event
+
+    def message(self, user_id: str, message: dict[str, Any], **fields: Any) -> Event:
+        """A message event; `message` lacks only its id and quote token."""
+        body = {"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex, **message}
+        return self.event("message", user_id, message=body, **fields)
+
+    def text(self, user_id: str, text: str, **fields: Any) -> Event:
+        """A text message event."""
+        return self.message(user_id, {"type": "text", "text": text}, **fields)
+
+    def postback(self, user_id: str, data: str, **fields: Any) -> Event:
+        """What LINE sends when a postback button is tapped."""
+        return self.event("postback", user_id, postback={"data": data}, **fields)
+
+    def media(
+        self, user_id: str, kind: str, content: bytes = b"\x89PNG fake", **extra: Any
+    ) -> Event:
+        """An image, video, audio or file message whose content the data API serves."""
+        event = self.message(user_id, {"type": kind, "contentProvider": {"type": "line"}, **extra})
+        media_type = {"image": "image/jpeg", "video": "video/mp4", "audio": "audio/m4a"}
+        self.contents[event["message"]["id"]] = (
+            content,
+            media_type.get(kind, "application/octet-stream"),
+        )
+        return event
+
+    async def post(
+        self,
+        events: list[Event],
+        *,
+        redelivery: bool = False,
+        signature: str | None = None,
+        body: bytes | None = None,
+    ) -> int:
+        """POST a webhook to the app, signed as LINE signs it; returns the HTTP status."""
+        if body is None:
+            sent = copy.deepcopy(events)
+            for event in sent:
+                event.setdefault("deliveryContext", {})["isRedelivery"] = redelivery
+            body = json.dumps(
+                {"destination": self.destination, "events": sent}, ensure_ascii=False
+            ).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "LineBotWebhook/2.0",
+            "X-Line-Signature": signature
+            if signature is not None
+            else sign(self.channel_secret, body),
+        }
+        assert self._session is not None, "start() the platform first"
+        async with self._session.post(self.webhook_url, data=body, headers=headers) as response:
+            await response.read()
+            return response.status
+
+    async def verify(self) -> int:
+        """What the console's Verify button sends: a webhook with no events."""
+        return await self.post([])
+
+    async def say(self, user_id: str, text: str) -> int:
+        """The user types `text`."""
+        return await self.post([self.text(user_id, text)])
+
+    async def tap(self, user_id: str, item: dict[str, Any]) -> int:
+        """The user taps a quick-reply item we were sent."""
+        return await self.post([self.postback(user_id, item["action"]["data"])])
+
+    # -- what was sent ---------------------------------------------------------------
+
+    def messages_to(self, to: str) -> list[dict[str, Any]]:
+        """Every message object delivered to `to`, in order."""
+        return [m for s in self.sent if s.to == to for m in s.messages]
+
+    async def wait_for_messages(
+        self, to: str, count: int, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Wait until at least `count` messages were delivered to `to`; returns them all."""
+
+        async def enough() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.messages_to(to)) >= count)
+
+        try:
+            await asyncio.wait_for(enough(), timeout)
+        except TimeoutError:
+            got = self.messages_to(to)
+            raise AssertionError(
+                f"expected {count} messages to {to}, got {len(got)}: {got}"
+            ) from None
+        return self.messages_to(to)
+
+    # -- the Messaging API --------------------------------------------------------------
+
+    async def _gate(self, endpoint: str, request: web.Request) -> web.Response | None:
+        """Delay, authentication and injected failures common to every endpoint."""
+        if self._delays[endpoint]:
+            await asyncio.sleep(self._delays[endpoint])
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return web.json_response({"message": "Authentication failed"}, status=401)
+        failures = self._failures[endpoint]
+        if failures:
+            failure = failures[0]
+            failure.times -= 1
+            if failure.times <= 0:
+                failures.pop(0)
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        return None
+
+    def _check_messages(self, messages: object) -> str | None:
+        if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
+            return "Size must be between 1 and 5 (messages)"
+        for n, message in enumerate(messages):
+            if message.get("type") == "text" and not 1 <= _units(message.get("text", "")) <= 5000:
+                return f"Length must be between 1 and 5000 (messages[{n}].text)"
+            items = (message.get("quickReply") or {}).get("items") or []
+            if len(items) > 13:
+                return f"Size must be between 0 and 13 (messages[{n}].quickReply.items)"
+            for i, item in enumerate(items):
+                action = item.get("action") or {}
+                if len(action.get("label", "")) > 20:
+                    return f"Length must be at most 20 (messages[{n}].quickReply.items[{i}].label)"
+                if len(action.get("data", "")) > 300:
+                    return f"Length must be at most 300 (messages[{n}].quickReply.items[{i}].data)"
+        return None
+
+    async def _refuse(self, endpoint: str, status: int, message: str, body: Any) -> web.Response:
+        self.rejected.append((endpoint, status, {"message": message, "request": body}))
+        return web.json_response({"message": message}, status=status)
+
+    async def _record(self, sent: Sent) -> None:
+        self.sent.append(sent)
+        if self.on_sent is not None:
+            self.on_sent(sent)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        refused = await self._gate("reply", request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        problem = self._check_messages(body.get("messages"))
+        if problem:
+            return await self._refuse("reply", 400, problem, body)
+        token = body.get("replyToken", "")
+        issued, used = self._tokens.get(token, (0.0, True))
+        if used or time.time() - issued > self.reply_token_ttl:
+            return await self._refuse("reply", 400, "Invalid reply token", body)
+        self._tokens[token] = (issued, True)
+        to = self._targets.get(token, "")
+        await self._record(Sent("reply", to, body["messages"]))
+        return web.json_response({"sentMessages": self._sent_ids(body["messages"])})
+
+    async def _push(self, request: web.Request) -> web.Response:
+        refused = await self._gate("push", request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        retry_key = request.headers.get("X-Line-Retry-Key")
+        if retry_key is not None and retry_key in self._retry_keys:
+            headers = {"x-line-accepted-request-id": self._retry_keys[retry_key]}
+            return web.json_response(
+                {"message": "The retry key is already accepted"}, status=409, headers=headers
+            )
+        problem = self._check_messages(body.get("messages"))
+        if problem:
+            return await self._refuse("push", 400, problem, body)
+        if body.get("to") in self.blocked:
+            return await self._refuse("push", 400, "Failed to send messages", body)
+        if retry_key is not None:
+            self._retry_keys[retry_key] = uuid.uuid4().hex
+        await self._record(Sent("push", body["to"], body["messages"], retry_key))
+        return web.json_response({"sentMessages": self._sent_ids(body["messages"])})
+
+    async def _loading(self, request: web.Request) -> web.Response:
+        refused = await self._gate("loading", request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        self.loading.append({**body, "at": time.time()})
+        return web.json_response({}, status=202)
+
+    async def _profile(self, request: web.Request) -> web.Response:
+        user_id = request.match_info["user_id"]
+        self.profile_requests.append(user_id)
+        refused = await self._gate("profile", request)
+        if refused is not None:
+            return refused
+        user = self.users.get(user_id)
+        if user is None:
+            return web.json_response({"message": "Not found"}, status=404)
+        return web.json_response({"userId": user_id, "pictureUrl": "", **user})
+
+    async def _content(self, request: web.Request) -> web.Response:
+        refused = await self._gate("content", request)
+        if refused is not None:
+            return refused
+        found = self.contents.get(request.match_info["message_id"])
+        if found is None:
+            return web.json_response({"message": "Not found"}, status=404)
+        return web.Response(body=found[0], content_type=found[1])
+
+    # -- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _sent_ids(messages: list[Any]) -> list[dict[str, str]]:
+        return [
+            {"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex} for _ in messages
+        ]

@@ -1,0 +1,79 @@
+"""Customers' LINE profiles (language, display name), cached in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from linebot.v3.messaging import ApiException
+from redis.asyncio import Redis
+
+from channels.line.client import LineApi, Profile
+from channels.line.keys import LineKeys
+
+log = logging.getLogger("tsunagu.line")
+
+UNKNOWN_PROFILE_SECONDS = 3600
+
+
+class Profiles:
+    """Looks profiles up without ever making the webhook wait long."""
+
+    def __init__(self, api: LineApi, redis: Redis, keys: LineKeys, *, cache_seconds: int):
+        self.api = api
+        self.redis = redis
+        self.keys = keys
+        self.cache_seconds = cache_seconds
+        self._fetching: dict[str, asyncio.Task[Profile | None]] = {}
+
+    async def cached(self, user_id: str) -> Profile | None:
+        """The cached profile, if any."""
+        raw = await self.redis.get(self.keys.profile(user_id))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return Profile(display_name=data.get("display_name"), language=data.get("language"))
+
+    async def lookup(self, user_id: str, timeout: float) -> Profile | None:
+        """The profile from the cache, else from LINE if it answers within `timeout`.
+
+        A late answer still fills the cache for the customer's next message.
+        """
+        profile = await self.cached(user_id)
+        if profile is not None:
+            return profile
+        task = self._fetching.get(user_id)
+        if task is None:
+            task = asyncio.create_task(self._fetch(user_id))
+            self._fetching[user_id] = task
+            task.add_done_callback(lambda _: self._fetching.pop(user_id, None))
+        if timeout <= 0:
+            return None
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        return None
+
+    async def _fetch(self, user_id: str) -> Profile | None:
+        try:
+            profile = await self.api.profile(user_id)
+            ttl = self.cache_seconds
+        except ApiException as exc:
+            if exc.status != 404:
+                log.warning("line: profile lookup failed", extra={"status": exc.status})
+                return None
+            profile, ttl = Profile(), UNKNOWN_PROFILE_SECONDS  # not a friend (yet)
+        except Exception as exc:
+            log.warning("line: profile lookup failed", extra={"error": repr(exc)})
+            return None
+        data = {"display_name": profile.display_name, "language": profile.language}
+        with contextlib.suppress(Exception):
+            await self.redis.set(self.keys.profile(user_id), json.dumps(data), ex=ttl)
+        return profile
+
+    async def close(self) -> None:
+        """Cancel lookups still running."""
+        for task in list(self._fetching.values()):
+            task.cancel()
+        self._fetching.clear()
