@@ -10,6 +10,13 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 from bot.model import Channel, Outgoing
+from bot.records import (
+    ConversationRecord,
+    SurveyResponse,
+    SurveyStatus,
+    UnansweredMessage,
+    resolution_of,
+)
 
 
 class ConversationState(StrEnum):
@@ -39,7 +46,16 @@ class Conversation(BaseModel):
     agent: str | None = None
     queued_at: float | None = None
     claimed_at: float | None = None
+    first_response_at: float | None = None
+    customer_messages: int = 0
+    # The survey: asked once per conversation; questions asked in order; a low score may
+    # be followed by a free-text comment before the answer is recorded.
     surveyed: bool = False
+    survey_index: int = 0
+    survey_answered: bool = False
+    pending_score: int | None = None
+    # Carried from one conversation to the next, so a customer is not surveyed too often.
+    last_surveyed_at: float | None = None
     # Bumped by every save; a save that expected another version lost a race and retries.
     version: int = 0
 
@@ -47,6 +63,37 @@ class Conversation(BaseModel):
     def customer_key(self) -> str:
         """`channel:user_id`, the key of everything stored about this customer."""
         return f"{self.channel.value}:{self.user_id}"
+
+    def to_record(self, ended_at: float) -> ConversationRecord:
+        """The report record of this conversation, ending now."""
+        survey: SurveyStatus = (
+            "answered" if self.survey_answered else "unanswered" if self.surveyed else "not_asked"
+        )
+
+        def since(start: float | None, end: float | None) -> float | None:
+            return None if start is None or end is None else max(0.0, end - start)
+
+        return ConversationRecord(
+            conversation_id=self.id,
+            customer_key=self.customer_key,
+            channel=self.channel,
+            started_at=self.started_at,
+            ended_at=ended_at,
+            resolution=resolution_of(
+                handed_off=self.queued_at is not None,
+                agent=self.agent,
+                bot_answered=bool(self.faq_answered),
+            ),
+            agent=self.agent,
+            faq_answered=list(self.faq_answered),
+            faq_suggested=list(self.faq_suggested),
+            handed_off=self.queued_at is not None,
+            wait_seconds=since(self.queued_at, self.claimed_at),
+            first_response_seconds=since(self.queued_at, self.first_response_at),
+            handle_seconds=since(self.claimed_at, ended_at) if self.agent else None,
+            customer_messages=self.customer_messages,
+            survey=survey,
+        )
 
 
 class TranscriptEntry(BaseModel):
@@ -67,7 +114,14 @@ class QueueAction(StrEnum):
     DEQUEUE = "dequeue"
 
 
-DeskEventKind = Literal["escalated", "customer_message", "cancelled", "closed"]
+DeskEventKind = Literal[
+    "escalated",  # a customer joined the queue
+    "customer_message",  # a queued or served customer wrote
+    "cancelled",  # the customer went back to the bot
+    "closed",  # the customer left
+    "unclaimed",  # nobody took the customer within the queue timeout
+    "low_score",  # a bad survey answer: worth a follow-up
+]
 
 
 class DeskEvent(BaseModel):
@@ -79,16 +133,19 @@ class DeskEvent(BaseModel):
     text: str = ""
 
 
-class SurveyAnswer(BaseModel):
-    """A customer's rating of the conversation's effort."""
+class TimerKind(StrEnum):
+    """Things that happen when nothing happens."""
 
-    conversation_id: str
-    customer_key: str
-    channel: Channel
-    score: int
-    resolved_by: str = Field(description="'bot' or the agent's name.")
-    faq_ids: list[str] = Field(default_factory=list)
-    time: float = Field(default_factory=time.time)
+    IDLE = "idle"  # the customer went quiet: end the conversation (survey if helped)
+    SURVEY_TIMEOUT = "survey_timeout"  # the survey went unanswered: record that, close
+    QUEUE_TIMEOUT = "queue_timeout"  # no agent took the customer in time: tell them
+
+
+class Timer(BaseModel):
+    """A timer armed by a step; it fires as an event of the same conversation."""
+
+    kind: TimerKind
+    due_at: float
 
 
 class Effects(BaseModel):
@@ -103,7 +160,10 @@ class Effects(BaseModel):
     queue_priority: int = 0
     queued_at: float | None = None
     desk_events: list[DeskEvent] = Field(default_factory=list)
-    survey_answer: SurveyAnswer | None = None
+    timers: list[Timer] = Field(default_factory=list)
+    survey_responses: list[SurveyResponse] = Field(default_factory=list)
+    conversation_record: ConversationRecord | None = None
+    unanswered: UnansweredMessage | None = None
 
 
 class Step(BaseModel):

@@ -1,6 +1,6 @@
 """The dispatcher: one event in, the conversation saved, the replies out.
 
-    dedupe → load conversation → decide (bot/flow.py) → save atomically → carry effects out
+    dedupe → load conversation → decide (bot/flow) → save atomically → carry effects out
 
 The decision and its effects are saved in one Redis transaction before anything is sent,
 so a crash at any point replays to the same outcome: an event already decided is not
@@ -14,8 +14,11 @@ import logging
 from bot.conversation import ConversationStore, Effects, QueueAction
 from bot.delivery import Delivery
 from bot.flow import Flow
-from bot.model import Inbound
-from bot.ports import Desk, HandoffQueue, SurveyRecorder
+from bot.model import Inbound, InboundKind
+from bot.ports import Desk, HandoffQueue
+from bot.records import RecordStore
+from bot.timers import Timers
+from bot.webhooks import SurveyWebhook
 
 log = logging.getLogger("tsunagu.dispatcher")
 
@@ -31,35 +34,47 @@ class Dispatcher:
         flow: Flow,
         delivery: Delivery,
         queue: HandoffQueue,
-        surveys: SurveyRecorder,
+        records: RecordStore,
+        timers: Timers,
+        *,
         desks: list[Desk] | None = None,
+        survey_webhook: SurveyWebhook | None = None,
     ):
         self.store = store
         self.flow = flow
         self.delivery = delivery
         self.queue = queue
-        self.surveys = surveys
+        self.records = records
+        self.timers = timers
         self.desks = desks if desks is not None else []
+        self.survey_webhook = survey_webhook
 
     async def handle(self, inbound: Inbound) -> None:
         """Handle one event exactly once in effect, however often it is delivered."""
         key = inbound.customer_key
         stored = await self.store.handled(key, inbound.event_id)
         if stored is None:
-            effects = await self._decide_and_save(inbound)
+            decided = await self._decide_and_save(inbound)
+            if decided is None:
+                return
+            effects, conversation_id = decided
         elif stored.applied:
             log.info("duplicate event ignored", extra={"event_id": inbound.event_id})
             return
         else:
-            effects = stored.effects  # decided before a crash: finish the job
-        if effects is None:
-            return
-        await self.apply(effects, key)
+            # Decided before a crash: finish the job.
+            effects = stored.effects
+            conversation_id = inbound.meta.get("conversation_id", "")
+            if effects.outgoing:
+                conversation_id = effects.outgoing[0].conversation_id
+        await self.apply(effects, key, conversation_id)
         await self.store.mark_applied(key, inbound.event_id)
 
-    async def _decide_and_save(self, inbound: Inbound) -> Effects | None:
+    async def _decide_and_save(self, inbound: Inbound) -> tuple[Effects, str] | None:
         for _ in range(_MAX_RACES):
             current = await self.store.load(inbound.customer_key)
+            if inbound.kind is InboundKind.TIMER and current is None:
+                return None  # the conversation expired; nothing is left to time
             step = await self.flow.step(current, inbound)
             expected = current.version if current is not None else 0
             if await self.store.commit(inbound.event_id, step, expected):
@@ -68,18 +83,19 @@ class Dispatcher:
                     extra={
                         "event_id": inbound.event_id,
                         "channel": inbound.channel.value,
+                        "kind": inbound.kind.value,
                         "state": step.conversation.state.value,
                         "replies": len(step.effects.outgoing),
                     },
                 )
-                return step.effects
+                return step.effects, step.conversation.id
             # Lost a race with an agent's action (or a twin delivery): look again.
             stored = await self.store.handled(inbound.customer_key, inbound.event_id)
             if stored is not None:
-                return None if stored.applied else stored.effects
+                return None
         raise RuntimeError(f"conversation {inbound.customer_key} kept changing; will retry")
 
-    async def apply(self, effects: Effects, customer_key: str) -> None:
+    async def apply(self, effects: Effects, customer_key: str, conversation_id: str) -> None:
         """Carry out a saved step's effects. Each is idempotent, so repeating is safe."""
         if effects.queue is QueueAction.ENQUEUE:
             await self.queue.enqueue(
@@ -88,8 +104,26 @@ class Dispatcher:
         elif effects.queue is QueueAction.DEQUEUE:
             await self.queue.dequeue(customer_key)
         await self.delivery.send(effects.outgoing)
+        for timer in effects.timers:
+            await self.timers.arm(timer, customer_key, conversation_id)
         for event in effects.desk_events:
             for desk in self.desks:
                 await desk.notify(event)
-        if effects.survey_answer is not None:
-            await self.surveys.record(effects.survey_answer)
+        for response in effects.survey_responses:
+            first_time = await self.records.add(
+                response, dedupe_id=f"{response.conversation_id}:{response.question}"
+            )
+            if first_time and self.survey_webhook is not None:
+                try:
+                    await self.survey_webhook.send(response)
+                except Exception as exc:
+                    # Best effort: the response is recorded either way.
+                    log.error("survey webhook gave up", extra={"error": str(exc)})
+        if effects.conversation_record is not None:
+            record = effects.conversation_record
+            await self.records.add(record, dedupe_id=record.conversation_id)
+        if effects.unanswered is not None:
+            unanswered = effects.unanswered
+            await self.records.add(
+                unanswered, dedupe_id=f"{unanswered.conversation_id}:{unanswered.time}"
+            )

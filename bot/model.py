@@ -28,6 +28,7 @@ class InboundKind(StrEnum):
     MEDIA = "media"  # an image, sticker, file, location...: `text` describes it
     FOLLOW = "follow"  # the customer added us / opened the chat
     UNFOLLOW = "unfollow"  # the customer blocked us / left: stop sending
+    TIMER = "timer"  # a timer fired (`payload` names it); not from the customer
 
 
 class Inbound(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.conversation import DeskEvent, SurveyAnswer
+from bot.conversation import DeskEvent
 from bot.model import Channel, Outgoing
 
 
@@ -55,12 +55,4 @@ class Desk(Protocol):
 
     async def notify(self, event: DeskEvent) -> None:
         """Tell agents; must be idempotent for a repeated event."""
-        ...
-
-
-class SurveyRecorder(Protocol):
-    """Keeps survey answers for the reports."""
-
-    async def record(self, answer: SurveyAnswer) -> None:
-        """Store one answer (idempotent on the conversation id)."""
         ...

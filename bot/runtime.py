@@ -17,10 +17,12 @@ from bot.dispatcher import Dispatcher
 from bot.faq import FaqLibrary
 from bot.flow import Flow
 from bot.inbox import Inbox, InboxWorker
+from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys, connect
-from bot.survey import RedisSurveyRecorder
 from bot.texts import Texts
+from bot.timers import Timers, TimerSweeper
+from bot.webhooks import SurveyWebhook
 from channels.web import WebChannel
 from channels.web.tokens import WebTokens, shared_secret
 from handoff.agents import AgentActions
@@ -47,17 +49,33 @@ class Runtime:
             dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
         )
         self.queue = RedisHandoffQueue(self.redis, self.keys)
-        self.surveys = RedisSurveyRecorder(
-            self.redis, self.keys, dedupe_ttl_seconds=settings.dedupe_ttl_seconds
+        self.records = RecordStore(
+            self.redis, self.keys, retention_days=settings.records_retention_days
         )
+        self.timers = Timers(self.redis, self.keys)
         self.flow = Flow(self.faq, self.texts, self.queue, settings.flow_config())
         self.tokens = WebTokens(settings.web_token_ttl_seconds)
         self.web = WebChannel(
             self.inbox, self.keys, self.tokens, ttl_seconds=settings.conversation_ttl_seconds
         )
         self.delivery = Delivery([self.web.sender])
-        self.dispatcher = Dispatcher(self.store, self.flow, self.delivery, self.queue, self.surveys)
-        self.agents = AgentActions(self.store, self.queue, self.delivery, self.flow)
+        self.survey_webhook = (
+            SurveyWebhook(settings.survey_webhook_url, settings.survey_webhook_secret)
+            if settings.survey_webhook_url
+            else None
+        )
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.flow,
+            self.delivery,
+            self.queue,
+            self.records,
+            self.timers,
+            survey_webhook=self.survey_webhook,
+        )
+        self.agents = AgentActions(
+            self.store, self.queue, self.delivery, self.flow, self.records, self.timers
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -75,6 +93,8 @@ class Runtime:
                 self.inbox, self.dispatcher.handle, max_attempts=self.settings.inbox_max_attempts
             )
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+            sweeper = TimerSweeper(self.timers, self.inbox)
+            self._tasks.append(asyncio.create_task(sweeper.run(self._stop)))
         log.info(
             "tsunagu started",
             extra={
@@ -96,6 +116,8 @@ class Runtime:
             task.cancel()
         self._tasks.clear()
         await self.web.stop()
+        if self.survey_webhook is not None:
+            await self.survey_webhook.close()
 
     async def wait_stopped(self) -> None:
         """Block until `stop` is called (for the standalone worker)."""

@@ -10,8 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.faq import MatchThresholds
 from bot.flow import FlowConfig
+from bot.hours import BusinessHours
+from bot.records import Question
 
 _THRESHOLDS = MatchThresholds()
+
+
+def _only_ces() -> list[Question]:
+    return ["ces"]
 
 
 class Settings(BaseSettings):
@@ -76,8 +82,55 @@ class Settings(BaseSettings):
     failures_before_handoff: int = Field(
         default=2, ge=1, description="Unanswered messages in a row before offering a person."
     )
+    ask_if_solved: bool = Field(
+        default=True, description="Ask 'Did this solve it?' after each FAQ answer."
+    )
+    idle_close_minutes: float = Field(
+        default=15, gt=0, description="A conversation quiet this long ends (survey if helped)."
+    )
+    queue_timeout_minutes: float = Field(
+        default=10, gt=0, description="Nobody took a queued customer this long: tell them."
+    )
+    business_hours: dict[str, str | None] = Field(
+        default_factory=dict,
+        description='When agents work, per weekday, e.g. {"mon": "09:00-18:00", "sat": null}. '
+        "Empty: always.",
+    )
+    business_timezone: str = Field(default="Asia/Tokyo", description="Zone of BUSINESS_HOURS.")
+    holidays: list[str] = Field(
+        default_factory=list, description='Closed dates, e.g. ["2026-12-31", "2027-01-01"].'
+    )
+
+    # Surveys
+    survey_questions: list[Question] = Field(
+        default_factory=_only_ces,
+        description='Questions asked at the end, in order: "ces" (1-7), "csat" (1-5), '
+        '"nps" (0-10). Empty: no survey.',
+    )
+    survey_low_score_max: int = Field(
+        default=3, description="A CES up to this asks for a comment and alerts the team."
+    )
+    survey_cooldown_hours: float = Field(
+        default=24, ge=0, description="Don't survey a customer surveyed this recently."
+    )
+    survey_timeout_hours: float = Field(
+        default=24, gt=0, description="An unanswered survey is recorded as such after this."
+    )
+    survey_webhook_url: str | None = Field(
+        default=None, description="POST every survey response here, signed (see docs)."
+    )
+    survey_webhook_secret: str = Field(
+        default="", description="HMAC-SHA256 key of the X-Tsunagu-Signature header."
+    )
     texts_file: Path | None = Field(
         default=None, description="YAML file overriding the bot's own texts (see docs)."
+    )
+
+    records_retention_days: float = Field(
+        default=400,
+        gt=0,
+        description="How long report records (surveys, ended "
+        "conversations, unanswered messages) are kept.",
     )
 
     # Inbox
@@ -126,6 +179,14 @@ class Settings(BaseSettings):
         return FlowConfig(
             failures_before_handoff=self.failures_before_handoff,
             handoff_trigger_words=tuple(self.handoff_trigger_words),
+            ask_if_solved=self.ask_if_solved,
+            survey_questions=tuple(self.survey_questions),
+            survey_low_score_max=self.survey_low_score_max,
+            survey_cooldown_seconds=self.survey_cooldown_hours * 3600,
+            survey_timeout_seconds=self.survey_timeout_hours * 3600,
+            idle_close_seconds=self.idle_close_minutes * 60,
+            queue_timeout_seconds=self.queue_timeout_minutes * 60,
+            hours=BusinessHours.parse(self.business_hours, self.holidays, self.business_timezone),
         )
 
     @property

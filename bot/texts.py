@@ -31,6 +31,12 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, I couldn't find an answer to that. "
         "Could you rephrase it, or shall I connect you to a person?",
     },
+    "solved_question": {
+        "ja": "この回答で解決しましたか？",
+        "en": "Did this solve it?",
+    },
+    "solved_yes": {"ja": "解決した", "en": "Yes, solved"},
+    "solved_no": {"ja": "解決しない", "en": "No"},
     "media_unsupported": {
         "ja": "申し訳ありません、画像やスタンプは読み取れません。文字でご質問ください。",
         "en": "Sorry, I can't read images or stickers. Please type your question.",
@@ -45,6 +51,19 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "en": "I'm connecting you to a person. You are number {position} in line "
         "(about {wait}). Anything you write now goes to them. "
         "Type 'cancel' to go back to the bot.",
+    },
+    # {when}
+    "handoff_after_hours": {
+        "ja": "ただいま営業時間外です。{when}以降に担当者からご返信します。"
+        "ご用件をこのままお送りください。「キャンセル」でボットに戻ります。",
+        "en": "We're outside business hours right now. A person will reply from {when}. "
+        "Leave your message here. Type 'cancel' to go back to the bot.",
+    },
+    "handoff_no_agent": {
+        "ja": "お待たせしてしまい申し訳ありません。ただいま担当者がつながりにくい状況です。"
+        "ご用件をメッセージで残していただければ、担当者から必ずご返信します。",
+        "en": "Sorry for the wait: no one is free right now. Leave your message here and "
+        "a person will get back to you.",
     },
     "handoff_cancelled": {
         "ja": "担当者への接続をキャンセルしました。ほかにご質問があればどうぞ。",
@@ -65,12 +84,31 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
     "wait_minutes": {"ja": "約{minutes}分", "en": "about {minutes} min"},
     "wait_unknown": {"ja": "まもなく", "en": "shortly"},
     # {shop}
-    "survey_question": {
-        "ja": "最後にひとつだけ。「今回の用件は、簡単に解決できた」にどのくらい当てはまりますか？"
-        "（1 まったくそう思わない 〜 7 とてもそう思う）",
+    "survey_ces": {
+        "ja": "最後にひとつだけ。「今回の用件は、簡単に解決できた」にどのくらい当てはまりますか？",
         "en": 'One last thing: how much do you agree with "{shop} made it easy for me '
-        'to handle my issue"? (1 strongly disagree to 7 strongly agree)',
+        'to handle my issue"?',
     },
+    "survey_ces_low": {"ja": "まったくそう思わない", "en": "Strongly disagree"},
+    "survey_ces_high": {"ja": "とてもそう思う", "en": "Strongly agree"},
+    "survey_csat": {
+        "ja": "今回のサポートの満足度を教えてください。",
+        "en": "How satisfied are you with the support you got?",
+    },
+    "survey_csat_low": {"ja": "不満", "en": "Very unsatisfied"},
+    "survey_csat_high": {"ja": "満足", "en": "Very satisfied"},
+    # {shop}
+    "survey_nps": {
+        "ja": "{shop}を友人や知人にすすめる可能性はどのくらいありますか？",
+        "en": "How likely are you to recommend {shop} to a friend?",
+    },
+    "survey_nps_low": {"ja": "まったくない", "en": "Not likely"},
+    "survey_nps_high": {"ja": "非常に高い", "en": "Very likely"},
+    "survey_comment": {
+        "ja": "ご不便をおかけしました。差し支えなければ、大変だった点を教えてください。",
+        "en": "Sorry it wasn't easy. If you don't mind, what made it hard?",
+    },
+    "survey_skip_comment": {"ja": "スキップ", "en": "Skip"},
     "survey_thanks": {
         "ja": "ご回答ありがとうございました！またいつでもどうぞ。",
         "en": "Thank you for your feedback! We're here whenever you need us.",

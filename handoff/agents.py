@@ -11,11 +11,13 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.conversation import Conversation, ConversationState, TranscriptEntry
+from bot.conversation import Conversation, ConversationState, Timer, TimerKind, TranscriptEntry
 from bot.delivery import Delivery
 from bot.flow import Flow
 from bot.model import Outgoing, Reply, ReplyKind
+from bot.records import RecordStore
 from bot.texts import language_of
+from bot.timers import Timers
 from handoff.queue import RedisHandoffQueue
 from handoff.store import RedisConversationStore
 
@@ -45,11 +47,15 @@ class AgentActions:
         queue: RedisHandoffQueue,
         delivery: Delivery,
         flow: Flow,
+        records: RecordStore,
+        timers: Timers,
     ):
         self.store = store
         self.queue = queue
         self.delivery = delivery
         self.flow = flow
+        self.records = records
+        self.timers = timers
 
     async def claim(self, customer_key: str, agent: str) -> ActionResult:
         """Take a queued conversation. Exactly one of several simultaneous claims wins."""
@@ -95,6 +101,11 @@ class AgentActions:
             )
         reply = Reply(text=text, kind=ReplyKind.AGENT, sender=agent)
         await self._say(conversation, reply, f"agent:{message_id}", sender="agent", name=agent)
+        if conversation.first_response_at is None:
+            # For first-response time; losing this race to another reply changes nothing.
+            expected = conversation.version
+            conversation.first_response_at = time.time()
+            await self.store.save(conversation, expected)
         return ActionResult(True, conversation.state, agent)
 
     async def release(self, customer_key: str, agent: str) -> ActionResult:
@@ -126,16 +137,33 @@ class AgentActions:
             if conversation.state not in (ConversationState.WITH_AGENT, ConversationState.QUEUED):
                 return ActionResult(False, conversation.state, conversation.agent, "not open")
             expected = conversation.version
+            now = time.time()
+            config = self.flow.ctx.config
             conversation.agent = conversation.agent or agent
-            conversation.updated_at = time.time()
-            ask = not conversation.surveyed
-            conversation.state = ConversationState.SURVEY if ask else ConversationState.CLOSED
-            conversation.surveyed = True
+            conversation.updated_at = now
+            last = conversation.last_surveyed_at
+            ask = not conversation.surveyed and (
+                last is None or now - last >= config.survey_cooldown_seconds
+            )
+            if ask:
+                conversation.state = ConversationState.SURVEY
+                conversation.surveyed = True
+                conversation.survey_index = 0
+                conversation.last_surveyed_at = now
+            else:
+                conversation.state = ConversationState.CLOSED
             if await self.store.save(conversation, expected):
                 await self.queue.dequeue(customer_key)
                 if ask:
                     reply = self.flow.survey_reply(language_of(conversation.locale))
                     await self._say(conversation, reply, f"close:{expected}")
+                    timeout = Timer(
+                        kind=TimerKind.SURVEY_TIMEOUT, due_at=now + config.survey_timeout_seconds
+                    )
+                    await self.timers.arm(timeout, customer_key, conversation.id)
+                else:
+                    record = conversation.to_record(now)
+                    await self.records.add(record, dedupe_id=record.conversation_id)
                 return ActionResult(True, conversation.state)
         raise RuntimeError("conversation kept changing during close")
 

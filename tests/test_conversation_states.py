@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
 from bot.conversation import ConversationState
 from bot.model import Channel, Inbound, InboundKind
+from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
 from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.timers import TimerSweeper
 from channels.web.outbox import WebMessage
 
 
@@ -35,8 +41,16 @@ class Customer:
         await self.rt.dispatcher.handle(inbound)
         return await self.replies()
 
-    async def replies(self) -> list[WebMessage]:
-        messages = await self.rt.web.outbox.read(self.key, self._read)
+    async def tap(self, payload: str) -> list[WebMessage]:
+        return await self.send(payload, kind=InboundKind.CHOICE, payload=payload)
+
+    async def replies(self, wait: float = 0) -> list[WebMessage]:
+        deadline = time.monotonic() + wait
+        while True:
+            messages = await self.rt.web.outbox.read(self.key, self._read)
+            if messages or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
         if messages:
             self._read = messages[-1].cursor
         return messages
@@ -52,14 +66,53 @@ async def customer(runtime: Runtime) -> Customer:
     return Customer(runtime)
 
 
-async def test_answer_keeps_the_bot_state_and_is_stored_with_a_ttl(
-    runtime: Runtime, customer: Customer
-) -> None:
-    [reply] = await customer.send("送料はいくらですか？")
-    assert reply.kind == "answer"
+async def records(runtime: Runtime, kind: type) -> list:  # type: ignore[type-arg]
+    return [r async for r in runtime.records.read(kind)]
+
+
+async def fire_timers(runtime: Runtime, after_seconds: float) -> None:
+    """Run the timer sweep as if `after_seconds` had passed."""
+    await TimerSweeper(runtime.timers, runtime.inbox).sweep(now=time.time() + after_seconds)
+
+
+async def test_an_answer_asks_whether_it_solved_it(runtime: Runtime, customer: Customer) -> None:
+    answer, question = await customer.send("送料はいくらですか？")
+    assert answer.kind == "answer" and "550" in answer.text
+    assert [c.payload for c in question.choices] == ["helpful:yes", "helpful:no"]
     assert await customer.state() is ConversationState.BOT
     ttl = await runtime.redis.ttl(runtime.keys.conversation(customer.key))
     assert 0 < ttl <= runtime.settings.conversation_ttl_seconds
+
+
+async def test_solved_leads_to_the_ces_question_and_a_rating_closes(
+    runtime: Runtime, customer: Customer
+) -> None:
+    await customer.send("送料はいくらですか？")
+    [survey] = await customer.tap("helpful:yes")
+    assert survey.kind == "survey"
+    assert [c.payload for c in survey.choices] == [f"rating:{n}" for n in range(1, 8)]
+    assert survey.choices[0].label == "1 まったくそう思わない"
+    assert survey.choices[-1].label == "7 とてもそう思う"
+    [thanks] = await customer.send("six")
+    assert thanks.kind == "notice"
+    assert await customer.state() is ConversationState.CLOSED
+    [response] = await records(runtime, SurveyResponse)
+    assert (response.score, response.resolved_by, response.faq_ids) == (
+        6,
+        "bot",
+        ["shipping-fee"],
+    )
+    [conversation] = await records(runtime, ConversationRecord)
+    assert (conversation.resolution, conversation.survey) == ("bot", "answered")
+
+
+async def test_not_solved_twice_hands_off(runtime: Runtime, customer: Customer) -> None:
+    await customer.send("送料はいくらですか？")
+    [fallback] = await customer.tap("helpful:no")
+    assert fallback.kind == "fallback"
+    await customer.send("返品はできますか？")
+    await customer.tap("helpful:no")
+    assert await customer.state() is ConversationState.QUEUED
 
 
 async def test_full_journey_bot_queue_agent_survey_closed(
@@ -91,13 +144,15 @@ async def test_full_journey_bot_queue_agent_survey_closed(
     assert closed.state is ConversationState.SURVEY
     [question] = await customer.replies()
     assert question.kind == "survey"
-    assert [c.payload for c in question.choices] == [f"rating:{n}" for n in range(1, 8)]
 
     [thanks] = await customer.send("５")
     assert thanks.kind == "notice"
     assert await customer.state() is ConversationState.CLOSED
-    [answer] = await runtime.surveys.answers()
+    [answer] = await records(runtime, SurveyResponse)
     assert (answer.score, answer.resolved_by) == (5, "Sato")
+    [record] = await records(runtime, ConversationRecord)
+    assert (record.resolution, record.agent, record.handed_off) == ("agent", "Sato", True)
+    assert record.wait_seconds is not None and record.first_response_seconds is not None
 
     old = await runtime.store.load(customer.key)
     await customer.send("返品したい")
@@ -106,6 +161,20 @@ async def test_full_journey_bot_queue_agent_survey_closed(
     assert new.id != old.id, "a message after closing opens a new conversation"
     assert new.state is ConversationState.BOT
     assert (await runtime.store.history(customer.key))[0]["conversation_id"] == old.id
+
+
+async def test_a_low_score_asks_for_a_comment_and_records_it(
+    runtime: Runtime, customer: Customer
+) -> None:
+    await customer.send("送料はいくらですか？")
+    await customer.tap("helpful:yes")
+    [ask_comment] = await customer.tap("rating:2")
+    assert ask_comment.kind == "survey"
+    assert [c.payload for c in ask_comment.choices] == ["survey:skip"]
+    [thanks] = await customer.send("送料が高すぎると思います")
+    assert thanks.kind == "notice"
+    [response] = await records(runtime, SurveyResponse)
+    assert (response.score, response.comment) == (2, "送料が高すぎると思います")
 
 
 async def test_cancel_returns_a_queued_customer_to_the_bot(
@@ -118,27 +187,92 @@ async def test_cancel_returns_a_queued_customer_to_the_bot(
     assert await runtime.queue.position(customer.key) is None
 
 
-async def test_two_unanswerable_messages_hand_off(runtime: Runtime, customer: Customer) -> None:
+async def test_two_unanswerable_messages_hand_off_and_are_recorded(
+    runtime: Runtime, customer: Customer
+) -> None:
     [first] = await customer.send("量子コンピュータの原理を説明して")
     assert first.kind == "fallback"
     assert await customer.state() is ConversationState.BOT
     await customer.send("xyzzy plugh frobnicate")
     assert await customer.state() is ConversationState.QUEUED
+    unanswered = await records(runtime, UnansweredMessage)
+    assert [u.text for u in unanswered] == [
+        "量子コンピュータの原理を説明して",
+        "xyzzy plugh frobnicate",
+    ]
 
 
-async def test_thanks_after_an_answer_asks_the_survey_once(
+async def test_not_a_rating_goes_on_with_the_bot_and_is_not_asked_again(
     runtime: Runtime, customer: Customer
 ) -> None:
     await customer.send("送料はいくらですか？")
     [question] = await customer.send("ありがとう")
     assert question.kind == "survey"
-    assert await customer.state() is ConversationState.SURVEY
-    # Not a rating: the conversation goes on, and the survey is not asked again.
-    [answer] = await customer.send("返品はできますか？")
+    answer, _ = await customer.send("返品はできますか？")
     assert answer.kind in ("answer", "suggest")
     [goodbye] = await customer.send("ありがとう")
     assert goodbye.kind == "notice"
     assert await customer.state() is ConversationState.CLOSED
+    [record] = await records(runtime, ConversationRecord)
+    assert record.survey == "unanswered"
+
+
+async def test_survey_is_not_asked_again_within_the_cooldown(
+    runtime: Runtime, customer: Customer
+) -> None:
+    await customer.send("送料はいくらですか？")
+    await customer.tap("helpful:yes")
+    await customer.tap("rating:7")
+    await customer.send("返品はできますか？")
+    [goodbye] = await customer.send("ありがとう")
+    assert goodbye.kind == "notice", "surveyed an hour ago: just say goodbye"
+
+
+async def test_idle_conversation_is_closed_with_a_survey_then_times_out(
+    runtime: Runtime, customer: Customer
+) -> None:
+    await customer.send("送料はいくらですか？")
+    await fire_timers(runtime, 60)
+    assert await customer.replies(wait=0.5) == [], "not idle yet"
+    await fire_timers(runtime, runtime.settings.idle_close_minutes * 60 + 1)
+    [survey] = await customer.replies(wait=5)
+    assert survey.kind == "survey"
+    assert await customer.state() is ConversationState.SURVEY
+
+    await fire_timers(runtime, runtime.settings.survey_timeout_hours * 3600 + 5)
+    for _ in range(100):
+        if await customer.state() is ConversationState.CLOSED:
+            break
+        await asyncio.sleep(0.05)
+    assert await customer.state() is ConversationState.CLOSED
+    [record] = await records(runtime, ConversationRecord)
+    assert record.survey == "unanswered"
+
+
+async def test_nobody_claims_in_time_the_customer_is_told(
+    runtime: Runtime, customer: Customer
+) -> None:
+    await customer.send("人と話したい")
+    await fire_timers(runtime, runtime.settings.queue_timeout_minutes * 60 + 1)
+    [notice] = await customer.replies(wait=5)
+    assert "メッセージ" in notice.text
+    assert await customer.state() is ConversationState.QUEUED, "still waiting for a person"
+
+
+async def test_outside_business_hours_the_customer_hears_when(
+    make_settings: Callable[..., Settings],
+) -> None:
+    closed_every_day = {day: None for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    closed_every_day["mon"] = "00:00-00:01"
+    rt = Runtime(make_settings(business_hours=closed_every_day))
+    try:
+        customer = Customer(rt)
+        [notice] = await customer.send("人と話したい")
+        assert "営業時間外" in notice.text
+        assert "月" in notice.text, "names the next opening (a Monday)"
+        assert await customer.state() is ConversationState.QUEUED, "kept for then"
+    finally:
+        await rt.redis.aclose()
 
 
 async def test_a_second_claim_loses_and_names_the_winner(
@@ -170,7 +304,25 @@ async def test_a_duplicate_event_gets_no_second_reply(runtime: Runtime, customer
         event_id="same-event", channel=Channel.WEB, user_id=customer.user_id, text="送料は？"
     )
     await runtime.dispatcher.handle(inbound)
+    first = await customer.replies()
     await runtime.dispatcher.handle(inbound)
     await runtime.dispatcher.handle(inbound.model_copy(update={"text": "返品"}))
-    replies = await customer.replies()
-    assert len(replies) == 1
+    assert first and await customer.replies() == []
+
+
+async def test_csat_and_nps_can_follow_the_ces(make_settings: Callable[..., Settings]) -> None:
+    rt = Runtime(make_settings(survey_questions=["ces", "csat", "nps"]))
+    try:
+        customer = Customer(rt)
+        await customer.send("送料はいくらですか？")
+        [ces] = await customer.tap("helpful:yes")
+        [csat] = await customer.tap("rating:6")
+        assert [c.payload for c in csat.choices] == [f"rating:{n}" for n in range(1, 6)]
+        [nps] = await customer.tap("rating:4")
+        assert [c.payload for c in nps.choices] == [f"rating:{n}" for n in range(0, 11)]
+        [thanks] = await customer.send("10")
+        assert thanks.kind == "notice"
+        answers = [(r.question, r.score) async for r in rt.records.read(SurveyResponse)]
+        assert answers == [("ces", 6), ("csat", 4), ("nps", 10)]
+    finally:
+        await rt.redis.aclose()

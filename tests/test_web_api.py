@@ -30,11 +30,14 @@ async def test_greets_then_answers_from_the_faq_in_both_languages(http: httpx.As
     answer = await customer.next_from("bot")
     assert answer["kind"] == "answer"
     assert "550" in answer["text"]
+    solved = await customer.next_from("bot")
+    assert [c["payload"] for c in solved["choices"]] == ["helpful:yes", "helpful:no"]
 
     await customer.say("How much is shipping?")
     answer = await customer.next_from("bot")
     assert answer["kind"] == "answer"
     assert "550 yen" in answer["text"], "an English question gets the English answer"
+    assert (await customer.next_from("bot"))["text"] == "Did this solve it?"
 
 
 async def test_own_messages_come_back_in_order_with_their_client_id(
@@ -70,6 +73,7 @@ async def test_unsure_question_offers_choices_and_a_tap_answers(
     await customer.tap(faq_choices[0])
     answer = await customer.next_from("bot")
     assert answer["kind"] == "answer"
+    assert answer["text"] == app.runtime.faq.entry(faq_choices[0]["payload"][4:]).answer_for("ja")
 
 
 async def test_nothing_relevant_says_so_and_offers_a_person(http: httpx.AsyncClient) -> None:
@@ -92,6 +96,7 @@ async def test_resending_the_same_client_id_is_handled_once(http: httpx.AsyncCli
     assert [m["sender"] for m in customer.seen].count("customer") == 1
     answers = [m for m in customer.seen if m["sender"] == "bot" and m["kind"] == "answer"]
     assert len(answers) == 1
+    assert [m["sender"] for m in customer.seen] == ["bot", "customer", "bot", "bot"]
 
 
 async def test_bad_or_missing_token_is_refused_and_nothing_is_stored(
@@ -150,15 +155,16 @@ async def test_websocket_resumes_after_a_drop_without_loss_or_repeat(
     async with websockets.connect(ws_url) as socket:
         await read_until(socket, 1)  # the greeting
         await customer.say("送料はいくらですか？")
-        await read_until(socket, 3)  # echo + answer
+        await read_until(socket, 4)  # echo + answer + "did this solve it?"
     # Dropped. Meanwhile the customer (another tab) asks again.
     await customer.say("How much is shipping?")
     await asyncio.sleep(0.5)
     async with websockets.connect(ws_url + f"&after={received[-1]['cursor']}") as socket:
-        await read_until(socket, 5)
+        await read_until(socket, 7)
     ids = [m["message_id"] for m in received]
     assert len(ids) == len(set(ids)), "nothing shown twice"
-    assert [m["sender"] for m in received] == ["bot", "customer", "bot", "customer", "bot"]
+    senders = [m["sender"] for m in received]
+    assert senders == ["bot", "customer", "bot", "bot", "customer", "bot", "bot"]
 
 
 async def test_websocket_refuses_a_bad_token(app: RunningApp) -> None:

@@ -60,14 +60,16 @@ class WebCustomer:
         self._unread.extend(body["messages"])
         return list(body["messages"])
 
-    async def next_from(self, sender: str = "bot", timeout: float = 10.0) -> dict[str, Any]:
-        """The next unread message from `sender` (skipping others), waiting up to `timeout`."""
+    async def next_from(
+        self, sender: str = "bot", timeout: float = 10.0, kind: str | None = None
+    ) -> dict[str, Any]:
+        """The next unread message from `sender` (of `kind`, if given), skipping others."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             while self._unread:
                 message = self._unread.pop(0)
-                if message["sender"] == sender:
+                if message["sender"] == sender and kind in (None, message["kind"]):
                     return message
             if loop.time() >= deadline:
                 raise AssertionError(f"no message from {sender} within {timeout}s: {self.seen}")

@@ -1,0 +1,55 @@
+"""The admin's choices that shape a conversation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.hours import BusinessHours
+from bot.records import Question
+
+# Payloads of the buttons the bot offers; they come back as `InboundKind.CHOICE`.
+FAQ_PREFIX = "faq:"
+RATING_PREFIX = "rating:"
+HANDOFF = "handoff"
+NONE_OF_THESE = "none"
+HELPFUL_YES = "helpful:yes"
+HELPFUL_NO = "helpful:no"
+SKIP_COMMENT = "survey:skip"
+
+
+@dataclass(frozen=True)
+class SurveyQuestion:
+    """One survey question: its text's name in `bot/texts.py` and its scale."""
+
+    name: Question
+    low: int
+    high: int
+
+
+QUESTIONS = {
+    "ces": SurveyQuestion("ces", 1, 7),
+    "csat": SurveyQuestion("csat", 1, 5),
+    "nps": SurveyQuestion("nps", 0, 10),
+}
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Handoff triggers, survey rules and timers."""
+
+    failures_before_handoff: int = 2
+    handoff_trigger_words: tuple[str, ...] = ()
+    greeting_topics: int = 4
+    ask_if_solved: bool = True
+    survey_questions: tuple[str, ...] = ("ces",)
+    survey_low_score_max: int = 3  # a CES this low asks for a comment (and alerts the team)
+    survey_cooldown_seconds: float = 24 * 3600
+    survey_timeout_seconds: float = 24 * 3600
+    idle_close_seconds: float = 15 * 60
+    queue_timeout_seconds: float = 10 * 60
+    hours: BusinessHours = field(default_factory=BusinessHours)
+
+    @property
+    def questions(self) -> list[SurveyQuestion]:
+        """The survey questions, in the order they are asked."""
+        return [QUESTIONS[name] for name in self.survey_questions]

@@ -1,0 +1,74 @@
+"""Handing a conversation to a person, and what the customer hears while waiting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from bot import intents
+from bot.conversation import ConversationState, QueueAction, TimerKind
+from bot.flow.builder import StepBuilder
+from bot.flow.config import HANDOFF
+from bot.flow.context import FlowContext
+from bot.model import ReplyKind
+
+
+async def hand_off(ctx: FlowContext, b: StepBuilder) -> None:
+    """Queue the conversation for an agent and tell the customer what happens next."""
+    conversation = b.conversation
+    already_queued = conversation.state is ConversationState.QUEUED
+    if not already_queued:
+        conversation.state = ConversationState.QUEUED
+        conversation.queued_at = b.now
+        conversation.bot_failures = 0
+        b.effects.queue = QueueAction.ENQUEUE
+        b.effects.queued_at = b.now
+        b.desk("escalated", b.inbound.text)
+        position = await ctx.queue.length() + 1
+    else:
+        position = await ctx.queue.position(conversation.customer_key) or 1
+
+    now = dt.datetime.fromtimestamp(b.now, dt.UTC)
+    hours = ctx.config.hours
+    if not hours.is_open(now):
+        opening = hours.next_opening(now)
+        when = _format_opening(opening, b.language) if opening else b.text("wait_unknown")
+        b.say("handoff_after_hours", ReplyKind.NOTICE, when=when)
+        return
+    wait = await ctx.queue.estimated_wait_seconds()
+    wait_text = (
+        b.text("wait_unknown")
+        if wait is None
+        else b.text("wait_minutes", minutes=max(1, math.ceil(wait / 60)))
+    )
+    b.say("handoff_queued", ReplyKind.NOTICE, position=position, wait=wait_text)
+    if not already_queued:
+        b.arm(TimerKind.QUEUE_TIMEOUT, ctx.config.queue_timeout_seconds)
+
+
+async def queued_turn(ctx: FlowContext, b: StepBuilder) -> None:
+    """While waiting: messages go to the agents; 'cancel' returns to the bot."""
+    text = b.inbound.text
+    if intents.asks_to_cancel(text):
+        b.conversation.state = ConversationState.BOT
+        b.conversation.queued_at = None
+        b.effects.queue = QueueAction.DEQUEUE
+        b.desk("cancelled")
+        b.say("handoff_cancelled", ReplyKind.NOTICE)
+    elif intents.asks_for_human(text) or b.inbound.payload == HANDOFF:
+        await hand_off(ctx, b)  # tells them their place again
+    else:
+        b.desk("customer_message", text)
+
+
+def queue_timeout(ctx: FlowContext, b: StepBuilder) -> None:
+    """Nobody took the customer in time: say so honestly and ping the agents again."""
+    b.say("handoff_no_agent", ReplyKind.NOTICE)
+    b.desk("unclaimed", "no agent has taken this conversation yet")
+
+
+def _format_opening(opening: dt.datetime, language: str) -> str:
+    weekday_ja = "月火水木金土日"[opening.weekday()]
+    if language == "ja":
+        return f"{opening.month}月{opening.day}日（{weekday_ja}）{opening:%H:%M}"
+    return opening.strftime("%a %d %b, %H:%M")

@@ -1,0 +1,143 @@
+"""What the reports are made of: one record per ended conversation, per survey answer and
+per message the bot could not answer, kept in Redis streams for `RECORDS_RETENTION_DAYS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Literal, TypeVar, cast
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from bot.model import Channel
+from bot.storage import Keys
+
+Resolution = Literal["bot", "agent", "abandoned"]
+SurveyStatus = Literal["answered", "unanswered", "not_asked"]
+Question = Literal["ces", "csat", "nps"]
+
+
+class ConversationRecord(BaseModel):
+    """A conversation that ended, with what happened in it."""
+
+    conversation_id: str
+    customer_key: str
+    channel: Channel
+    started_at: float
+    ended_at: float = Field(default_factory=time.time)
+    resolution: Resolution = Field(
+        description="bot: never handed off; agent: an agent took it; abandoned: handed off "
+        "but nobody took it, or the customer left first."
+    )
+    agent: str | None = None
+    faq_answered: list[str] = Field(default_factory=list)
+    faq_suggested: list[str] = Field(default_factory=list)
+    handed_off: bool = False
+    wait_seconds: float | None = Field(default=None, description="Queued until claimed.")
+    first_response_seconds: float | None = Field(
+        default=None, description="Queued until the agent's first reply."
+    )
+    handle_seconds: float | None = Field(default=None, description="Claimed until closed.")
+    customer_messages: int = 0
+    survey: SurveyStatus = "not_asked"
+
+
+class SurveyResponse(BaseModel):
+    """A customer's answer to a survey question."""
+
+    conversation_id: str
+    customer_key: str
+    channel: Channel
+    question: Question = "ces"
+    score: int
+    scale_low: int = 1
+    scale_high: int = 7
+    comment: str | None = None
+    resolved_by: str = Field(description="'bot' or the agent's name.")
+    faq_ids: list[str] = Field(default_factory=list)
+    wait_seconds: float | None = None
+    handle_seconds: float | None = None
+    time: float = Field(default_factory=time.time)
+
+
+class UnansweredMessage(BaseModel):
+    """A customer message the FAQ had no answer for (candidates for new entries)."""
+
+    text: str
+    channel: Channel
+    conversation_id: str
+    best_faq_id: str | None = None
+    best_score: float | None = None
+    time: float = Field(default_factory=time.time)
+
+
+def resolution_of(*, handed_off: bool, agent: str | None, bot_answered: bool) -> Resolution:
+    """How a conversation ended: by the bot, by an agent, or by nobody."""
+    if agent:
+        return "agent"
+    if handed_off or not bot_answered:
+        return "abandoned"
+    return "bot"
+
+
+Record = TypeVar("Record", ConversationRecord, SurveyResponse, UnansweredMessage)
+_STREAMS: dict[type[BaseModel], str] = {
+    ConversationRecord: "conversations",
+    SurveyResponse: "surveys",
+    UnansweredMessage: "unanswered",
+}
+
+
+class RecordStore:
+    """Appends records to Redis streams and reads them back by time."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, retention_days: float):
+        self._redis = redis
+        self._prefix = keys.prefix
+        self._retention_ms = int(retention_days * 86_400_000)
+
+    def _stream(self, kind: type[BaseModel]) -> str:
+        return f"{self._prefix}:records:{_STREAMS[kind]}"
+
+    async def add(
+        self, record: BaseModel, *, dedupe_id: str | None = None, at: float | None = None
+    ) -> bool:
+        """Append a record (once per `dedupe_id`, if given); trims what is past retention.
+
+        `at` files the record at an earlier time (epoch seconds), for importing history;
+        records of one kind must then be added in time order.
+        """
+        if dedupe_id is not None:
+            marker = f"{self._prefix}:records:seen:{_STREAMS[type(record)]}:{dedupe_id}"
+            if not await self._redis.set(marker, "1", nx=True, px=self._retention_ms):
+                return False
+        # Stream ids are milliseconds, so MINID trims by age.
+        cutoff = int(time.time() * 1000) - self._retention_ms
+        await self._redis.xadd(
+            self._stream(type(record)),
+            {"r": record.model_dump_json()},
+            id="*" if at is None else f"{int(at * 1000)}-*",
+            minid=cutoff,
+            approximate=True,
+        )
+        return True
+
+    async def read(
+        self, kind: type[Record], since: float | None = None, until: float | None = None
+    ) -> AsyncIterator[Record]:
+        """Records of one kind added between `since` and `until` (epoch seconds), oldest first."""
+        start = str(int(since * 1000)) if since is not None else "-"
+        end = str(int(until * 1000)) if until is not None else "+"
+        stream = self._stream(kind)
+        while True:
+            entries = cast(
+                list[tuple[str, dict[str, str]]],
+                await self._redis.xrange(stream, min=start, max=end, count=500),
+            )
+            for _, fields in entries:
+                yield kind.model_validate_json(fields["r"])
+            if len(entries) < 500:
+                return
+            start = "(" + entries[-1][0]

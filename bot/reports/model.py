@@ -1,0 +1,132 @@
+"""The report a support lead reads: typed figures for one period, as pydantic models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+CES_LOW, CES_HIGH = 1, 7
+CES_EASY_FROM = 5  # 5, 6 and 7 count as "easy"
+
+
+class Period(BaseModel):
+    """The time span a report covers: `since` inclusive, `until` exclusive."""
+
+    since: datetime
+    until: datetime
+    timezone: str = Field(description="Timezone of the days in the trend and of the dates shown.")
+
+
+class CesStats(BaseModel):
+    """Customer Effort Score answers (1 = very hard, 7 = very easy)."""
+
+    responses: int
+    mean: float | None = Field(description="Average score; None without responses.")
+    easy_share: float | None = Field(description="Share of scores 5-7 (0-1).")
+    distribution: dict[int, int] = Field(description="How many answered each score 1-7.")
+
+
+class CsatStats(BaseModel):
+    """Customer satisfaction answers (1-5)."""
+
+    responses: int
+    mean: float | None
+    satisfied_share: float | None = Field(description="Share of scores 4-5 (0-1).")
+
+
+class NpsStats(BaseModel):
+    """Net Promoter Score answers (0-10)."""
+
+    responses: int
+    promoters_share: float | None = Field(description="Share of scores 9-10 (0-1).")
+    detractors_share: float | None = Field(description="Share of scores 0-6 (0-1).")
+    nps: float | None = Field(description="Promoters % minus detractors %, -100 to 100.")
+
+
+class Durations(BaseModel):
+    """Median and 90th percentile of a duration, in seconds, over `count` conversations."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+class Segment(BaseModel):
+    """Every figure for one slice of the conversations (a channel, an agent, an FAQ entry...)."""
+
+    key: str = Field(description="Channel name, 'bot'/'handed_off', agent name or FAQ id.")
+    label: str = Field(description="What to show: e.g. the FAQ entry's question.")
+    conversations: int = Field(description="Conversations that ended in the period.")
+    resolved_by_bot: int
+    handed_off: int
+    abandoned: int = Field(description="Handed off, but nobody took it or the customer left.")
+    surveys_asked: int
+    surveys_answered: int
+    response_rate: float | None = Field(description="surveys_answered / surveys_asked.")
+    deflection_rate: float | None = Field(description="resolved_by_bot / conversations.")
+    handoff_rate: float | None = Field(description="handed_off / conversations.")
+    ces: CesStats
+    wait: Durations = Field(description="Queued until an agent claimed the conversation.")
+    first_response: Durations = Field(description="Queued until the agent's first reply.")
+    handle: Durations = Field(description="Claimed until closed.")
+
+
+class DayPoint(BaseModel):
+    """One day of the trend."""
+
+    day: date
+    conversations: int
+    responses: int
+    mean: float | None
+    easy_share: float | None
+
+
+class LowComment(BaseModel):
+    """What a customer wrote next to a low score."""
+
+    score: int
+    comment: str
+    time: datetime
+
+
+class FaqToRewrite(BaseModel):
+    """An FAQ entry whose answer customers found hard: a candidate for rewriting."""
+
+    faq_id: str
+    question: str
+    responses: int
+    mean: float
+    easy_share: float
+    comments: list[LowComment] = Field(description="Newest comments given with scores 1-3.")
+
+
+class UnansweredGroup(BaseModel):
+    """Similar messages the bot could not answer: a candidate for a new FAQ entry."""
+
+    text: str = Field(description="The most frequent wording in the group.")
+    count: int
+    last_seen: datetime
+    variants: list[str] = Field(description="Other wordings in the group, most frequent first.")
+    channels: dict[str, int]
+    best_faq_id: str | None = Field(description="The closest existing entry, if any.")
+    best_faq_question: str | None
+    best_score: float | None = Field(description="The matcher's mean score for that entry (0-1).")
+
+
+class Report(BaseModel):
+    """Everything `tsunagu report` prints and /admin shows, for one period."""
+
+    generated_at: datetime
+    period: Period
+    overall: Segment
+    csat: CsatStats | None = Field(description="Only when CSAT answers exist.")
+    nps: NpsStats | None = Field(description="Only when NPS answers exist.")
+    by_channel: list[Segment]
+    by_path: list[Segment] = Field(description="'bot' (bot only) and 'handed_off'.")
+    by_agent: list[Segment]
+    by_faq: list[Segment] = Field(description="Conversations whose answers included the entry.")
+    trend: list[DayPoint] = Field(description="CES per day, every day of the period.")
+    faq_to_rewrite: list[FaqToRewrite] = Field(description="Worst CES first.")
+    unanswered_total: int
+    unanswered: list[UnansweredGroup] = Field(description="Most frequent first.")

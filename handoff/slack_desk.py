@@ -1,0 +1,458 @@
+"""The Slack desk: escalations posted to a Slack channel, handled from their threads.
+
+Each escalation is one message in the handoff channel (who, what was said, which FAQ
+entries the bot tried, earlier conversations) with Claim / Release / Close buttons; its
+thread carries the customer's later messages, and the claiming agent's replies in it go
+to the customer. Every post is guarded by a marker in Redis, so a replayed desk event or a
+redelivered Slack event never posts or relays twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.conversation import Conversation, ConversationState, DeskEvent, TranscriptEntry
+from bot.faq import FaqLibrary
+from handoff.agents import ActionResult, AgentActions, ConversationNotFound
+from handoff.store import TRANSCRIPT_CAP, RedisConversationStore
+
+log = logging.getLogger("tsunagu.slack.desk")
+
+CLAIM, RELEASE, CLOSE = "tsunagu_claim", "tsunagu_release", "tsunagu_close"
+DeskAction = Literal["claim", "release", "close"]
+ACTIONS: dict[str, DeskAction] = {CLAIM: "claim", RELEASE: "release", CLOSE: "close"}
+
+_CHANNEL_NAMES = {"line": "LINE", "web": "Web", "slack": "Slack"}
+_SENDERS = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
+_SECTION_LIMIT = 2900  # Slack refuses section texts over 3000 characters
+_LINE_LIMIT = 400
+_HISTORY_SHOWN = 3
+
+
+class EscalationThread(BaseModel):
+    """One escalation message in the handoff channel, and the conversation it is about."""
+
+    channel: str
+    ts: str
+    customer_key: str
+    conversation_id: str
+    queued_at: float | None = None
+    blocks: list[dict[str, Any]]  # the unchanging part: status and buttons are added
+
+
+def escape(text: str) -> str:
+    """Text made safe for Slack mrkdwn (no accidental links or mentions)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _when(timestamp: float, fmt: str = "{time}") -> str:
+    """A Slack date token: shown in each reader's own time zone."""
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+    return f"<!date^{int(timestamp)}^{fmt}|{fallback}>"
+
+
+def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def status_blocks(conversation_id: str, conversation: Conversation | None) -> list[dict[str, Any]]:
+    """The state line and the buttons that fit it, for the escalation of `conversation_id`."""
+    value = conversation_id
+    if conversation is None or conversation.id != conversation_id:
+        return [_section(":white_check_mark: *Closed*", "status")]
+    state, agent = conversation.state, escape(conversation.agent or "")
+    if state is ConversationState.QUEUED:
+        return [
+            _section(":hourglass_flowing_sand: *Waiting for an agent*", "status"),
+            {
+                "type": "actions",
+                "block_id": "actions",
+                "elements": [_button("Claim", CLAIM, value, "primary")],
+            },
+        ]
+    if state is ConversationState.WITH_AGENT:
+        return [
+            _section(
+                f":raising_hand: *Claimed by {agent}* — replies in this thread go to the customer",
+                "status",
+            ),
+            {
+                "type": "actions",
+                "block_id": "actions",
+                "elements": [
+                    _button("Release", RELEASE, value),
+                    _button("Close", CLOSE, value, "danger"),
+                ],
+            },
+        ]
+    if state in (ConversationState.SURVEY, ConversationState.CLOSED):
+        by = f" by {agent}" if agent else ""
+        return [_section(f":white_check_mark: *Closed{by}*", "status")]
+    return [
+        _section(":leftwards_arrow_with_hook: *Back with the bot* (no longer waiting)", "status")
+    ]
+
+
+class SlackDesk:
+    """`bot.ports.Desk` on Slack, and the handlers of its buttons and thread replies."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        redis: Redis,
+        *,
+        key_prefix: str,
+        handoff_channel: str | None,
+        store: RedisConversationStore,
+        agents: AgentActions,
+        faq: FaqLibrary,
+        name_of: Callable[[str], Awaitable[str]],
+        transcript_lines: int = 15,
+        ttl_seconds: int = 30 * 24 * 3600,
+        dedupe_ttl_seconds: int = 7 * 24 * 3600,
+    ):
+        self.client = client
+        self.channel = handoff_channel
+        self._redis = redis
+        self._prefix = key_prefix
+        self._store = store
+        self._agents = agents
+        self._faq = faq
+        self._name_of = name_of
+        self._lines = transcript_lines
+        self._ttl = ttl_seconds
+        self._dedupe_ttl = dedupe_ttl_seconds
+
+    # -- keys and records ------------------------------------------------------------------
+
+    def _thread_key(self, customer_key: str) -> str:
+        return f"{self._prefix}:conv:{{{customer_key}}}:slack_thread"
+
+    def _ts_key(self, ts: str) -> str:
+        return f"{self._prefix}:slack:thread:{ts}"
+
+    def _marker_key(self, customer_key: str, marker: str) -> str:
+        return f"{self._prefix}:conv:{{{customer_key}}}:slack_desk:{marker}"
+
+    async def thread_of(self, customer_key: str) -> EscalationThread | None:
+        """The customer's latest escalation thread, if any."""
+        raw = await self._redis.get(self._thread_key(customer_key))
+        return EscalationThread.model_validate_json(raw) if raw else None
+
+    async def thread_at(self, ts: str) -> EscalationThread | None:
+        """The escalation whose message has this timestamp, if it is one."""
+        raw = await self._redis.get(self._ts_key(ts))
+        return EscalationThread.model_validate_json(raw) if raw else None
+
+    async def _remember(self, thread: EscalationThread) -> None:
+        doc = thread.model_dump_json()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._thread_key(thread.customer_key), doc, ex=self._ttl)
+            pipe.set(self._ts_key(thread.ts), doc, ex=self._ttl)
+            await pipe.execute()
+
+    @asynccontextmanager
+    async def _once(self, customer_key: str, marker: str) -> AsyncIterator[bool]:
+        """True the first time `marker` is seen; forgotten again if the work then fails."""
+        key = self._marker_key(customer_key, marker)
+        first = bool(await self._redis.set(key, "1", nx=True, ex=self._dedupe_ttl))
+        try:
+            yield first
+        except BaseException:
+            if first:
+                await self._redis.delete(key)
+            raise
+
+    # -- the desk ------------------------------------------------------------------------
+
+    async def notify(self, event: DeskEvent) -> None:
+        """Post the event to the handoff channel (once, however often it is replayed)."""
+        if not self.channel:
+            return
+        if event.kind == "escalated":
+            await self._escalate(event)
+            return
+        thread = await self.thread_of(event.customer_key)
+        if thread is None or thread.conversation_id != event.conversation_id:
+            log.info("no escalation thread for desk event", extra={"kind": event.kind})
+            return
+        if event.kind == "customer_message":
+            await self._relay_customer_message(thread, event)
+            return
+        digest = hashlib.sha256(event.text.encode()).hexdigest()[:16]
+        async with self._once(event.customer_key, f"{thread.ts}:{event.kind}:{digest}") as first:
+            if not first:
+                return
+            await self._post_in_thread(thread, _note(event))
+            if event.kind in ("cancelled", "closed"):
+                await self.refresh(thread)
+
+    async def _escalate(self, event: DeskEvent) -> None:
+        key = event.customer_key
+        conversation = await self._store.load(key)
+        if conversation is None or conversation.id != event.conversation_id:
+            return  # a replay of an escalation long gone
+        current = await self.thread_of(key)
+        if (
+            current is not None
+            and current.conversation_id == conversation.id
+            and (conversation.queued_at is None or current.queued_at == conversation.queued_at)
+        ):
+            return  # posted already
+        marker = f"escalated:{conversation.id}:{conversation.queued_at}"
+        async with self._once(key, marker) as first:
+            if not first:
+                return
+            blocks = await self._escalation_blocks(conversation, event.text)
+            response = await self.client.chat_postMessage(
+                channel=self.channel or "",
+                text=f"New escalation: {conversation.display_name or key}",
+                blocks=[*blocks, *status_blocks(conversation.id, conversation)],
+                unfurl_links=False,
+            )
+            thread = EscalationThread(
+                channel=str(response["channel"]),
+                ts=str(response["ts"]),
+                customer_key=key,
+                conversation_id=conversation.id,
+                queued_at=conversation.queued_at,
+                blocks=blocks,
+            )
+            await self._remember(thread)
+        # An agent elsewhere may have acted while we posted: show the state as it is now.
+        latest = await self._store.load(key)
+        if latest is None or latest.state is not ConversationState.QUEUED:
+            await self.refresh(thread, latest)
+
+    async def _relay_customer_message(self, thread: EscalationThread, event: DeskEvent) -> None:
+        # The same words twice are two messages: count them so each is posted once.
+        entries = await self._store.transcript(event.customer_key, limit=TRANSCRIPT_CAP)
+        same = sum(1 for e in entries if e.sender == "customer" and e.text == event.text)
+        digest = hashlib.sha256(event.text.encode()).hexdigest()[:16]
+        async with self._once(
+            event.customer_key, f"{thread.ts}:msg:{digest}:{max(1, same)}"
+        ) as first:
+            if first:
+                await self._post_in_thread(
+                    thread, f":speech_balloon: *Customer:* {escape(event.text)}"
+                )
+
+    async def _post_in_thread(self, thread: EscalationThread, text: str) -> None:
+        await self.client.chat_postMessage(
+            channel=thread.channel, thread_ts=thread.ts, text=text, unfurl_links=False
+        )
+
+    async def refresh(
+        self, thread: EscalationThread, conversation: Conversation | None = None
+    ) -> None:
+        """Show the conversation's current state and the buttons that fit it."""
+        if conversation is None:
+            conversation = await self._store.load(thread.customer_key)
+        await self.client.chat_update(
+            channel=thread.channel,
+            ts=thread.ts,
+            text=f"Escalation: {thread.customer_key}",
+            blocks=[*thread.blocks, *status_blocks(thread.conversation_id, conversation)],
+        )
+
+    # -- what agents do in Slack -----------------------------------------------------------
+
+    async def on_button(self, action: DeskAction, message_ts: str, user_id: str) -> ActionResult:
+        """Claim, release or close the escalation whose button `user_id` pressed."""
+        thread = await self.thread_at(message_ts)
+        if thread is None:
+            result = ActionResult(False, ConversationState.CLOSED, None, "unknown escalation")
+            await self._tell(user_id, None, result.reason)
+            return result
+        agent = await self._name_of(user_id)
+        conversation = await self._store.load(thread.customer_key)
+        if conversation is None or conversation.id != thread.conversation_id:
+            result = ActionResult(
+                False, ConversationState.CLOSED, None, "this conversation is over"
+            )
+        elif (
+            action == "close"
+            and conversation.state is ConversationState.WITH_AGENT
+            and conversation.agent != agent
+        ):
+            result = ActionResult(
+                False, conversation.state, conversation.agent, "not your conversation"
+            )
+        else:
+            try:
+                result = await getattr(self._agents, action)(thread.customer_key, agent)
+            except ConversationNotFound:
+                result = ActionResult(
+                    False, ConversationState.CLOSED, None, "this conversation is over"
+                )
+        if result.ok:
+            notes = {
+                "claim": f":raising_hand: *{escape(agent)}* claimed the conversation.",
+                "release": f":arrows_counterclockwise: *{escape(agent)}* released the "
+                "conversation; it is waiting again.",
+                "close": f":white_check_mark: *{escape(agent)}* closed the conversation; the "
+                "customer was asked how easy it was.",
+            }
+            await self._post_in_thread(thread, notes[action])
+            await self.refresh(thread)
+        else:
+            await self._tell(user_id, thread, result.reason)
+            if conversation is None or conversation.id != thread.conversation_id:
+                await self.refresh(thread, conversation)  # stale buttons: show it is over
+        log.info(
+            "slack desk action",
+            extra={"action": action, "agent": agent, "ok": result.ok, "reason": result.reason},
+        )
+        return result
+
+    async def on_thread_message(
+        self, thread_ts: str, user_id: str, text: str, message_id: str
+    ) -> bool:
+        """Relay the claiming agent's thread reply to the customer; others are discussion."""
+        thread = await self.thread_at(thread_ts)
+        if thread is None or not text:
+            return False
+        conversation = await self._store.load(thread.customer_key)
+        if (
+            conversation is None
+            or conversation.id != thread.conversation_id
+            or conversation.state is not ConversationState.WITH_AGENT
+        ):
+            return False
+        agent = await self._name_of(user_id)
+        if conversation.agent != agent:
+            return False
+        result = await self._agents.reply(
+            thread.customer_key, agent, text, message_id=f"slack:{message_id}"
+        )
+        return result.ok
+
+    async def _tell(self, user_id: str, thread: EscalationThread | None, reason: str) -> None:
+        """An ephemeral note only the agent who pressed the button sees."""
+        await self.client.chat_postEphemeral(
+            channel=thread.channel if thread else (self.channel or ""),
+            user=user_id,
+            text=f"Not done: {reason}.",
+            thread_ts=thread.ts if thread else None,
+        )
+
+    # -- the escalation message ------------------------------------------------------------
+
+    async def _escalation_blocks(
+        self, conversation: Conversation, asked: str
+    ) -> list[dict[str, Any]]:
+        key = conversation.customer_key
+        channel = _CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
+        who = escape(conversation.display_name or conversation.user_id)
+        if conversation.channel.value == "slack":
+            who = f"<@{conversation.user_id}>"
+        blocks: list[dict[str, Any]] = [
+            _section(
+                f":sos: *{who}* on *{channel}* asks for a person"
+                + (f"\n>{escape(_clip(asked, _LINE_LIMIT))}" if asked else "")
+            ),
+            _context(
+                f"`{escape(key)}` · language {conversation.locale or '?'} · "
+                f"conversation started {_when(conversation.started_at, '{date_short} {time}')}"
+            ),
+        ]
+        transcript = await self._store.transcript(key, limit=self._lines)
+        if transcript:
+            blocks.append(_section(_transcript_text(transcript)))
+        tried = self._faq_tried(conversation)
+        if tried:
+            blocks.append(_context(tried))
+        history = await self._store.history(key)
+        if history:
+            blocks.append(_context(self._history_text(history)))
+        return blocks
+
+    def _label(self, entry_id: str, locale: str | None) -> str:
+        entry = self._faq.entry(entry_id)
+        return escape(entry.label_for(locale)) if entry is not None else escape(entry_id)
+
+    def _faq_tried(self, conversation: Conversation) -> str:
+        parts = []
+        answered = list(dict.fromkeys(conversation.faq_answered))
+        suggested = [i for i in dict.fromkeys(conversation.faq_suggested) if i not in answered]
+        if answered:
+            labels = ", ".join(self._label(i, conversation.locale) for i in answered)
+            parts.append(f"*FAQ answered:* {labels}")
+        if suggested:
+            labels = ", ".join(self._label(i, conversation.locale) for i in suggested)
+            parts.append(f"*FAQ suggested:* {labels}")
+        return " · ".join(parts)
+
+    def _history_text(self, history: list[dict[str, Any]]) -> str:
+        lines = [f"*Earlier conversations:* {len(history)}"]
+        for item in history[:_HISTORY_SHOWN]:
+            closed = item.get("closed_at")
+            when = _when(float(closed), "{date_short}") if isinstance(closed, int | float) else "?"
+            agent = item.get("agent")
+            faq = item.get("faq_answered") or []
+            detail = f"with {escape(str(agent))}" if agent else "bot only"
+            if faq:
+                detail += " · FAQ " + ", ".join(self._label(str(i), None) for i in faq)
+            lines.append(f"• {when} — {detail}")
+        return "\n".join(lines)
+
+
+def _note(event: DeskEvent) -> str:
+    """The thread note for a desk event other than an escalation or a message."""
+    text = escape(event.text)
+    if event.kind == "cancelled":
+        return ":leftwards_arrow_with_hook: The customer cancelled and is back with the bot."
+    if event.kind == "closed":
+        return f":door: The conversation ended ({text or 'closed'})."
+    if event.kind == "unclaimed":
+        return f":alarm_clock: Still waiting: {text or 'nobody has claimed this yet'}."
+    if event.kind == "low_score":
+        return f":chart_with_downwards_trend: Low survey score: {text}"
+    return f":information_source: {escape(str(event.kind))}: {text}"
+
+
+def _transcript_text(entries: list[TranscriptEntry]) -> str:
+    lines = []
+    for entry in entries:
+        who = _SENDERS.get(entry.sender, entry.sender)
+        if entry.sender_name and entry.sender in ("agent", "customer"):
+            who = f"{who} ({entry.sender_name})"
+        text = escape(_clip(entry.text.replace("\n", " "), _LINE_LIMIT))
+        lines.append(f"{_when(entry.time)} *{escape(who)}:* {text}")
+    text = "\n".join(lines)
+    while len(text) > _SECTION_LIMIT and len(lines) > 1:
+        lines.pop(0)  # keep the latest lines
+        text = "…\n" + "\n".join(lines)
+    return _clip(text, _SECTION_LIMIT)
