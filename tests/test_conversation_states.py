@@ -316,6 +316,7 @@ async def test_csat_and_nps_can_follow_the_ces(make_settings: Callable[..., Sett
         customer = Customer(rt)
         await customer.send("送料はいくらですか？")
         [ces] = await customer.tap("helpful:yes")
+        assert ces.kind == "survey"
         [csat] = await customer.tap("rating:6")
         assert [c.payload for c in csat.choices] == [f"rating:{n}" for n in range(1, 6)]
         [nps] = await customer.tap("rating:4")

@@ -139,7 +139,7 @@ def build_router(
         """One conversation: state, agent, transcript and the customer's earlier conversations."""
         return _json(request, await views.conversation_view(await load(customer_key), limit))
 
-    @api.post("/conversations/{customer_key}/claim", responses=_REFUSED)
+    @api.post("/conversations/{customer_key}/claim", response_model=ActionDone, responses=_REFUSED)
     async def claim(customer_key: CustomerKey, agent: Acting) -> ActionDone | JSONResponse:
         """Take a waiting customer. Of simultaneous claims exactly one wins; the rest get 409."""
         result = await _act(agents.claim(customer_key, agent))
@@ -148,7 +148,7 @@ def build_router(
         await views.track(customer_key)
         return ActionDone(state=result.state, agent=result.holder)
 
-    @api.post("/conversations/{customer_key}/reply", responses=_REFUSED)
+    @api.post("/conversations/{customer_key}/reply", response_model=ActionDone, responses=_REFUSED)
     async def reply(
         customer_key: CustomerKey, body: AgentReply, agent: Acting
     ) -> ActionDone | JSONResponse:
@@ -169,7 +169,9 @@ def build_router(
             return _refused(result)
         return ActionDone(state=result.state, agent=result.holder, message_id=body.client_id)
 
-    @api.post("/conversations/{customer_key}/release", responses=_REFUSED)
+    @api.post(
+        "/conversations/{customer_key}/release", response_model=ActionDone, responses=_REFUSED
+    )
     async def release(customer_key: CustomerKey, agent: Acting) -> ActionDone | JSONResponse:
         """Put the customer back in the queue, at the place they had."""
         result = await _act(agents.release(customer_key, agent))
@@ -178,7 +180,7 @@ def build_router(
         await views.track(customer_key)
         return ActionDone(state=result.state)
 
-    @api.post("/conversations/{customer_key}/close", responses=_REFUSED)
+    @api.post("/conversations/{customer_key}/close", response_model=ActionDone, responses=_REFUSED)
     async def close(customer_key: CustomerKey, agent: Acting) -> ActionDone | JSONResponse:
         """End the conversation; the customer is asked the CES question (once)."""
         current = await load(customer_key)

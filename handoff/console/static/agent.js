@@ -17,7 +17,7 @@
       signOut: "Sign out", changeName: "Change name", offline: "Offline, retrying…",
       customer: "Customer", bot: "Bot", system: "System", you: "you",
       emptyQueue: "Nobody is waiting.", noneHeld: "No conversations in progress.",
-      waitingFor: "waiting {time}", heldBy: "with {agent}", since: "claimed {time}",
+      waitingFor: "waiting {time}", heldBy: "with {agent}", since: "for {time}",
       stateQueued: "waiting, #{n} in line", stateWith: "with {agent}", stateBot: "with the bot",
       stateSurvey: "survey sent", stateClosed: "closed",
       claimed: "You are now talking with {name}.",
@@ -27,7 +27,7 @@
       handledBy: "{agent} is handling this conversation.",
       earlier: "Earlier conversations ({n})", earlierLine: "{start} – {end}, {agent}",
       gone: "This conversation no longer exists.", sendFailed: "Not sent yet: {reason}",
-      justNow: "just now", minutes: "{n} min", hours: "{n} h", days: "{n} d",
+      justNow: "< 1 min", minutes: "{n} min", hours: "{n} h", days: "{n} d",
       newWaiting: "New customer waiting: {name}",
     },
     ja: {
@@ -43,7 +43,7 @@
       signOut: "サインアウト", changeName: "名前を変更", offline: "接続が切れました。再接続中…",
       customer: "お客様", bot: "ボット", system: "システム", you: "あなた",
       emptyQueue: "待っているお客様はいません。", noneHeld: "対応中の会話はありません。",
-      waitingFor: "{time}待機", heldBy: "{agent}が対応中", since: "{time}前に対応開始",
+      waitingFor: "待ち時間 {time}", heldBy: "{agent}が対応中", since: "{time}経過",
       stateQueued: "待機中（{n}番目）", stateWith: "{agent}が対応中", stateBot: "ボット対応中",
       stateSurvey: "アンケート送信済み", stateClosed: "終了",
       claimed: "{name}さんの対応を始めました。",
@@ -53,7 +53,7 @@
       handledBy: "{agent}がこの会話を対応中です。",
       earlier: "過去の会話（{n}件）", earlierLine: "{start} – {end}、{agent}",
       gone: "この会話はもうありません。", sendFailed: "未送信：{reason}",
-      justNow: "たった今", minutes: "{n}分", hours: "{n}時間", days: "{n}日",
+      justNow: "1分未満", minutes: "{n}分", hours: "{n}時間", days: "{n}日",
       newWaiting: "新しいお客様が待っています：{name}",
     },
   };
@@ -122,7 +122,8 @@
       : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
     return d.toLocaleString(lang, opts);
   }
-  const label = (item) => item.display_name || item.customer_key;
+  const label = (item) =>
+    item.display_name || `${t("customer")} ${item.customer_key.split(":").slice(1).join(":").slice(0, 10)}`;
   const agentLabel = (name) => (name && name === state.name ? `${name} (${t("you")})` : name || "?");
   let noticeTimer = null;
   function notice(text, isError = false) {
@@ -142,9 +143,8 @@
 
   function show(screen) {
     for (const id of ["login", "naming", "desk"]) $(id).hidden = id !== screen;
-    const signedIn = screen !== "login";
-    $("signout").hidden = !signedIn;
-    $("rename").hidden = !(signedIn && state.via === "admin_token");
+    $("signout").hidden = screen === "login";
+    $("rename").hidden = !(screen === "desk" && state.via === "admin_token");
     $("me").textContent = screen === "desk" ? state.name : "";
   }
   function showLogin(error) {
@@ -175,17 +175,26 @@
       return undefined;
     }
     show("desk");
+    if (state.selected && $("detail").hidden) {
+      const key = state.selected;
+      state.selected = null;
+      select(key);
+    }
     return poll();
   }
 
   // -- polling -----------------------------------------------------------------------------
 
+  let pollRun = 0;
   function stopPolling() {
+    pollRun += 1; // a poll still in flight will not schedule another
     clearTimeout(state.timer);
     state.timer = null;
   }
   async function poll() {
+    // Only the latest call schedules the next one, so polls never pile up in parallel.
     stopPolling();
+    const run = pollRun;
     try {
       await refreshQueue();
       if (state.selected) await refreshConversation();
@@ -194,7 +203,7 @@
       if (err instanceof Unauthorized) return showLogin(true);
       $("offline").hidden = false;
     }
-    state.timer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+    if (run === pollRun) state.timer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : POLL_MS);
     return undefined;
   }
   document.addEventListener("visibilitychange", () => {
@@ -289,6 +298,8 @@
       $("reply").value = "";
       state.draft = null;
     }
+    // The address names the open conversation, so a reload or a shared link comes back to it.
+    history.replaceState(null, "", location.pathname + location.search + (key ? `#c=${encodeURIComponent(key)}` : ""));
     $("desk").classList.toggle("viewing", Boolean(key));
     $("empty").hidden = Boolean(key);
     $("detail").hidden = !key;
@@ -332,7 +343,8 @@
   function line(entry) {
     const li = el("li", entry.sender);
     const who = el("div", "who");
-    const name = entry.sender === "customer" ? entry.sender_name || t("customer")
+    const name = entry.sender === "customer"
+      ? entry.sender_name || (state.conv && state.conv.display_name) || t("customer")
       : entry.sender === "agent" ? entry.sender_name || "?"
         : t(entry.sender);
     who.append(el("span", "", name));
@@ -462,6 +474,11 @@
     localStorage.setItem(TOKEN_KEY, state.token);
     history.replaceState(null, "", location.pathname + location.search);
   }
+  if (fragment.get("c")) state.selected = fragment.get("c");
+  window.addEventListener("hashchange", () => {
+    const key = new URLSearchParams(location.hash.slice(1)).get("c");
+    if (key && key !== state.selected && !$("desk").hidden) select(key);
+  });
   translate();
   signIn();
 })();
