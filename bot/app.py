@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot import metrics
 from bot.runtime import Runtime
 from bot.settings import Settings, get_settings
 
@@ -87,6 +89,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             "faq_entries": len(rt.faq.entries),
         }
         return JSONResponse(body, status_code=200 if redis_ok else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def prometheus_metrics() -> PlainTextResponse:
+        """Prometheus metrics of this process (queue figures are read from Redis)."""
+        metrics.QUEUE_LENGTH.set(await rt.queue.length())
+        metrics.INBOX_PENDING.set(await rt.inbox.pending_count())
+        return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(rt.web.router)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from bot import metrics
 from bot.conversation import ConversationStore, Effects, QueueAction
 from bot.delivery import Delivery
 from bot.flow import Flow
@@ -78,6 +79,7 @@ class Dispatcher:
             step = await self.flow.step(current, inbound)
             expected = current.version if current is not None else 0
             if await self.store.commit(inbound.event_id, step, expected):
+                _count(inbound, step.effects)
                 log.info(
                     "event handled",
                     extra={
@@ -127,3 +129,14 @@ class Dispatcher:
             await self.records.add(
                 unanswered, dedupe_id=f"{unanswered.conversation_id}:{unanswered.time}"
             )
+
+
+def _count(inbound: Inbound, effects: Effects) -> None:
+    channel = inbound.channel.value
+    metrics.MESSAGES.labels(channel, inbound.kind.value).inc()
+    for outgoing in effects.outgoing:
+        metrics.REPLIES.labels(channel, outgoing.reply.kind.value).inc()
+    if effects.queue is QueueAction.ENQUEUE:
+        metrics.HANDOFFS.labels(channel).inc()
+    for response in effects.survey_responses:
+        metrics.SURVEY_RESPONSES.labels(response.question, str(response.score)).inc()

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from bot import metrics
 from bot.model import Inbound
 from bot.storage import Keys
 
@@ -269,6 +270,7 @@ class InboxWorker:
                 error = None
                 break
             except Exception as exc:
+                metrics.ERRORS.labels("handler").inc()
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "inbox: handling failed",
@@ -285,6 +287,7 @@ class InboxWorker:
         redis, keys = self.inbox.redis, self.inbox.keys
         stream = keys.inbox(partition)
         if error is not None:
+            metrics.ERRORS.labels("dead_letter").inc()
             log.error("inbox: event dead-lettered", extra={"entry": entry_id, "error": error})
             dead: dict[Any, Any] = {**fields, "error": error}
             await redis.xadd(keys.inbox_dead(), dead, maxlen=10_000)

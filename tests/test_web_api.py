@@ -191,3 +191,16 @@ async def test_demo_page_and_widget_are_served(http: httpx.AsyncClient) -> None:
     assert widget.headers["content-type"].startswith("text/javascript")
     spec = (await http.get("/openapi.json")).json()
     assert {"/web/conversations", "/web/messages"} <= set(spec["paths"])
+
+
+async def test_metrics_count_messages_replies_and_handoffs(http: httpx.AsyncClient) -> None:
+    customer = await WebCustomer.start(http)
+    await customer.say("送料はいくらですか？")
+    await customer.next_from("bot", kind="answer")
+    await customer.say("人と話したい")
+    await customer.next_from("bot", kind="notice")
+    text = (await http.get("/metrics")).text
+    assert 'tsunagu_messages_total{channel="web",kind="text"}' in text
+    assert 'tsunagu_replies_total{channel="web",kind="answer"}' in text
+    assert 'tsunagu_handoffs_total{channel="web"}' in text
+    assert "tsunagu_queue_length 1.0" in text

@@ -1,0 +1,45 @@
+"""Prometheus metrics, served at `/metrics` (one set per process; scrape every process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+MESSAGES = Counter(
+    "tsunagu_messages",
+    "Customer events handled, by channel and kind.",
+    ["channel", "kind"],
+    registry=REGISTRY,
+)
+REPLIES = Counter(
+    "tsunagu_replies",
+    "Messages sent to customers, by channel and kind (answer, suggest, fallback, ...).",
+    ["channel", "kind"],
+    registry=REGISTRY,
+)
+HANDOFFS = Counter(
+    "tsunagu_handoffs",
+    "Conversations handed to a person, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+SURVEY_RESPONSES = Counter(
+    "tsunagu_survey_responses",
+    "Survey answers, by question and score.",
+    ["question", "score"],
+    registry=REGISTRY,
+)
+ERRORS = Counter(
+    "tsunagu_errors", "Failures, by where they happened.", ["where"], registry=REGISTRY
+)
+QUEUE_LENGTH = Gauge("tsunagu_queue_length", "Customers waiting for a person.", registry=REGISTRY)
+INBOX_PENDING = Gauge(
+    "tsunagu_inbox_pending", "Events stored but not yet handled.", registry=REGISTRY
+)
+WAIT_SECONDS = Histogram(
+    "tsunagu_wait_seconds",
+    "Time from joining the queue to an agent's claim.",
+    buckets=(10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200),
+    registry=REGISTRY,
+)
