@@ -98,4 +98,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(rt.web.router)
+    app.include_router(rt.console.router)
     return app

@@ -26,6 +26,7 @@ from bot.webhooks import SurveyWebhook
 from channels.web import WebChannel
 from channels.web.tokens import WebTokens, shared_secret
 from handoff.agents import AgentActions
+from handoff.console import AgentConsole
 from handoff.queue import RedisHandoffQueue
 from handoff.store import RedisConversationStore
 
@@ -76,6 +77,8 @@ class Runtime:
         self.agents = AgentActions(
             self.store, self.queue, self.delivery, self.flow, self.records, self.timers
         )
+        self.console = AgentConsole(self)
+        self.dispatcher.desks.append(self.console)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -86,6 +89,7 @@ class Runtime:
             await shared_secret(self.redis, self.keys.secret(), self.settings.secret_key)
         )
         await self.web.start()
+        await self.console.start()
         if self.settings.faq_watch:
             self._tasks.append(asyncio.create_task(self.faq.watch(self._stop)))
         if run_worker:
@@ -116,6 +120,7 @@ class Runtime:
             task.cancel()
         self._tasks.clear()
         await self.web.stop()
+        await self.console.stop()
         if self.survey_webhook is not None:
             await self.survey_webhook.close()
 

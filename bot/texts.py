@@ -45,11 +45,11 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
     "none_of_these": {"ja": "どれでもない", "en": "None of these"},
     # {position}, {wait}
     "handoff_queued": {
-        "ja": "担当者におつなぎします。現在{position}番目にお待ちです（目安：{wait}）。"
+        "ja": "担当者におつなぎします。現在{position}番目にお待ちです（{wait}）。"
         "このままメッセージを送っていただければ担当者に伝わります。"
         "「キャンセル」でボットに戻ります。",
         "en": "I'm connecting you to a person. You are number {position} in line "
-        "(about {wait}). Anything you write now goes to them. "
+        "({wait}). Anything you write now goes to them. "
         "Type 'cancel' to go back to the bot.",
     },
     # {when}
@@ -81,8 +81,12 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "ja": "担当者との会話が終わりました。ほかにご質問があればどうぞ。",
         "en": "The person has left the conversation. Ask me anything else.",
     },
-    "wait_minutes": {"ja": "約{minutes}分", "en": "about {minutes} min"},
-    "wait_unknown": {"ja": "まもなく", "en": "shortly"},
+    "wait_minutes": {"ja": "目安：約{minutes}分", "en": "about {minutes} min wait"},
+    "wait_unknown": {"ja": "まもなくおつなぎします", "en": "someone will be with you soon"},
+    "agent_released": {
+        "ja": "担当者が交代します。順番はそのままで、もう少しお待ちください。",
+        "en": "Another person will take over. You keep your place in line.",
+    },
     # {shop}
     "survey_ces": {
         "ja": "最後にひとつだけ。「今回の用件は、簡単に解決できた」にどのくらい当てはまりますか？",

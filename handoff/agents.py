@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from bot import metrics
 from bot.conversation import Conversation, ConversationState, Timer, TimerKind, TranscriptEntry
 from bot.delivery import Delivery
 from bot.flow import Flow
@@ -81,7 +82,9 @@ class AgentActions:
             if await self.store.save(conversation, expected):
                 await self.queue.dequeue(customer_key)
                 if conversation.queued_at is not None:
-                    await self.queue.record_wait(conversation.claimed_at - conversation.queued_at)
+                    waited = conversation.claimed_at - conversation.queued_at
+                    await self.queue.record_wait(waited)
+                    metrics.WAIT_SECONDS.observe(waited)
                 language = language_of(conversation.locale)
                 text = self.flow.texts.get("agent_joined", language, agent=agent)
                 await self._say(
@@ -102,11 +105,19 @@ class AgentActions:
         reply = Reply(text=text, kind=ReplyKind.AGENT, sender=agent)
         await self._say(conversation, reply, f"agent:{message_id}", sender="agent", name=agent)
         if conversation.first_response_at is None:
-            # For first-response time; losing this race to another reply changes nothing.
-            expected = conversation.version
-            conversation.first_response_at = time.time()
-            await self.store.save(conversation, expected)
+            await self._note_first_response(customer_key, time.time())
         return ActionResult(True, conversation.state, agent)
+
+    async def _note_first_response(self, customer_key: str, at: float) -> None:
+        """Remember when the agent first answered (for first-response time)."""
+        for _ in range(_MAX_RACES):
+            conversation = await self._load(customer_key)
+            if conversation.first_response_at is not None:
+                return
+            expected = conversation.version
+            conversation.first_response_at = at
+            if await self.store.save(conversation, expected):
+                return
 
     async def release(self, customer_key: str, agent: str) -> ActionResult:
         """Put the conversation back in the queue, at the place it had."""
@@ -127,6 +138,10 @@ class AgentActions:
                 await self.queue.enqueue(
                     customer_key, queued_at=conversation.queued_at or time.time()
                 )
+                text = self.flow.texts.get("agent_released", language_of(conversation.locale))
+                await self._say(
+                    conversation, Reply(text=text, kind=ReplyKind.NOTICE), f"release:{expected}"
+                )
                 return ActionResult(True, conversation.state)
         raise RuntimeError("conversation kept changing during release")
 
@@ -136,6 +151,10 @@ class AgentActions:
             conversation = await self._load(customer_key)
             if conversation.state not in (ConversationState.WITH_AGENT, ConversationState.QUEUED):
                 return ActionResult(False, conversation.state, conversation.agent, "not open")
+            if conversation.state is ConversationState.WITH_AGENT and conversation.agent != agent:
+                return ActionResult(
+                    False, conversation.state, conversation.agent, "not your conversation"
+                )
             expected = conversation.version
             now = time.time()
             config = self.flow.ctx.config
@@ -189,6 +208,7 @@ class AgentActions:
             TranscriptEntry(
                 sender=sender, sender_name=name, text=reply.text, kind=reply.kind.value
             ),
+            once_per=message_id,
         )
         outgoing = Outgoing(
             message_id=message_id,

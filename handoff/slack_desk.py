@@ -318,19 +318,17 @@ class SlackDesk:
                     False, ConversationState.CLOSED, None, "this conversation is over"
                 )
         if result.ok:
-            notes = {
-                "claim": f":raising_hand: *{escape(agent)}* claimed the conversation.",
-                "release": f":arrows_counterclockwise: *{escape(agent)}* released the "
-                "conversation; it is waiting again.",
-                "close": f":white_check_mark: *{escape(agent)}* closed the conversation; the "
-                "customer was asked how easy it was.",
-            }
-            await self._post_in_thread(thread, notes[action])
+            await self._post_in_thread(thread, _action_note(action, agent, result))
             await self.refresh(thread)
         else:
             await self._tell(user_id, thread, result.reason)
-            if conversation is None or conversation.id != thread.conversation_id:
-                await self.refresh(thread, conversation)  # stale buttons: show it is over
+            # The buttons pressed were out of date (another desk acted, say): show the state
+            # as it is, once per state however many agents pressed.
+            latest = await self._store.load(thread.customer_key)
+            version = latest.version if latest is not None else "gone"
+            async with self._once(thread.customer_key, f"{thread.ts}:shown:{version}") as first:
+                if first:
+                    await self.refresh(thread, latest)
         log.info(
             "slack desk action",
             extra={"action": action, "agent": agent, "ok": result.ok, "reason": result.reason},
@@ -427,6 +425,21 @@ class SlackDesk:
                 detail += " · FAQ " + ", ".join(self._label(str(i), None) for i in faq)
             lines.append(f"• {when} — {detail}")
         return "\n".join(lines)
+
+
+def _action_note(action: DeskAction, agent: str, result: ActionResult) -> str:
+    """The thread note for an agent's successful button press."""
+    who = f"*{escape(agent)}*"
+    if action == "claim":
+        return f":raising_hand: {who} claimed the conversation."
+    if action == "release":
+        return f":arrows_counterclockwise: {who} released the conversation; it is waiting again."
+    if result.state is ConversationState.SURVEY:
+        return (
+            f":white_check_mark: {who} closed the conversation; the customer was asked the "
+            "survey question."
+        )
+    return f":white_check_mark: {who} closed the conversation."
 
 
 def _note(event: DeskEvent) -> str:

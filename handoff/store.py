@@ -116,8 +116,17 @@ class RedisConversationStore:
         )
         return int(result) == 1
 
-    async def append_transcript(self, customer_key: str, entry: TranscriptEntry) -> None:
-        """Add one line to the transcript (an agent's reply, a system note)."""
+    async def append_transcript(
+        self, customer_key: str, entry: TranscriptEntry, *, once_per: str | None = None
+    ) -> None:
+        """Add one line to the transcript (an agent's reply, a system note).
+
+        With `once_per`, a second call with the same id adds nothing (a retried action).
+        """
+        if once_per is not None:
+            marker = self._keys.sent(customer_key, f"transcript:{once_per}")
+            if not await self._redis.set(marker, "1", nx=True, ex=self._dedupe_ttl):
+                return
         key = self._keys.transcript(customer_key)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, entry.model_dump_json())

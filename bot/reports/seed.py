@@ -29,8 +29,8 @@ MISSING = [
     (6, ["大阪に店舗はありますか？", "大阪にお店はありますか", "大阪の実店舗の場所を教えてください",
          "Do you have a store in Osaka?", "Is there a shop in Osaka?"]),
     (5, ["Can you wrap each item separately?", "Can I get each item gift wrapped separately?",
-         "can you wrap every item seperately", "商品を別々にラッピングしてもらえますか",
-         "別々にラッピングできますか"]),
+         "Can you wrap each item separately?", "can you wrap every item seperately",
+         "商品を別々にラッピングしてもらえますか", "別々にラッピングできますか"]),
     (4, ["名入れはできますか？", "湯呑みに名入れをお願いしたい", "名入れサービスはありますか",
          "Can you engrave a name on a cup?"]),
     (3, ["再入荷のお知らせは届きますか", "再入荷の通知を受け取りたい",
@@ -143,7 +143,7 @@ def _conversation(
     paths = [0.6, 0.31, 0.09] if delayed else [0.66, 0.27, 0.07]
     path = rng.choices(["bot", "agent", "abandoned"], paths)[0]
     faq = list(dict.fromkeys(rng.choices(faq_ids, weights, k=rng.choice([1, 1, 1, 2]))))
-    if path != "bot" and rng.random() < 0.5:
+    if path != "bot" and rng.random() < (0.5 if path == "agent" else 0.85):
         faq = []  # went straight to a person
     if delayed and path == "agent" and "tracking" in faq_ids and rng.random() < 0.5:
         faq = ["tracking"]
