@@ -29,7 +29,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds to.")
     port: int = Field(default=8000, description="HTTP port.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
-    log_format: str = Field(default="json", description="'json' (one object a line) or 'text'.")
+    log_format: str = Field(
+        default="auto",
+        description="'json' (one object a line), 'text', or 'auto': text on a terminal, "
+        "JSON otherwise.",
+    )
     shop_name: str = Field(default="Tsunagu Store", description="Used in the bot's texts.")
 
     # Storage

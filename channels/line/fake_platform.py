@@ -257,6 +257,25 @@ class FakeLinePlatform:
             ) from None
         return self.messages_to(to)
 
+    async def wait_for_text(self, to: str, part: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait for a message to `to` whose text contains `part`; returns it."""
+
+        def found() -> dict[str, Any] | None:
+            return next((m for m in self.messages_to(to) if part in m.get("text", "")), None)
+
+        async def arrived() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: found() is not None)
+
+        try:
+            await asyncio.wait_for(arrived(), timeout)
+        except TimeoutError:
+            got = [m.get("text") for m in self.messages_to(to)]
+            raise AssertionError(f"no message to {to} contains {part!r}: {got}") from None
+        message = found()
+        assert message is not None
+        return message
+
     # -- the Messaging API --------------------------------------------------------------
 
     async def _gate(self, endpoint: str, request: web.Request) -> web.Response | None:
