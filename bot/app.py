@@ -15,13 +15,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import metrics
+from bot.reports.admin import build_admin_router
+from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.runtime import Runtime
 from bot.settings import Settings, get_settings
+from handoff.console.auth import admin_dependency
 
 log = logging.getLogger("tsunagu.app")
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, *, demo_data: bool = False
+) -> FastAPI:
     """Build the web app: channels' routes, health checks, and the runtime's lifecycle."""
     settings = settings or get_settings()
     rt = runtime or Runtime(settings)
@@ -29,6 +34,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await rt.start(run_worker=settings.run_worker)
+        if demo_data:
+            await _seed_demo(rt)
         try:
             yield
         finally:
@@ -98,5 +105,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(rt.web.router)
+    if rt.line is not None:
+        app.include_router(rt.line.router)
+    if rt.slack is not None:
+        app.include_router(rt.slack.router)
     app.include_router(rt.console.router)
+    app.include_router(build_admin_router(rt.records, rt.faq, admin_dependency(rt.console.auth)))
     return app
+
+
+async def _seed_demo(rt: Runtime) -> None:
+    """Sample report data for a first look at /admin (skipped if the store has some)."""
+    try:
+        count = await seed_demo(rt.records)
+    except StoreNotEmpty:
+        log.info("demo data not added: the store already has conversations")
+        return
+    log.warning("demo data: added %d sample conversations for /admin", count)

@@ -10,7 +10,9 @@ import uvicorn
 
 from bot.faq.commands import faq
 from bot.logs import configure_logging
+from bot.reports.commands import demo, report
 from bot.settings import get_settings
+from channels.line.cli import line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,13 +26,18 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default: HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: PORT or 8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--demo-data",
+    is_flag=True,
+    help="Fill an empty store with 30 days of sample conversations (to try /admin).",
+)
+def serve(host: str | None, port: int | None, demo_data: bool) -> None:
     """Run the web server (webhooks, web widget, APIs) with an inbox worker inside."""
     from bot.app import create_app
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings)
+    app = create_app(settings, demo_data=demo_data)
     uvicorn.run(
         app,
         host=host or settings.host,
@@ -68,3 +75,6 @@ def worker() -> None:
 
 
 main.add_command(faq)
+main.add_command(line)
+main.add_command(report)
+main.add_command(demo)

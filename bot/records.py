@@ -114,7 +114,7 @@ class RecordStore:
             if not await self._redis.set(marker, "1", nx=True, px=self._retention_ms):
                 return False
         # Stream ids are milliseconds, so MINID trims by age.
-        cutoff = int(time.time() * 1000) - self._retention_ms
+        cutoff = max(0, int(time.time() * 1000) - self._retention_ms)
         await self._redis.xadd(
             self._stream(type(record)),
             {"r": record.model_dump_json()},

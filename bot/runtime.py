@@ -23,6 +23,8 @@ from bot.storage import Keys, connect
 from bot.texts import Texts
 from bot.timers import Timers, TimerSweeper
 from bot.webhooks import SurveyWebhook
+from channels.line import LineChannel, LineSettings
+from channels.slack import SlackChannel, SlackSettings
 from channels.web import WebChannel
 from channels.web.tokens import WebTokens, shared_secret
 from handoff.agents import AgentActions
@@ -60,6 +62,14 @@ class Runtime:
             self.inbox, self.keys, self.tokens, ttl_seconds=settings.conversation_ttl_seconds
         )
         self.delivery = Delivery([self.web.sender])
+        line_settings = LineSettings()
+        self.line: LineChannel | None = (
+            LineChannel(line_settings, self.inbox, self.redis, self.keys)
+            if line_settings.enabled
+            else None
+        )
+        if self.line is not None:
+            self.delivery.register(self.line.sender)
         self.survey_webhook = (
             SurveyWebhook(settings.survey_webhook_url, settings.survey_webhook_secret)
             if settings.survey_webhook_url
@@ -79,6 +89,13 @@ class Runtime:
         )
         self.console = AgentConsole(self)
         self.dispatcher.desks.append(self.console)
+        slack_settings = SlackSettings()
+        self.slack: SlackChannel | None = (
+            SlackChannel(self, slack_settings) if slack_settings.enabled else None
+        )
+        if self.slack is not None:
+            self.delivery.register(self.slack.sender)
+            self.dispatcher.desks.append(self.slack.desk)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -89,6 +106,10 @@ class Runtime:
             await shared_secret(self.redis, self.keys.secret(), self.settings.secret_key)
         )
         await self.web.start()
+        if self.line is not None:
+            await self.line.start()
+        if self.slack is not None:
+            await self.slack.start()
         await self.console.start()
         if self.settings.faq_watch:
             self._tasks.append(asyncio.create_task(self.faq.watch(self._stop)))
@@ -120,6 +141,10 @@ class Runtime:
             task.cancel()
         self._tasks.clear()
         await self.web.stop()
+        if self.line is not None:
+            await self.line.stop()
+        if self.slack is not None:
+            await self.slack.stop()
         await self.console.stop()
         if self.survey_webhook is not None:
             await self.survey_webhook.close()

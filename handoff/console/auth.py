@@ -6,10 +6,12 @@ import hmac
 import logging
 import secrets
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote
 
+from fastapi import Header, HTTPException, status
 from redis.asyncio import Redis
 
 log = logging.getLogger("tsunagu.console")
@@ -100,3 +102,18 @@ class ConsoleAuth:
         if is_admin:
             return Agent(clean_name(typed_name), "admin_token")
         return None
+
+
+def admin_dependency(auth: ConsoleAuth) -> Callable[[str | None], Awaitable[None]]:
+    """A FastAPI dependency that lets through only the admin token (for /admin)."""
+
+    async def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        agent = auth.identify(authorization, None)
+        if agent is None or agent.via != "admin_token":
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "the admin token is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return require_admin

@@ -1,0 +1,117 @@
+"""The Slack channel as the app factory sees it: a route, a sender, a desk, start/stop."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from fastapi import APIRouter, Request, Response
+from redis.asyncio import Redis
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.faq import FaqLibrary
+from bot.inbox import Inbox
+from bot.settings import Settings
+from bot.storage import Keys
+from channels.slack.events import register
+from channels.slack.sender import SlackSender
+from channels.slack.settings import SlackSettings
+from channels.slack.users import SlackUsers
+from handoff.agents import AgentActions
+from handoff.slack_desk import SlackDesk
+from handoff.store import RedisConversationStore
+
+log = logging.getLogger("tsunagu.slack")
+
+
+class SlackParts(Protocol):
+    """The runtime parts the Slack channel uses (`bot.runtime.Runtime` has them all)."""
+
+    settings: Settings
+    redis: Redis
+    keys: Keys
+    inbox: Inbox
+    store: RedisConversationStore
+    agents: AgentActions
+    faq: FaqLibrary
+
+
+class SlackChannel:
+    """Slack as a customer channel (direct messages) and as the agents' desk."""
+
+    name = "slack"
+
+    def __init__(self, parts: SlackParts, settings: SlackSettings | None = None):
+        self.settings = settings or SlackSettings()
+        core = parts.settings
+        self.client = AsyncWebClient(token=self.settings.bot_token, base_url=self.settings.base_url)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=self.settings.signing_secret or "",
+            name="tsunagu",
+            logger=logging.getLogger("tsunagu.slack.bolt"),
+            # Listeners run after the acknowledgement: Slack's 3 seconds are never at risk.
+            process_before_response=False,
+        )
+        self.users = SlackUsers(
+            self.client, parts.redis, parts.keys.prefix, self.settings.user_cache_seconds
+        )
+        self.sender = SlackSender(
+            self.client, parts.redis, parts.keys, ttl_seconds=core.dedupe_ttl_seconds
+        )
+        self.desk = SlackDesk(
+            self.client,
+            parts.redis,
+            key_prefix=parts.keys.prefix,
+            handoff_channel=self.settings.handoff_channel,
+            store=parts.store,
+            agents=parts.agents,
+            faq=parts.faq,
+            name_of=self.users.name_of,
+            transcript_lines=self.settings.transcript_lines,
+            ttl_seconds=core.conversation_ttl_seconds,
+            dedupe_ttl_seconds=core.dedupe_ttl_seconds,
+        )
+        register(
+            self.app,
+            inbox=parts.inbox,
+            desk=self.desk,
+            redis=parts.redis,
+            key_prefix=parts.keys.prefix,
+            dedupe_ttl_seconds=core.dedupe_ttl_seconds,
+        )
+        self.router = APIRouter(tags=["slack channel"])
+        self._socket: AsyncSocketModeHandler | None = None
+        if self.settings.signing_secret:
+            # Without a signing secret nobody could be verified: no public route at all.
+            handler = AsyncSlackRequestHandler(self.app)
+
+            async def slack_events(request: Request) -> Response:
+                """Slack's Events API and interactivity (verified with the signing secret)."""
+                return await handler.handle(request)
+
+            self.router.add_api_route(
+                self.settings.events_path, slack_events, methods=["POST"], include_in_schema=False
+            )
+
+    async def start(self) -> None:
+        """Open the Socket Mode connection when an app-level token is set."""
+        if self.settings.socket_mode:
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token)
+            await self._socket.connect_async()
+        log.info(
+            "slack channel started",
+            extra={
+                "mode": "socket" if self._socket else "http",
+                "desk": bool(self.settings.handoff_channel),
+            },
+        )
+
+    async def stop(self) -> None:
+        """Close the Socket Mode connection."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None

@@ -1,0 +1,1 @@
+"""Local fake platform servers the tests drive the real SDK clients against."""
