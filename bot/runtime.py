@@ -85,7 +85,13 @@ class Runtime:
             survey_webhook=self.survey_webhook,
         )
         self.agents = AgentActions(
-            self.store, self.queue, self.delivery, self.flow, self.records, self.timers
+            self.store,
+            self.queue,
+            self.delivery,
+            self.flow,
+            self.records,
+            self.timers,
+            desks=self.dispatcher.desks,
         )
         self.console = AgentConsole(self)
         self.dispatcher.desks.append(self.console)

@@ -83,6 +83,12 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
     },
     "wait_minutes": {"ja": "目安：約{minutes}分", "en": "about {minutes} min wait"},
     "wait_unknown": {"ja": "まもなくおつなぎします", "en": "someone will be with you soon"},
+    # {agent}
+    "follow_up_notice": {
+        "ja": "先ほどはご不便をおかけし申し訳ありませんでした。担当の{agent}よりご連絡いたします。",
+        "en": "We're sorry the last conversation wasn't easy. {agent} from our team "
+        "would like to follow up.",
+    },
     "agent_released": {
         "ja": "担当者が交代します。順番はそのままで、もう少しお待ちください。",
         "en": "Another person will take over. You keep your place in line.",

@@ -12,10 +12,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot import metrics
-from bot.conversation import Conversation, ConversationState, Timer, TimerKind, TranscriptEntry
+from bot.conversation import (
+    Conversation,
+    ConversationState,
+    DeskEvent,
+    Timer,
+    TimerKind,
+    TranscriptEntry,
+)
 from bot.delivery import Delivery
 from bot.flow import Flow
 from bot.model import Outgoing, Reply, ReplyKind
+from bot.ports import Desk
 from bot.records import RecordStore
 from bot.texts import language_of
 from bot.timers import Timers
@@ -50,6 +58,7 @@ class AgentActions:
         flow: Flow,
         records: RecordStore,
         timers: Timers,
+        desks: list[Desk] | None = None,
     ):
         self.store = store
         self.queue = queue
@@ -57,6 +66,7 @@ class AgentActions:
         self.flow = flow
         self.records = records
         self.timers = timers
+        self.desks = desks if desks is not None else []
 
     async def claim(self, customer_key: str, agent: str) -> ActionResult:
         """Take a queued conversation. Exactly one of several simultaneous claims wins."""
@@ -185,6 +195,55 @@ class AgentActions:
                     await self.records.add(record, dedupe_id=record.conversation_id)
                 return ActionResult(True, conversation.state)
         raise RuntimeError("conversation kept changing during close")
+
+    async def follow_up(self, customer_key: str, agent: str) -> ActionResult:
+        """Reopen a customer's finished conversation with `agent` (after a low score).
+
+        The new conversation starts with the agent, keeps the transcript for context, and is
+        announced to the desks like an escalation so the agent can reply from there.
+        """
+        for _ in range(_MAX_RACES):
+            current = await self.store.load(customer_key)
+            if current is None:
+                raise ConversationNotFound(customer_key)
+            if current.state in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
+                holder = current.agent or "the queue"
+                return ActionResult(
+                    False, current.state, current.agent, f"already with a person ({holder})"
+                )
+            now = time.time()
+            conversation = Conversation(
+                channel=current.channel,
+                user_id=current.user_id,
+                state=ConversationState.WITH_AGENT,
+                locale=current.locale,
+                display_name=current.display_name,
+                started_at=now,
+                updated_at=now,
+                agent=agent,
+                queued_at=now,
+                claimed_at=now,
+                last_surveyed_at=current.last_surveyed_at,
+            )
+            if current.state is not ConversationState.CLOSED:
+                # Still answering the survey or talking to the bot: that one ends here.
+                record = current.to_record(now)
+                await self.records.add(record, dedupe_id=record.conversation_id)
+            if await self.store.save(conversation, current.version):
+                text = self.flow.texts.get(
+                    "follow_up_notice", language_of(conversation.locale), agent=agent
+                )
+                await self._say(conversation, Reply(text=text, kind=ReplyKind.NOTICE), "follow-up")
+                event = DeskEvent(
+                    kind="escalated",
+                    customer_key=customer_key,
+                    conversation_id=conversation.id,
+                    text="follow-up after a low survey score",
+                )
+                for desk in self.desks:
+                    await desk.notify(event)
+                return ActionResult(True, conversation.state, agent)
+        raise RuntimeError("conversation kept changing during follow-up")
 
     async def _load(self, customer_key: str) -> Conversation:
         conversation = await self.store.load(customer_key)

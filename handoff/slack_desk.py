@@ -28,8 +28,14 @@ from handoff.store import TRANSCRIPT_CAP, RedisConversationStore
 log = logging.getLogger("tsunagu.slack.desk")
 
 CLAIM, RELEASE, CLOSE = "tsunagu_claim", "tsunagu_release", "tsunagu_close"
-DeskAction = Literal["claim", "release", "close"]
-ACTIONS: dict[str, DeskAction] = {CLAIM: "claim", RELEASE: "release", CLOSE: "close"}
+FOLLOW_UP = "tsunagu_follow_up"
+DeskAction = Literal["claim", "release", "close", "follow_up"]
+ACTIONS: dict[str, DeskAction] = {
+    CLAIM: "claim",
+    RELEASE: "release",
+    CLOSE: "close",
+    FOLLOW_UP: "follow_up",
+}
 
 _CHANNEL_NAMES = {"line": "LINE", "web": "Web", "slack": "Slack"}
 _SENDERS = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
@@ -204,6 +210,9 @@ class SlackDesk:
         if event.kind == "escalated":
             await self._escalate(event)
             return
+        if event.kind == "low_score":
+            await self._alert_low_score(event)
+            return
         thread = await self.thread_of(event.customer_key)
         if thread is None or thread.conversation_id != event.conversation_id:
             log.info("no escalation thread for desk event", extra={"kind": event.kind})
@@ -256,6 +265,76 @@ class SlackDesk:
         if latest is None or latest.state is not ConversationState.QUEUED:
             await self.refresh(thread, latest)
 
+    async def _alert_low_score(self, event: DeskEvent) -> None:
+        """A bad survey answer: post it with the transcript and a Follow up button."""
+        key = event.customer_key
+        conversation = await self._store.load(key)
+        if conversation is None or conversation.id != event.conversation_id:
+            return
+        async with self._once(key, f"low_score:{conversation.id}") as first:
+            if not first:
+                return
+            channel = _CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
+            who = escape(conversation.display_name or conversation.user_id)
+            handled = f"with {escape(conversation.agent)}" if conversation.agent else "bot only"
+            blocks: list[dict[str, Any]] = [
+                _section(
+                    f":chart_with_downwards_trend: *Low survey score {escape(event.text)}* from "
+                    f"*{who}* on *{channel}* ({handled})"
+                ),
+                _context(
+                    f"`{escape(key)}` · {_when(conversation.updated_at, '{date_short} {time}')}"
+                ),
+            ]
+            transcript = await self._store.transcript(key, limit=self._lines)
+            if transcript:
+                blocks.append(_section(_transcript_text(transcript)))
+            tried = self._faq_tried(conversation)
+            if tried:
+                blocks.append(_context(tried))
+            follow = {
+                "type": "actions",
+                "block_id": "actions",
+                "elements": [_button("Follow up", FOLLOW_UP, conversation.id, "primary")],
+            }
+            response = await self.client.chat_postMessage(
+                channel=self.channel or "",
+                text=f"Low survey score from {conversation.display_name or key}",
+                blocks=[*blocks, follow],
+                unfurl_links=False,
+            )
+            # Remembered by its timestamp only: the button finds the customer from it.
+            alert = EscalationThread(
+                channel=str(response["channel"]),
+                ts=str(response["ts"]),
+                customer_key=key,
+                conversation_id=conversation.id,
+                queued_at=None,
+                blocks=blocks,
+            )
+            await self._redis.set(self._ts_key(alert.ts), alert.model_dump_json(), ex=self._ttl)
+
+    async def _follow_up(self, alert: EscalationThread, agent: str) -> ActionResult:
+        try:
+            result = await self._agents.follow_up(alert.customer_key, agent)
+        except ConversationNotFound:
+            return ActionResult(False, ConversationState.CLOSED, None, "the customer is gone")
+        if result.ok:
+            await self.client.chat_update(
+                channel=alert.channel,
+                ts=alert.ts,
+                text="Low survey score (followed up)",
+                blocks=[
+                    *alert.blocks,
+                    _section(
+                        f":telephone_receiver: *{escape(agent)}* is following up "
+                        "(a new escalation was opened)",
+                        "status",
+                    ),
+                ],
+            )
+        return result
+
     async def _relay_customer_message(self, thread: EscalationThread, event: DeskEvent) -> None:
         # The same words twice are two messages: count them so each is posted once.
         entries = await self._store.transcript(event.customer_key, limit=TRANSCRIPT_CAP)
@@ -297,6 +376,11 @@ class SlackDesk:
             await self._tell(user_id, None, result.reason)
             return result
         agent = await self._name_of(user_id)
+        if action == "follow_up":
+            result = await self._follow_up(thread, agent)
+            if not result.ok:
+                await self._tell(user_id, thread, result.reason)
+            return result
         conversation = await self._store.load(thread.customer_key)
         if conversation is None or conversation.id != thread.conversation_id:
             result = ActionResult(

@@ -15,6 +15,7 @@ import pytest
 
 from bot.conversation import ConversationState, DeskEvent
 from bot.settings import Settings
+from handoff.slack_desk import CLOSE, FOLLOW_UP
 from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
 from tests.webclient import WebCustomer
 
@@ -264,3 +265,44 @@ async def test_cancel_while_waiting_is_noted_and_the_buttons_go(
         what="cancel note",
     )
     await fake.wait_for(lambda: button_ids(fake.current_blocks(DESK, ts)) == [], what="update")
+
+
+async def test_low_score_alert_and_follow_up_reopen_the_case_with_the_lead(
+    served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
+) -> None:
+    customer = await WebCustomer.start(http)
+    await customer.next_from("bot")
+    await customer.say("送料はいくらですか？")
+    solved = await customer.next_from("bot", kind="notice")
+    await customer.tap(next(c for c in solved["choices"] if c["payload"] == "helpful:yes"))
+    survey = await customer.next_from("bot", kind="survey")
+    await customer.tap(next(c for c in survey["choices"] if c["payload"] == "rating:2"))
+    comment = await customer.next_from("bot", kind="survey")
+    assert comment["choices"][0]["payload"] == "survey:skip"
+    await customer.say("送料がわかりにくかったです")
+    await customer.next_from("bot", kind="notice")
+
+    alerts: list[ApiCall] = await fake.wait_for(
+        lambda: [p for p in fake.posts(DESK) if FOLLOW_UP in button_ids(p.args.get("blocks"))],
+        what="low-score alert",
+    )
+    shown = text_of(alerts[0])
+    assert "Low survey score 2/7" in shown and "送料がわかりにくかったです" in shown
+    assert "送料はいくらですか？" in shown, "the transcript comes with the alert"
+
+    assert (await fake.click(SATO, alerts[0], FOLLOW_UP)).status_code == 200
+    notice = await customer.next_from("bot", kind="notice")
+    assert "Sato" in notice["text"], "the customer hears who follows up"
+    key = f"web:{customer.user_id}"
+    conversation = await served.runtime.store.load(key)
+    assert conversation is not None
+    assert (conversation.state, conversation.agent) == (ConversationState.WITH_AGENT, "Sato")
+    escalations: list[ApiCall] = await fake.wait_for(
+        lambda: [
+            p
+            for p in fake.posts(DESK)
+            if "thread_ts" not in p.args and CLOSE in button_ids(p.args.get("blocks"))
+        ],
+        what="follow-up escalation",
+    )
+    assert escalations, "a new escalation, already with Sato, to reply in"
