@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -12,21 +11,14 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
 
 from bot.app import create_app
 from bot.runtime import Runtime
+from bot.serving import serve_in_loop
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TSUNAGU_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -96,29 +88,17 @@ class RunningApp:
 @pytest.fixture
 async def serve_app() -> AsyncIterator[Callable[[Settings], Any]]:
     """Start the real app on a free port; stopped at the end of the test."""
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None], Runtime]] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def start(settings: Settings) -> RunningApp:
-        rt = Runtime(settings)
-        app = create_app(settings, runtime=rt)
-        port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise RuntimeError("the app did not start")
-        servers.append((server, task, rt))
-        return RunningApp(rt, f"http://127.0.0.1:{port}")
+        async def start(settings: Settings) -> RunningApp:
+            rt = Runtime(settings)
+            stack.push_async_callback(rt.redis.aclose)
+            base_url = await stack.enter_async_context(
+                serve_in_loop(create_app(settings, runtime=rt))
+            )
+            return RunningApp(rt, base_url)
 
-    yield start
-    for server, task, rt in servers:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=20)
-        await rt.redis.aclose()
+        yield start
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.app import create_app
 from bot.conversation import ConversationState
 from bot.runtime import Runtime
+from bot.serving import serve_in_loop
 from bot.settings import Settings
 from handoff.console import AgentConsole
-from tests.conftest import RunningApp, free_port
+from tests.conftest import RunningApp
 from tests.webclient import WebCustomer
 
 ADMIN = "admin-secret-token"
@@ -47,24 +47,8 @@ async def console_app(make_settings: Callable[..., Settings]) -> AsyncIterator[R
     )
     rt = Runtime(settings)
     app = create_app(settings, runtime=rt)
-    if getattr(rt, "console", None) is None:  # until the runtime wires the console itself
-        console = AgentConsole(rt)
-        app.include_router(console.router)
-        rt.dispatcher.desks.append(console)
-        await console.start()
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("the app did not start")
-    yield RunningApp(rt, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=20)
+    async with serve_in_loop(app) as base_url:
+        yield RunningApp(rt, base_url)
     await rt.redis.aclose()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -47,12 +46,6 @@ class LineApp:
     webhook_url: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def serve_with_line(
     settings: Settings, line_settings: LineSettings, *, port: int = 0
@@ -62,10 +55,9 @@ async def serve_with_line(
     When the runtime builds its own LINE channel (from the `LINE_*` environment), that one
     is used; otherwise one is made from `line_settings` and plugged in here.
     """
-    import uvicorn
-
     from bot.app import create_app
     from bot.runtime import Runtime
+    from bot.serving import serve_in_loop
     from channels.line.adapter import LineChannel
 
     runtime = Runtime(settings)
@@ -77,22 +69,10 @@ async def serve_with_line(
         runtime.delivery.register(channel.sender)
         app.include_router(channel.router)
         await channel.start()
-    port = port or _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
     try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.02)
-        if not server.started:
-            raise RuntimeError("the app did not start")
-        base_url = f"http://127.0.0.1:{port}"
-        yield LineApp(runtime, channel, base_url, base_url + channel.settings.webhook_path)
+        async with serve_in_loop(app, port=port) as base_url:
+            yield LineApp(runtime, channel, base_url, base_url + channel.settings.webhook_path)
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=20)
         if own:
             await channel.stop()
         await runtime.redis.aclose()

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -393,10 +392,10 @@ async def serve_with_slack(
     settings: Any, fake: FakeSlack, handoff_channel: str = "C0DESK"
 ) -> AsyncIterator[SlackTestApp]:
     """Build the runtime, add the Slack channel and desk to it, and serve the app."""
-    import uvicorn
 
     from bot.app import create_app
     from bot.runtime import Runtime
+    from bot.serving import serve_in_loop
     from channels.slack import SlackChannel, SlackSettings
 
     rt = Runtime(settings)
@@ -414,24 +413,13 @@ async def serve_with_slack(
     rt.dispatcher.desks.append(slack.desk)
     app = create_app(settings, runtime=rt)
     app.include_router(slack.router)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(250):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise RuntimeError("the app did not start")
-    await slack.start()
-    fake.app_url = f"http://127.0.0.1:{port}"
     try:
-        yield SlackTestApp(rt, slack, fake, fake.app_url)
+        async with serve_in_loop(app) as base_url:
+            await slack.start()
+            fake.app_url = base_url
+            try:
+                yield SlackTestApp(rt, slack, fake, fake.app_url)
+            finally:
+                await slack.stop()
     finally:
-        await slack.stop()
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=20)
         await rt.redis.aclose()
