@@ -285,13 +285,8 @@ class SlackDesk:
                 _context(
                     f"`{escape(key)}` · {_when(conversation.updated_at, '{date_short} {time}')}"
                 ),
+                *await self._story_blocks(conversation),
             ]
-            transcript = await self._store.transcript(key, limit=self._lines)
-            if transcript:
-                blocks.append(_section(_transcript_text(transcript)))
-            tried = self._faq_tried(conversation)
-            if tried:
-                blocks.append(_context(tried))
             follow = {
                 "type": "actions",
                 "block_id": "actions",
@@ -470,15 +465,21 @@ class SlackDesk:
                 f"conversation started {_when(conversation.started_at, '{date_short} {time}')}"
             ),
         ]
-        transcript = await self._store.transcript(key, limit=self._lines)
+        blocks.extend(await self._story_blocks(conversation))
+        history = await self._store.history(key)
+        if history:
+            blocks.append(_context(self._history_text(history)))
+        return blocks
+
+    async def _story_blocks(self, conversation: Conversation) -> list[dict[str, Any]]:
+        """The transcript so far and the FAQ entries the bot tried."""
+        blocks: list[dict[str, Any]] = []
+        transcript = await self._store.transcript(conversation.customer_key, limit=self._lines)
         if transcript:
             blocks.append(_section(_transcript_text(transcript)))
         tried = self._faq_tried(conversation)
         if tried:
             blocks.append(_context(tried))
-        history = await self._store.history(key)
-        if history:
-            blocks.append(_context(self._history_text(history)))
         return blocks
 
     def _label(self, entry_id: str, locale: str | None) -> str:
