@@ -98,29 +98,26 @@ class Dispatcher:
         raise RuntimeError(f"conversation {inbound.customer_key} kept changing; will retry")
 
     async def apply(self, effects: Effects, customer_key: str, conversation_id: str) -> None:
-        """Carry out a saved step's effects. Each is idempotent, so repeating is safe."""
+        """Carry out a saved step's effects. Each is idempotent, so repeating is safe.
+
+        Bookkeeping in Redis comes first, the customer's replies next, then what may be
+        slow (desks, the survey webhook), so a slow Slack never delays a customer.
+        """
         if effects.queue is QueueAction.ENQUEUE:
             await self.queue.enqueue(
                 customer_key, queued_at=effects.queued_at or 0.0, priority=effects.queue_priority
             )
         elif effects.queue is QueueAction.DEQUEUE:
             await self.queue.dequeue(customer_key)
-        await self.delivery.send(effects.outgoing)
         for timer in effects.timers:
             await self.timers.arm(timer, customer_key, conversation_id)
-        for event in effects.desk_events:
-            for desk in self.desks:
-                await desk.notify(event)
-        for response in effects.survey_responses:
-            first_time = await self.records.add(
+        new_responses = [
+            response
+            for response in effects.survey_responses
+            if await self.records.add(
                 response, dedupe_id=f"{response.conversation_id}:{response.question}"
             )
-            if first_time and self.survey_webhook is not None:
-                try:
-                    await self.survey_webhook.send(response)
-                except Exception as exc:
-                    # Best effort: the response is recorded either way.
-                    log.error("survey webhook gave up", extra={"error": str(exc)})
+        ]
         if effects.conversation_record is not None:
             record = effects.conversation_record
             await self.records.add(record, dedupe_id=record.conversation_id)
@@ -129,6 +126,17 @@ class Dispatcher:
             await self.records.add(
                 unanswered, dedupe_id=f"{unanswered.conversation_id}:{unanswered.time}"
             )
+        await self.delivery.send(effects.outgoing)
+        for event in effects.desk_events:
+            for desk in self.desks:
+                await desk.notify(event)
+        if self.survey_webhook is not None:
+            for response in new_responses:
+                try:
+                    await self.survey_webhook.send(response)
+                except Exception as exc:
+                    # Best effort: the response is recorded either way.
+                    log.error("survey webhook gave up", extra={"error": str(exc)})
 
 
 def _count(inbound: Inbound, effects: Effects) -> None:
