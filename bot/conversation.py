@@ -45,6 +45,7 @@ class Conversation(BaseModel):
     faq_suggested: list[str] = Field(default_factory=list)
     agent: str | None = None
     queued_at: float | None = None
+    priority: int = 0  # higher is served first
     claimed_at: float | None = None
     first_response_at: float | None = None
     customer_messages: int = 0

@@ -27,7 +27,9 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import metrics
 from bot.model import Inbound
@@ -37,6 +39,10 @@ log = logging.getLogger("tsunagu.inbox")
 
 GROUP = "dispatch"
 Handler = Callable[[Inbound], Awaitable[None]]
+
+# Redis itself unreachable: not the event's fault, so it never counts as a failed attempt.
+STORAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
+_STORAGE_RETRY_MAX_SECONDS = 5.0
 
 _RENEW_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -119,6 +125,10 @@ class InboxWorker:
         self._release = inbox.redis.register_script(_RELEASE_LEASE)
         self._consumers: dict[int, asyncio.Task[None]] = {}
         self._draining: dict[int, asyncio.Event] = {}
+        # Shards being handed back: their lease is still renewed until what was read from
+        # them is finished, so no other worker can take them over in the meantime.
+        self._releasing: dict[int, asyncio.Task[None]] = {}
+        self._stopping = False
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -147,18 +157,34 @@ class InboxWorker:
         redis, keys = self.inbox.redis, self.inbox.keys
         now = time.time()
         await redis.zadd(keys.workers(), {self.worker_id: now})
-        await redis.zremrangebyscore(keys.workers(), "-inf", now - 3 * self.lease_ms / 1000)
+        # A worker beats every third of a lease; one silent for a whole lease is gone (its
+        # shards' leases have expired too), so the survivors share its shards at once.
+        await redis.zremrangebyscore(keys.workers(), "-inf", now - self.lease_ms / 1000)
         live = max(1, int(await redis.zcard(keys.workers())))
         target = math.ceil(self.inbox.partitions / live)
 
+        for partition in list(self._releasing):
+            await self._renew(
+                keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
+            )
         for partition, task in list(self._consumers.items()):
             renewed = await self._renew(
                 keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
             )
-            if not renewed or task.done():
+            if not renewed:
                 log.warning("inbox: lost shard", extra={"partition": partition})
                 task.cancel()
                 self._consumers.pop(partition, None)
+            elif task.done():
+                # The reader died (Redis went away, say) but the shard is still ours: read
+                # it again now, starting with what is pending, rather than after the lease.
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning(
+                        "inbox: shard reader restarted",
+                        extra={"partition": partition, "error": repr(task.exception())},
+                    )
+                self._draining[partition] = asyncio.Event()
+                self._consumers[partition] = asyncio.create_task(self._consume(partition))
 
         if len(self._consumers) > target:
             await self._hand_back(self.owned_partitions[target:])
@@ -169,7 +195,7 @@ class InboxWorker:
                 if len(self._consumers) >= target:
                     break
                 partition = (start + offset) % self.inbox.partitions
-                if partition in self._consumers:
+                if partition in self._consumers or partition in self._releasing:
                     continue
                 taken = await redis.set(
                     keys.inbox_lease(partition), self.worker_id, nx=True, px=self.lease_ms
@@ -179,15 +205,25 @@ class InboxWorker:
                     self._consumers[partition] = asyncio.create_task(self._consume(partition))
 
     async def _hand_back(self, partitions: list[int]) -> None:
-        """Stop reading shards, finish what was read from them, then free their leases."""
+        """Stop reading shards; in the background, finish what was read from them, then free
+        their leases (renewed meanwhile by `_rebalance`, which is not held up)."""
         for partition in partitions:
+            consumer = self._consumers.pop(partition, None)
+            if consumer is None:
+                continue
             self._draining[partition].set()
-        consumers = [self._consumers.pop(p) for p in partitions if p in self._consumers]
-        await asyncio.gather(*consumers, return_exceptions=True)
-        for partition in partitions:
+            self._releasing[partition] = asyncio.create_task(
+                self._finish_hand_back(partition, consumer)
+            )
+
+    async def _finish_hand_back(self, partition: int, consumer: asyncio.Task[None]) -> None:
+        try:
+            await asyncio.gather(consumer, return_exceptions=True)
             await self._release(
                 keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
             )
+        finally:
+            self._releasing.pop(partition, None)
 
     async def _consume(self, partition: int) -> None:
         redis, stream = self.inbox.redis, self.inbox.keys.inbox(partition)
@@ -264,11 +300,26 @@ class InboxWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await previous
         error: str | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        storage_wait = self.retry_base
+        while attempt < self.max_attempts:
+            attempt += 1
             try:
                 await self.handler(inbound)
                 error = None
                 break
+            except STORAGE_ERRORS as exc:
+                # Redis is away: wait for it (this is no fault of the event), unless the
+                # worker is stopping; then the event stays pending for the next owner.
+                attempt -= 1
+                if self._stopping:
+                    raise
+                log.warning(
+                    "inbox: storage unreachable while handling, waiting",
+                    extra={"event_id": inbound.event_id, "error": repr(exc)},
+                )
+                await asyncio.sleep(storage_wait)
+                storage_wait = min(storage_wait * 2, _STORAGE_RETRY_MAX_SECONDS)
             except Exception as exc:
                 metrics.ERRORS.labels("handler").inc()
                 error = f"{type(exc).__name__}: {exc}"
@@ -278,7 +329,23 @@ class InboxWorker:
                 )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
-        await self._settle(partition, entry_id, fields, error=error)
+        await self._settle_when_possible(partition, entry_id, fields, error=error)
+
+    async def _settle_when_possible(
+        self, partition: int, entry_id: str, fields: dict[str, str], *, error: str | None
+    ) -> None:
+        """`_settle`, retried while Redis is unreachable (an unacknowledged event that was
+        handled would be handled again, harmlessly, but only after a takeover)."""
+        wait = self.retry_base
+        while True:
+            try:
+                await self._settle(partition, entry_id, fields, error=error)
+                return
+            except STORAGE_ERRORS:
+                if self._stopping:
+                    raise
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, _STORAGE_RETRY_MAX_SECONDS)
 
     async def _settle(
         self, partition: int, entry_id: str, fields: dict[str, str], *, error: str | None
@@ -298,7 +365,12 @@ class InboxWorker:
 
     async def _shutdown(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._hand_back(self.owned_partitions), timeout=10)
+            await self._hand_back(self.owned_partitions)
+            releasing = list(self._releasing.values())
+            await asyncio.wait_for(asyncio.gather(*releasing, return_exceptions=True), 10)
+        self._stopping = True
+        for task in list(self._releasing.values()):
+            task.cancel()
         for task in list(self._tasks):
             task.cancel()
         with contextlib.suppress(Exception):

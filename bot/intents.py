@@ -85,6 +85,11 @@ def asks_for_human(text: str, extra_words: tuple[str, ...] = ()) -> bool:
     return _contains_word(text, HANDOFF_WORDS + extra_words)
 
 
+def mentions_any(text: str, words: tuple[str, ...]) -> bool:
+    """True when the text contains one of `words` (whole words for Latin script)."""
+    return bool(words) and _contains_word(text, words)
+
+
 def asks_to_cancel(text: str) -> bool:
     """True for a short message that cancels the request for a person."""
     return len(fold(text)) <= 20 and _contains_word(text, CANCEL_WORDS)

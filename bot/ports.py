@@ -45,6 +45,10 @@ class HandoffQueue(Protocol):
         """How many customers wait."""
         ...
 
+    async def count_ahead(self, *, queued_at: float, priority: int = 0) -> int:
+        """How many waiting customers would be served before one joining now."""
+        ...
+
     async def estimated_wait_seconds(self) -> float | None:
         """A wait estimate from recent waits, or None without enough history."""
         ...

@@ -121,7 +121,10 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.faq.watch(self._stop)))
         if run_worker:
             worker = InboxWorker(
-                self.inbox, self.dispatcher.handle, max_attempts=self.settings.inbox_max_attempts
+                self.inbox,
+                self.dispatcher.handle,
+                max_attempts=self.settings.inbox_max_attempts,
+                lease_seconds=self.settings.inbox_lease_seconds,
             )
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
             sweeper = TimerSweeper(self.timers, self.inbox)

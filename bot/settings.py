@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra words that hand a conversation to a person (JSON list).",
     )
+    priority_words: list[str] = Field(
+        default_factory=list,
+        description="Words that put a customer asking for a person ahead in the queue.",
+    )
+    vip_customers: list[str] = Field(
+        default_factory=list,
+        description='Customers served first, as channel:user, e.g. ["line:U123..."].',
+    )
     failures_before_handoff: int = Field(
         default=2, ge=1, description="Unanswered messages in a row before offering a person."
     )
@@ -145,6 +153,28 @@ class Settings(BaseSettings):
         default=16, ge=1, le=1024, description="Inbox shards; same value in every process."
     )
     inbox_max_attempts: int = Field(default=5, ge=1, description="Tries before dead-lettering.")
+    inbox_lease_seconds: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=300,
+        description="A worker's hold on an inbox shard; a dead worker's shards are taken "
+        "over after this long.",
+    )
+
+    # Limits
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; larger ones are answered 413 unread.",
+    )
+    web_rate_limit_per_minute: int = Field(
+        default=30, ge=0, description="Web API messages per customer token a minute (0: off)."
+    )
+    web_ip_rate_limit_per_minute: int = Field(
+        default=120,
+        ge=0,
+        description="Web API requests per client IP a minute, new conversations included (0: off).",
+    )
 
     # Agents and admins
     admin_token: str | None = Field(
@@ -183,6 +213,8 @@ class Settings(BaseSettings):
         return FlowConfig(
             failures_before_handoff=self.failures_before_handoff,
             handoff_trigger_words=tuple(self.handoff_trigger_words),
+            priority_words=tuple(self.priority_words),
+            vip_customers=frozenset(self.vip_customers),
             ask_if_solved=self.ask_if_solved,
             survey_questions=tuple(self.survey_questions),
             survey_low_score_max=self.survey_low_score_max,

@@ -146,7 +146,9 @@ class AgentActions:
             conversation.updated_at = time.time()
             if await self.store.save(conversation, expected):
                 await self.queue.enqueue(
-                    customer_key, queued_at=conversation.queued_at or time.time()
+                    customer_key,
+                    queued_at=conversation.queued_at or time.time(),
+                    priority=conversation.priority,
                 )
                 text = self.flow.texts.get("agent_released", language_of(conversation.locale))
                 await self._say(

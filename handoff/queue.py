@@ -53,6 +53,11 @@ class RedisHandoffQueue:
         """How many customers wait."""
         return cast(int, await self._redis.zcard(self._keys.queue()))
 
+    async def count_ahead(self, *, queued_at: float, priority: int = 0) -> int:
+        """How many waiting customers would be served before one joining now."""
+        score = queued_at - priority * _PRIORITY_WEIGHT
+        return cast(int, await self._redis.zcount(self._keys.queue(), "-inf", score))
+
     async def record_wait(self, seconds: float) -> None:
         """Remember how long a claimed customer waited, for the next estimates."""
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -327,3 +327,22 @@ async def test_csat_and_nps_can_follow_the_ces(make_settings: Callable[..., Sett
         assert answers == [("ces", 6), ("csat", 4), ("nps", 10)]
     finally:
         await rt.redis.aclose()
+
+
+async def test_vips_and_urgent_topics_are_served_first(
+    make_settings: Callable[..., Settings],
+) -> None:
+    vip_id = f"w_vip{uuid.uuid4().hex[:8]}"
+    rt = Runtime(make_settings(vip_customers=[f"web:{vip_id}"], priority_words=["解約"]))
+    try:
+        early, urgent = Customer(rt), Customer(rt)
+        vip = Customer(rt)
+        vip.user_id, vip.key = vip_id, f"web:{vip_id}"
+        await early.send("人と話したい")
+        [notice] = await urgent.send("解約したいので人と話したい")
+        assert "1番目" in notice.text, "an urgent topic goes ahead of ordinary waits"
+        [notice] = await vip.send("担当者をお願いします")
+        assert "2番目" in notice.text, "a VIP goes ahead of ordinary waits, behind urgent"
+        assert await rt.queue.waiting() == [urgent.key, vip.key, early.key]
+    finally:
+        await rt.redis.aclose()

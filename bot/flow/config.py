@@ -39,6 +39,8 @@ class FlowConfig:
 
     failures_before_handoff: int = 2
     handoff_trigger_words: tuple[str, ...] = ()
+    priority_words: tuple[str, ...] = ()  # a handoff mentioning one is served first
+    vip_customers: frozenset[str] = frozenset()  # customer keys served first
     greeting_topics: int = 4
     ask_if_solved: bool = True
     survey_questions: tuple[str, ...] = ("ces",)

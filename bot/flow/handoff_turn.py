@@ -21,10 +21,12 @@ async def hand_off(ctx: FlowContext, b: StepBuilder) -> None:
         conversation.state = ConversationState.QUEUED
         conversation.queued_at = b.now
         conversation.bot_failures = 0
+        conversation.priority = _priority(ctx, b)
         b.effects.queue = QueueAction.ENQUEUE
         b.effects.queued_at = b.now
+        b.effects.queue_priority = conversation.priority
         b.desk("escalated", b.inbound.text)
-        position = await ctx.queue.length() + 1
+        position = await ctx.queue.count_ahead(queued_at=b.now, priority=conversation.priority) + 1
     else:
         position = await ctx.queue.position(conversation.customer_key) or 1
 
@@ -65,6 +67,20 @@ def queue_timeout(ctx: FlowContext, b: StepBuilder) -> None:
     """Nobody took the customer in time: say so honestly and ping the agents again."""
     b.say("handoff_no_agent", ReplyKind.NOTICE)
     b.desk("unclaimed", "no agent has taken this conversation yet")
+
+
+def _priority(ctx: FlowContext, b: StepBuilder) -> int:
+    """1 for a VIP or an urgent topic (the admin's rules), else 0."""
+    config = ctx.config
+    if b.conversation.customer_key in config.vip_customers:
+        return 1
+    words = config.priority_words
+    urgent = any(
+        intents.mentions_any(entry.text, words)
+        for entry in b.step.transcript
+        if entry.sender == "customer"
+    )
+    return 1 if urgent or intents.mentions_any(b.inbound.text, words) else 0
 
 
 def _format_opening(opening: dt.datetime, language: str) -> str:

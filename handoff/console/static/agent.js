@@ -7,7 +7,7 @@
     en: {
       title: "Agent console", waiting: "Waiting", withAgents: "With agents",
       pick: "Pick a customer on the left.", claim: "Claim", release: "Release", close: "Close",
-      send: "Send", back: "‹ Back",
+      send: "Send", back: "‹ Back", replyLabel: "Reply",
       placeholder: "Reply… (Enter sends, Shift+Enter for a new line)",
       tokenTitle: "Sign in", tokenLabel: "Token", signIn: "Sign in",
       tokenHelp: "Paste your agent token, or open the console link from the server log.",
@@ -33,7 +33,7 @@
     ja: {
       title: "エージェントコンソール", waiting: "待機中", withAgents: "対応中",
       pick: "左の一覧からお客様を選んでください。", claim: "対応する", release: "キューに戻す",
-      close: "終了", send: "送信", back: "‹ 戻る",
+      close: "終了", send: "送信", back: "‹ 戻る", replyLabel: "返信",
       placeholder: "返信…（Enter で送信、Shift+Enter で改行）",
       tokenTitle: "サインイン", tokenLabel: "トークン", signIn: "サインイン",
       tokenHelp: "エージェント用トークンを貼り付けるか、サーバーログのリンクを開いてください。",
@@ -361,13 +361,14 @@
     const key = state.selected;
     const name = state.conv ? label(state.conv) : key;
     for (const id of ["claim", "release", "close"]) $(id).disabled = true;
+    let claimed = false;
     try {
       const { status, data } = await api("POST", `${convPath(key)}/${action}`);
       if (status === 200) {
         const done = { claim: t("claimed", { name }), release: t("released", { name }),
           close: data.state === "survey" ? t("closed", { name }) : t("closedQuiet") }[action];
         notice(done);
-        if (action === "claim") setTimeout(() => $("reply").focus(), 0);
+        claimed = action === "claim";
       } else if (status === 409 && data && data.agent && data.agent !== state.name) {
         notice(t("lost", { agent: data.agent }), true);
       } else {
@@ -381,7 +382,10 @@
     }
     state.convTag = null;
     state.queueTag = null;
-    return poll();
+    await poll();
+    // The reply box appears once the claim shows in the conversation: then it takes focus.
+    if (claimed && !$("composer").hidden) $("reply").focus();
+    return undefined;
   }
   $("claim").addEventListener("click", () => act("claim"));
   $("release").addEventListener("click", () => act("release"));
@@ -464,6 +468,9 @@
     for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
     for (const node of document.querySelectorAll("[data-t-placeholder]")) {
       node.placeholder = t(node.dataset.tPlaceholder);
+    }
+    for (const node of document.querySelectorAll("[data-t-label]")) {
+      node.setAttribute("aria-label", t(node.dataset.tLabel));
     }
   }
 
