@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bot.conversation import ConversationState
+from bot.records import SurveyResponse
 from bot.settings import Settings
 from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
 
@@ -171,3 +172,32 @@ async def test_acknowledged_within_three_seconds_even_when_slack_is_slow(
             break
         await asyncio.sleep(0.1)
     assert conversation is not None and conversation.agent == "Sato"
+
+
+def button_with(fake: FakeSlack, value: str) -> tuple[ApiCall, dict[str, Any]] | None:
+    """The latest direct message offering a button with this value, and the button."""
+    for post in reversed(dm_posts(fake)):
+        for block in post.args.get("blocks") or []:
+            if block["type"] != "actions":
+                continue
+            for element in block["elements"]:
+                if element.get("value") == value:
+                    return post, element
+    return None
+
+
+async def test_the_survey_on_slack_is_buttons_and_a_tap_records_it(
+    served: SlackTestApp, fake: FakeSlack
+) -> None:
+    await fake.user_says(CUSTOMER, "送料はいくらですか？", DM)
+    post, solved = await fake.wait_for(lambda: button_with(fake, "helpful:yes"), what="solved?")
+    await fake.click(CUSTOMER, post, solved["action_id"])
+    post, six = await fake.wait_for(lambda: button_with(fake, "rating:6"), what="the CES buttons")
+    assert "簡単に解決できた" in post.args["text"]
+    await fake.click(CUSTOMER, post, six["action_id"])
+    await fake.wait_for(
+        lambda: [p for p in dm_posts(fake) if "ありがとうございました" in p.args["text"]],
+        what="thanks",
+    )
+    [response] = [r async for r in served.runtime.records.read(SurveyResponse)]
+    assert (response.channel.value, response.score, response.resolved_by) == ("slack", 6, "bot")
