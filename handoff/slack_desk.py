@@ -11,37 +11,37 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation import Conversation, ConversationState, DeskEvent, TranscriptEntry
+from bot.conversation import Conversation, ConversationState, DeskEvent
 from bot.faq import FaqLibrary
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound
+from handoff.slack_blocks import (
+    CHANNEL_NAMES,
+    FOLLOW_UP,
+    HISTORY_SHOWN,
+    LINE_LIMIT,
+    DeskAction,
+    action_note,
+    button,
+    clip,
+    context,
+    escape,
+    note,
+    section,
+    status_blocks,
+    transcript_text,
+    when,
+)
 from handoff.store import TRANSCRIPT_CAP, RedisConversationStore
 
 log = logging.getLogger("tsunagu.slack.desk")
-
-CLAIM, RELEASE, CLOSE = "tsunagu_claim", "tsunagu_release", "tsunagu_close"
-FOLLOW_UP = "tsunagu_follow_up"
-DeskAction = Literal["claim", "release", "close", "follow_up"]
-ACTIONS: dict[str, DeskAction] = {
-    CLAIM: "claim",
-    RELEASE: "release",
-    CLOSE: "close",
-    FOLLOW_UP: "follow_up",
-}
-
-_CHANNEL_NAMES = {"line": "LINE", "web": "Web", "slack": "Slack"}
-_SENDERS = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
-_SECTION_LIMIT = 2900  # Slack refuses section texts over 3000 characters
-_LINE_LIMIT = 400
-_HISTORY_SHOWN = 3
 
 
 class EscalationThread(BaseModel):
@@ -53,82 +53,6 @@ class EscalationThread(BaseModel):
     conversation_id: str
     queued_at: float | None = None
     blocks: list[dict[str, Any]]  # the unchanging part: status and buttons are added
-
-
-def escape(text: str) -> str:
-    """Text made safe for Slack mrkdwn (no accidental links or mentions)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _when(timestamp: float, fmt: str = "{time}") -> str:
-    """A Slack date token: shown in each reader's own time zone."""
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
-    return f"<!date^{int(timestamp)}^{fmt}|{fallback}>"
-
-
-def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-    if block_id:
-        block["block_id"] = block_id
-    return block
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def status_blocks(conversation_id: str, conversation: Conversation | None) -> list[dict[str, Any]]:
-    """The state line and the buttons that fit it, for the escalation of `conversation_id`."""
-    value = conversation_id
-    if conversation is None or conversation.id != conversation_id:
-        return [_section(":white_check_mark: *Closed*", "status")]
-    state, agent = conversation.state, escape(conversation.agent or "")
-    if state is ConversationState.QUEUED:
-        return [
-            _section(":hourglass_flowing_sand: *Waiting for an agent*", "status"),
-            {
-                "type": "actions",
-                "block_id": "actions",
-                "elements": [_button("Claim", CLAIM, value, "primary")],
-            },
-        ]
-    if state is ConversationState.WITH_AGENT:
-        return [
-            _section(
-                f":raising_hand: *Claimed by {agent}* — replies in this thread go to the customer",
-                "status",
-            ),
-            {
-                "type": "actions",
-                "block_id": "actions",
-                "elements": [
-                    _button("Release", RELEASE, value),
-                    _button("Close", CLOSE, value, "danger"),
-                ],
-            },
-        ]
-    if state in (ConversationState.SURVEY, ConversationState.CLOSED):
-        by = f" by {agent}" if agent else ""
-        return [_section(f":white_check_mark: *Closed{by}*", "status")]
-    return [
-        _section(":leftwards_arrow_with_hook: *Back with the bot* (no longer waiting)", "status")
-    ]
 
 
 class SlackDesk:
@@ -224,7 +148,7 @@ class SlackDesk:
         async with self._once(event.customer_key, f"{thread.ts}:{event.kind}:{digest}") as first:
             if not first:
                 return
-            await self._post_in_thread(thread, _note(event))
+            await self._post_in_thread(thread, note(event))
             if event.kind in ("cancelled", "closed"):
                 await self.refresh(thread)
 
@@ -274,23 +198,23 @@ class SlackDesk:
         async with self._once(key, f"low_score:{conversation.id}") as first:
             if not first:
                 return
-            channel = _CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
+            channel = CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
             who = escape(conversation.display_name or conversation.user_id)
             handled = f"with {escape(conversation.agent)}" if conversation.agent else "bot only"
             blocks: list[dict[str, Any]] = [
-                _section(
+                section(
                     f":chart_with_downwards_trend: *Low survey score {escape(event.text)}* from "
                     f"*{who}* on *{channel}* ({handled})"
                 ),
-                _context(
-                    f"`{escape(key)}` · {_when(conversation.updated_at, '{date_short} {time}')}"
+                context(
+                    f"`{escape(key)}` · {when(conversation.updated_at, '{date_short} {time}')}"
                 ),
                 *await self._story_blocks(conversation),
             ]
             follow = {
                 "type": "actions",
                 "block_id": "actions",
-                "elements": [_button("Follow up", FOLLOW_UP, conversation.id, "primary")],
+                "elements": [button("Follow up", FOLLOW_UP, conversation.id, "primary")],
             }
             response = await self.client.chat_postMessage(
                 channel=self.channel or "",
@@ -321,7 +245,7 @@ class SlackDesk:
                 text="Low survey score (followed up)",
                 blocks=[
                     *alert.blocks,
-                    _section(
+                    section(
                         f":telephone_receiver: *{escape(agent)}* is following up "
                         "(a new escalation was opened)",
                         "status",
@@ -397,7 +321,7 @@ class SlackDesk:
                     False, ConversationState.CLOSED, None, "this conversation is over"
                 )
         if result.ok:
-            await self._post_in_thread(thread, _action_note(action, agent, result))
+            await self._post_in_thread(thread, action_note(action, agent, result))
             await self.refresh(thread)
         else:
             await self._tell(user_id, thread, result.reason)
@@ -451,24 +375,24 @@ class SlackDesk:
         self, conversation: Conversation, asked: str
     ) -> list[dict[str, Any]]:
         key = conversation.customer_key
-        channel = _CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
+        channel = CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
         who = escape(conversation.display_name or conversation.user_id)
         if conversation.channel.value == "slack":
             who = f"<@{conversation.user_id}>"
         blocks: list[dict[str, Any]] = [
-            _section(
+            section(
                 f":sos: *{who}* on *{channel}* asks for a person"
-                + (f"\n>{escape(_clip(asked, _LINE_LIMIT))}" if asked else "")
+                + (f"\n>{escape(clip(asked, LINE_LIMIT))}" if asked else "")
             ),
-            _context(
+            context(
                 f"`{escape(key)}` · language {conversation.locale or '?'} · "
-                f"conversation started {_when(conversation.started_at, '{date_short} {time}')}"
+                f"conversation started {when(conversation.started_at, '{date_short} {time}')}"
             ),
         ]
         blocks.extend(await self._story_blocks(conversation))
         history = await self._store.history(key)
         if history:
-            blocks.append(_context(self._history_text(history)))
+            blocks.append(context(self._history_text(history)))
         return blocks
 
     async def _story_blocks(self, conversation: Conversation) -> list[dict[str, Any]]:
@@ -476,10 +400,10 @@ class SlackDesk:
         blocks: list[dict[str, Any]] = []
         transcript = await self._store.transcript(conversation.customer_key, limit=self._lines)
         if transcript:
-            blocks.append(_section(_transcript_text(transcript)))
+            blocks.append(section(transcript_text(transcript)))
         tried = self._faq_tried(conversation)
         if tried:
-            blocks.append(_context(tried))
+            blocks.append(context(tried))
         return blocks
 
     def _label(self, entry_id: str, locale: str | None) -> str:
@@ -500,57 +424,13 @@ class SlackDesk:
 
     def _history_text(self, history: list[dict[str, Any]]) -> str:
         lines = [f"*Earlier conversations:* {len(history)}"]
-        for item in history[:_HISTORY_SHOWN]:
+        for item in history[:HISTORY_SHOWN]:
             closed = item.get("closed_at")
-            when = _when(float(closed), "{date_short}") if isinstance(closed, int | float) else "?"
+            day = when(float(closed), "{date_short}") if isinstance(closed, int | float) else "?"
             agent = item.get("agent")
             faq = item.get("faq_answered") or []
             detail = f"with {escape(str(agent))}" if agent else "bot only"
             if faq:
                 detail += " · FAQ " + ", ".join(self._label(str(i), None) for i in faq)
-            lines.append(f"• {when} — {detail}")
+            lines.append(f"• {day} — {detail}")
         return "\n".join(lines)
-
-
-def _action_note(action: DeskAction, agent: str, result: ActionResult) -> str:
-    """The thread note for an agent's successful button press."""
-    who = f"*{escape(agent)}*"
-    if action == "claim":
-        return f":raising_hand: {who} claimed the conversation."
-    if action == "release":
-        return f":arrows_counterclockwise: {who} released the conversation; it is waiting again."
-    if result.state is ConversationState.SURVEY:
-        return (
-            f":white_check_mark: {who} closed the conversation; the customer was asked the "
-            "survey question."
-        )
-    return f":white_check_mark: {who} closed the conversation."
-
-
-def _note(event: DeskEvent) -> str:
-    """The thread note for a desk event other than an escalation or a message."""
-    text = escape(event.text)
-    if event.kind == "cancelled":
-        return ":leftwards_arrow_with_hook: The customer cancelled and is back with the bot."
-    if event.kind == "closed":
-        return f":door: The conversation ended ({text or 'closed'})."
-    if event.kind == "unclaimed":
-        return f":alarm_clock: Still waiting: {text or 'nobody has claimed this yet'}."
-    if event.kind == "low_score":
-        return f":chart_with_downwards_trend: Low survey score: {text}"
-    return f":information_source: {escape(str(event.kind))}: {text}"
-
-
-def _transcript_text(entries: list[TranscriptEntry]) -> str:
-    lines = []
-    for entry in entries:
-        who = _SENDERS.get(entry.sender, entry.sender)
-        if entry.sender_name and entry.sender in ("agent", "customer"):
-            who = f"{who} ({entry.sender_name})"
-        text = escape(_clip(entry.text.replace("\n", " "), _LINE_LIMIT))
-        lines.append(f"{_when(entry.time)} *{escape(who)}:* {text}")
-    text = "\n".join(lines)
-    while len(text) > _SECTION_LIMIT and len(lines) > 1:
-        lines.pop(0)  # keep the latest lines
-        text = "…\n" + "\n".join(lines)
-    return _clip(text, _SECTION_LIMIT)

@@ -23,7 +23,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.inbox import Inbox
 from bot.model import Channel, Inbound, InboundKind
 from channels.slack.sender import CHOICE_PREFIX, META_CHANNEL
-from handoff.slack_desk import ACTIONS, SlackDesk
+from handoff.slack_blocks import ACTIONS
+from handoff.slack_desk import SlackDesk
 
 log = logging.getLogger("tsunagu.slack")
 

@@ -1,0 +1,145 @@
+"""How the Slack desk's messages look: Block Kit pieces, state lines and notes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from bot.conversation import Conversation, ConversationState, DeskEvent, TranscriptEntry
+from handoff.agents import ActionResult
+
+CLAIM, RELEASE, CLOSE = "tsunagu_claim", "tsunagu_release", "tsunagu_close"
+FOLLOW_UP = "tsunagu_follow_up"
+DeskAction = Literal["claim", "release", "close", "follow_up"]
+ACTIONS: dict[str, DeskAction] = {
+    CLAIM: "claim",
+    RELEASE: "release",
+    CLOSE: "close",
+    FOLLOW_UP: "follow_up",
+}
+
+CHANNEL_NAMES = {"line": "LINE", "web": "Web", "slack": "Slack"}
+SENDERS = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
+SECTION_LIMIT = 2900  # Slack refuses section texts over 3000 characters
+LINE_LIMIT = 400
+HISTORY_SHOWN = 3
+
+
+def escape(text: str) -> str:
+    """Text made safe for Slack mrkdwn (no accidental links or mentions)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def when(timestamp: float, fmt: str = "{time}") -> str:
+    """A Slack date token: shown in each reader's own time zone."""
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+    return f"<!date^{int(timestamp)}^{fmt}|{fallback}>"
+
+
+def section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def status_blocks(conversation_id: str, conversation: Conversation | None) -> list[dict[str, Any]]:
+    """The state line and the buttons that fit it, for the escalation of `conversation_id`."""
+    value = conversation_id
+    if conversation is None or conversation.id != conversation_id:
+        return [section(":white_check_mark: *Closed*", "status")]
+    state, agent = conversation.state, escape(conversation.agent or "")
+    if state is ConversationState.QUEUED:
+        return [
+            section(":hourglass_flowing_sand: *Waiting for an agent*", "status"),
+            {
+                "type": "actions",
+                "block_id": "actions",
+                "elements": [button("Claim", CLAIM, value, "primary")],
+            },
+        ]
+    if state is ConversationState.WITH_AGENT:
+        return [
+            section(
+                f":raising_hand: *Claimed by {agent}* — replies in this thread go to the customer",
+                "status",
+            ),
+            {
+                "type": "actions",
+                "block_id": "actions",
+                "elements": [
+                    button("Release", RELEASE, value),
+                    button("Close", CLOSE, value, "danger"),
+                ],
+            },
+        ]
+    if state in (ConversationState.SURVEY, ConversationState.CLOSED):
+        by = f" by {agent}" if agent else ""
+        return [section(f":white_check_mark: *Closed{by}*", "status")]
+    return [
+        section(":leftwards_arrow_with_hook: *Back with the bot* (no longer waiting)", "status")
+    ]
+
+
+def action_note(action: DeskAction, agent: str, result: ActionResult) -> str:
+    """The thread note for an agent's successful button press."""
+    who = f"*{escape(agent)}*"
+    if action == "claim":
+        return f":raising_hand: {who} claimed the conversation."
+    if action == "release":
+        return f":arrows_counterclockwise: {who} released the conversation; it is waiting again."
+    if result.state is ConversationState.SURVEY:
+        return (
+            f":white_check_mark: {who} closed the conversation; the customer was asked the "
+            "survey question."
+        )
+    return f":white_check_mark: {who} closed the conversation."
+
+
+def note(event: DeskEvent) -> str:
+    """The thread note for a desk event other than an escalation or a message."""
+    text = escape(event.text)
+    if event.kind == "cancelled":
+        return ":leftwards_arrow_with_hook: The customer cancelled and is back with the bot."
+    if event.kind == "closed":
+        return f":door: The conversation ended ({text or 'closed'})."
+    if event.kind == "unclaimed":
+        return f":alarm_clock: Still waiting: {text or 'nobody has claimed this yet'}."
+    if event.kind == "low_score":
+        return f":chart_with_downwards_trend: Low survey score: {text}"
+    return f":information_source: {escape(str(event.kind))}: {text}"
+
+
+def transcript_text(entries: list[TranscriptEntry]) -> str:
+    lines = []
+    for entry in entries:
+        who = SENDERS.get(entry.sender, entry.sender)
+        if entry.sender_name and entry.sender in ("agent", "customer"):
+            who = f"{who} ({entry.sender_name})"
+        text = escape(clip(entry.text.replace("\n", " "), LINE_LIMIT))
+        lines.append(f"{when(entry.time)} *{escape(who)}:* {text}")
+    text = "\n".join(lines)
+    while len(text) > SECTION_LIMIT and len(lines) > 1:
+        lines.pop(0)  # keep the latest lines
+        text = "…\n" + "\n".join(lines)
+    return clip(text, SECTION_LIMIT)
