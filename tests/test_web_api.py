@@ -197,8 +197,10 @@ async def test_metrics_count_messages_replies_and_handoffs(http: httpx.AsyncClie
     customer = await WebCustomer.start(http)
     await customer.say("送料はいくらですか？")
     await customer.next_from("bot", kind="answer")
+    await customer.next_from("bot", kind="notice")  # "did this solve it?"
     await customer.say("人と話したい")
-    await customer.next_from("bot", kind="notice")
+    queued = await customer.next_from("bot", kind="notice")
+    assert "担当者におつなぎします" in queued["text"]
     text = (await http.get("/metrics")).text
     assert 'tsunagu_messages_total{channel="web",kind="text"}' in text
     assert 'tsunagu_replies_total{channel="web",kind="answer"}' in text
