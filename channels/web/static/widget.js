@@ -539,7 +539,9 @@
     '.msg.customer { align-self: flex-end; align-items: flex-end; }',
     '.sender { font-size: 12px; color: var(--muted); margin: 0 4px 2px; }',
     '.bubble { padding: 8px 12px; border-radius: 16px 16px 16px 4px; background: var(--bot-bg); max-width: 100%;',
-    '  white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal; line-break: strict; }',
+    '  white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal; line-break: strict; text-wrap: pretty; }',
+    /* Japanese: wrap between phrases (文節), not inside a word, where the browser can. */
+    ':lang(ja) .bubble, :lang(ja) .empty, :lang(ja) .status, :lang(ja) .choice { word-break: auto-phrase; }',
     '.msg.agent .bubble { background: #e0f2fe; }',
     '.msg.customer .bubble { background: var(--accent); color: #fff; border-radius: 16px 16px 4px 16px; }',
     '.msg.notice { align-self: center; align-items: center; max-width: 92%; }',
@@ -556,6 +558,15 @@
     '.choice:hover:not(:disabled) { background: #f0fdfa; }',
     '.choice:disabled { cursor: default; border-color: var(--line); color: var(--muted); }',
     '.choice.chosen:disabled { background: var(--accent); border-color: var(--accent); color: #fff; }',
+    '.msg.has-scale { align-self: stretch; max-width: 100%; }',
+    '.msg.has-scale .bubble { max-width: 85%; }',
+    '.scale-box { align-self: stretch; margin-top: 6px; }',
+    '.choices.scale { display: grid; grid-template-columns: repeat(var(--points), minmax(0, 1fr)); gap: 4px; margin-top: 0; }',
+    '.choices.scale .choice { padding: 8px 0; text-align: center; border-radius: 10px; min-height: 40px;',
+    '  font-variant-numeric: tabular-nums; }',
+    '.scale-ends { display: flex; justify-content: space-between; gap: 12px; margin: 4px 2px 0;',
+    '  color: var(--muted); font-size: 12px; line-height: 1.4; }',
+    '.scale-ends span:last-child { text-align: end; }',
 
     /* typing indicator */
     '.typing { align-self: flex-start; margin-top: 8px; padding: 10px 14px; border-radius: 16px; background: var(--bot-bg);',
@@ -705,25 +716,48 @@
       if (m.time) bubble.title = new Date(m.time * 1000).toLocaleString(config.locale);
       row.appendChild(bubble);
       if (sender !== 'customer' && Array.isArray(m.choices) && m.choices.length) {
-        row.appendChild(renderChoices(m.choices));
+        var scale = isScale(m.choices);
+        if (scale) row.classList.add('has-scale');
+        row.appendChild(renderChoices(m.choices, scale));
       }
       return row;
     }
 
-    function renderChoices(choices) {
-      var group = h('div', { class: 'choices', role: 'group', 'aria-label': t.choices });
+    /** A survey's 1–7 (or 0–10) buttons: shown as one row of numbers, the ends captioned below. */
+    function isScale(choices) {
+      return choices.length >= 3 && choices.every(function (c) {
+        return c && /^rating:\d+$/.test(String(c.payload)) && /^\d+(\s|$)/.test(String(c.label));
+      });
+    }
+
+    function renderChoices(choices, scale) {
+      var group = h('div', { class: scale ? 'choices scale' : 'choices', role: 'group', 'aria-label': t.choices });
+      if (scale) group.style.setProperty('--points', String(choices.length));
       choices.forEach(function (choice) {
         if (!choice || choice.payload == null) return;
         var label = String(choice.label == null ? choice.payload : choice.label);
-        var button = h('button', { class: 'choice', type: 'button', text: label });
-        button.addEventListener('click', function () {
+        var number = scale ? label.match(/^\d+/)[0] : null;
+        var button = h('button', {
+          class: 'choice', type: 'button', text: scale ? number : label,
+          'aria-label': scale && number !== label ? label : null
+        });
+        button.addEventListener('click', function (event) {
           disableChoices(group);
           button.classList.add('chosen');
           submit({ choice: String(choice.payload), label: label }, label);
+          // A disabled button drops the focus to the page: from the keyboard (detail 0),
+          // carry on in the input instead. A tap leaves it alone (no phone keyboard pops up).
+          if (event.detail === 0) ui.input.focus();
         });
         group.appendChild(button);
       });
-      return group;
+      if (!scale) return group;
+      // The ends' words go below the row (the buttons' names carry them for screen readers).
+      var ends = h('div', { class: 'scale-ends', 'aria-hidden': 'true' }, [
+        h('span', { text: String(choices[0].label).replace(/^\d+\s*/, '') }),
+        h('span', { text: String(choices[choices.length - 1].label).replace(/^\d+\s*/, '') })
+      ]);
+      return h('div', { class: 'scale-box' }, [group, ends]);
     }
 
     function disableChoices(scope) {

@@ -7,7 +7,7 @@
     en: {
       title: "Agent console", waiting: "Waiting", withAgents: "With agents",
       pick: "Pick a customer on the left.", claim: "Claim", release: "Release", close: "Close",
-      send: "Send", back: "‹ Back", replyLabel: "Reply",
+      send: "Send", back: "‹ Back", replyLabel: "Reply", loading: "Loading…",
       placeholder: "Reply… (Enter sends, Shift+Enter for a new line)",
       tokenTitle: "Sign in", tokenLabel: "Token", signIn: "Sign in",
       tokenHelp: "Paste your agent token, or open the console link from the server log.",
@@ -33,7 +33,7 @@
     ja: {
       title: "エージェントコンソール", waiting: "待機中", withAgents: "対応中",
       pick: "左の一覧からお客様を選んでください。", claim: "対応する", release: "キューに戻す",
-      close: "終了", send: "送信", back: "‹ 戻る", replyLabel: "返信",
+      close: "終了", send: "送信", back: "‹ 戻る", replyLabel: "返信", loading: "読み込み中…",
       placeholder: "返信…（Enter で送信、Shift+Enter で改行）",
       tokenTitle: "サインイン", tokenLabel: "トークン", signIn: "サインイン",
       tokenHelp: "エージェント用トークンを貼り付けるか、サーバーログのリンクを開いてください。",
@@ -297,6 +297,12 @@
       $("transcript").replaceChildren();
       $("reply").value = "";
       state.draft = null;
+      // Until the conversation arrives: its name from the queue, "Loading…", no buttons yet.
+      const q = state.queue || { waiting: [], with_agents: [] };
+      const entry = [...q.waiting, ...q.with_agents].find((e) => e.customer_key === key);
+      $("conv-title").textContent = entry ? label(entry) : "";
+      $("conv-meta").textContent = t("loading");
+      for (const id of ["claim", "release", "close", "composer", "handled", "history"]) $(id).hidden = true;
     }
     // The address names the open conversation, so a reload or a shared link comes back to it.
     history.replaceState(null, "", location.pathname + location.search + (key ? `#c=${encodeURIComponent(key)}` : ""));
