@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import metrics
+from bot.limits import BodySizeLimit, RateLimiter, WebLimits
 from bot.reports.admin import build_admin_router
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.runtime import Runtime
@@ -48,6 +49,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    prefix = settings.key_prefix
+    app.state.web_limits = WebLimits(
+        per_token=RateLimiter(rt.redis, prefix, "web_token", settings.web_rate_limit_per_minute),
+        per_ip=RateLimiter(rt.redis, prefix, "web_ip", settings.web_ip_rate_limit_per_minute),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -55,6 +61,9 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+
+    # Outermost: an oversized body is refused before anything reads it.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)

@@ -9,6 +9,7 @@ import click
 import uvicorn
 
 from bot.faq.commands import faq
+from bot.forget import forget
 from bot.logs import configure_logging
 from bot.reports.commands import demo, report
 from bot.settings import get_settings
@@ -44,7 +45,7 @@ def serve(host: str | None, port: int | None, demo_data: bool) -> None:
         port=port or settings.port,
         log_config=None,
         proxy_headers=True,
-        forwarded_allow_ips="*",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -78,3 +79,4 @@ main.add_command(faq)
 main.add_command(line)
 main.add_command(report)
 main.add_command(demo)
+main.add_command(forget)

@@ -122,6 +122,7 @@ DeskEventKind = Literal[
     "closed",  # the customer left
     "unclaimed",  # nobody took the customer within the queue timeout
     "low_score",  # a bad survey answer: worth a follow-up
+    "delivery_failed",  # an agent's reply could not be delivered to the customer
 ]
 
 

@@ -172,9 +172,14 @@ class InboxWorker:
                 keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
             )
             if not renewed:
+                # Another worker may own it already and replay what we were handling: stop
+                # that work now (as a crash would) rather than race the new owner.
                 log.warning("inbox: lost shard", extra={"partition": partition})
                 task.cancel()
                 self._consumers.pop(partition, None)
+                for handling in list(self._tasks):
+                    if handling.get_name() == f"inbox:{partition}":
+                        handling.cancel()
             elif task.done():
                 # The reader died (Redis went away, say) but the shard is still ours: read
                 # it again now, starting with what is pending, rather than after the lease.
@@ -297,8 +302,10 @@ class InboxWorker:
         inbound: Inbound,
     ) -> None:
         if previous is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await previous
+            # Whatever became of the previous event (handled, failed, cancelled), this one
+            # waits for it; but a cancellation of this task itself must not be swallowed,
+            # or a cancelled event would run before the replay of the one ahead of it.
+            await asyncio.wait({previous})
         error: str | None = None
         attempt = 0
         storage_wait = self.retry_base

@@ -40,7 +40,11 @@ class Runtime:
 
     def __init__(self, settings: Settings, redis: Redis | None = None):
         self.settings = settings
-        self.redis = redis if redis is not None else connect(settings.redis_url)
+        self.redis = (
+            redis
+            if redis is not None
+            else connect(settings.redis_url, max_connections=settings.redis_max_connections)
+        )
         self.keys = Keys(settings.key_prefix)
         self.faq = FaqLibrary(settings.faq_dir, settings.match_thresholds())
         self.texts = Texts.from_file(settings.texts_file, shop=settings.shop_name)
@@ -102,6 +106,8 @@ class Runtime:
         if self.slack is not None:
             self.delivery.register(self.slack.sender)
             self.dispatcher.desks.append(self.slack.desk)
+        if self.line is not None:
+            self.line.desks = self.dispatcher.desks  # an agent's failed LINE reply is reported
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     # Serving
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds to.")
     port: int = Field(default=8000, description="HTTP port.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies trusted for X-Forwarded-For (comma-separated, '*' for any): the "
+        "client address used by the per-IP rate limit.",
+    )
+    redis_max_connections: int = Field(
+        default=200, ge=1, description="Connections per process; a burst waits for one."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field(
         default="auto",

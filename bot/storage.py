@@ -6,21 +6,29 @@ import logging
 from dataclasses import dataclass
 
 import fakeredis
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 log = logging.getLogger("tsunagu.storage")
 
 _embedded_server: fakeredis.FakeServer | None = None
 
 
-def connect(redis_url: str | None) -> Redis:
+def connect(redis_url: str | None, *, max_connections: int = 200) -> Redis:
     """Return a client for `redis_url`, or for the embedded in-process server when it is None.
 
     The embedded server is shared by every client of this process, so the web API, the
     inbox worker and the FAQ watcher all see the same data, exactly as with a real server.
     """
     if redis_url:
-        return Redis.from_url(redis_url, decode_responses=True, health_check_interval=15)
+        # A burst waits (up to 5 s) for a free connection rather than failing at once.
+        pool = BlockingConnectionPool.from_url(
+            redis_url,
+            decode_responses=True,
+            health_check_interval=15,
+            max_connections=max_connections,
+            timeout=5,
+        )
+        return Redis(connection_pool=pool)
     global _embedded_server
     if _embedded_server is None:
         _embedded_server = fakeredis.FakeServer()

@@ -40,12 +40,14 @@ class LineApi:
     async def open(self) -> None:
         """Create the HTTP sessions (inside the running event loop)."""
         token = self.settings.channel_access_token
-        api_client = AsyncApiClient(
-            Configuration(host=self.settings.api_base_url.rstrip("/"), access_token=token)
+        api, data = (
+            Configuration(host=url.rstrip("/"), access_token=token)
+            for url in (self.settings.api_base_url, self.settings.data_api_base_url)
         )
-        data_client = AsyncApiClient(
-            Configuration(host=self.settings.data_api_base_url.rstrip("/"), access_token=token)
-        )
+        # The SDK's default is 5 connections per CPU: on a small machine a slow LINE would
+        # make every other customer's reply queue behind the slow calls.
+        api.connection_pool_maxsize = data.connection_pool_maxsize = self.settings.max_connections
+        api_client, data_client = AsyncApiClient(api), AsyncApiClient(data)
         self._clients = [api_client, data_client]
         self._api = AsyncMessagingApi(api_client)
         self._blob = AsyncMessagingApiBlob(data_client)

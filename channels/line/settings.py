@@ -63,6 +63,11 @@ class LineSettings(BaseSettings):
         ge=0,
         description="How long one send retries 429/5xx/network errors before giving up.",
     )
+    max_connections: int = Field(
+        default=100,
+        ge=1,
+        description="Most calls to the Messaging API in flight at once, per process.",
+    )
     request_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Timeout of one call to the Messaging API."
     )

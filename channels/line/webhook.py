@@ -48,7 +48,8 @@ def build_router(settings: LineSettings, api: LineApi, on_events: EventsHandler)
             events = document["events"]
             if not isinstance(events, list):
                 raise TypeError("events is not a list")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the parser goes (never from LINE).
             return JSONResponse(
                 {"detail": "malformed webhook body", "problem": str(exc)}, status_code=400
             )

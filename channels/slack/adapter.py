@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Protocol
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.faq import FaqLibrary
@@ -88,10 +94,39 @@ class SlackChannel:
         if self.settings.signing_secret:
             # Without a signing secret nobody could be verified: no public route at all.
             handler = AsyncSlackRequestHandler(self.app)
+            verifier = SignatureVerifier(self.settings.signing_secret)
 
             async def slack_events(request: Request) -> Response:
                 """Slack's Events API and interactivity (verified with the signing secret)."""
-                return await handler.handle(request)
+                # Verified here first (constant-time, timestamps older than 5 minutes refused
+                # as replays), then shape-checked: bolt itself fails on a body that is not
+                # an object, so such a body never reaches it.
+                body = await request.body()
+                try:
+                    valid = verifier.is_valid_request(body, dict(request.headers))
+                except ValueError:  # a timestamp that is not a number
+                    valid = False
+                if not valid:
+                    log.warning("slack: request with a bad signature or timestamp refused")
+                    return JSONResponse({"detail": "invalid signature"}, status_code=401)
+                problem = _body_problem(body, request.headers.get("content-type", ""))
+                if problem is not None:
+                    return JSONResponse(
+                        {"detail": "malformed Slack request", "problem": problem}, status_code=400
+                    )
+                try:
+                    response = await handler.handle(request)
+                except (RedisConnectionError, RedisTimeoutError):
+                    raise  # the app answers 503: Slack retries
+                except Exception as exc:
+                    # bolt could not even read the request: Slack never sends such a thing.
+                    log.warning("slack: unreadable request refused", extra={"error": repr(exc)})
+                    return JSONResponse({"detail": "malformed Slack request"}, status_code=400)
+                if response.status_code == 500:
+                    # bolt answers 500 when one of its middlewares fails on odd input; the
+                    # storage failures that deserve a retry answer 503 (events.py).
+                    return JSONResponse({"detail": "malformed Slack request"}, status_code=400)
+                return response
 
             self.router.add_api_route(
                 self.settings.events_path, slack_events, methods=["POST"], include_in_schema=False
@@ -115,3 +150,28 @@ class SlackChannel:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+
+
+def _body_problem(body: bytes, content_type: str) -> str | None:
+    """Why a signed body is not something Slack sends, or None when it is well formed."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    try:
+        if "application/json" in content_type or text.lstrip().startswith("{"):
+            document: object = json.loads(text)
+        else:
+            form = parse_qs(text)
+            if "payload" not in form:
+                return None  # a form without a payload (slash commands): bolt reads it
+            document = json.loads(form["payload"][0])
+    except (ValueError, RecursionError) as exc:
+        return f"not JSON: {exc}"
+    if not isinstance(document, dict):
+        return "not a JSON object"
+    if not isinstance(document.get("type"), str):
+        return "'type' is missing or not a string"
+    if "event" in document and not isinstance(document["event"], dict):
+        return "'event' is not an object"
+    return None

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
@@ -49,17 +51,23 @@ def direct_message(body: dict[str, Any]) -> Inbound | None:
     """The `Inbound` of a customer's direct message to the bot; None for anything else."""
     if body.get("type") != "event_callback":
         return None
-    event = body.get("event") or {}
+    event = body.get("event")
+    if not isinstance(event, dict):
+        return None
     if event.get("type") != "message" or event.get("channel_type") != "im":
         return None
     subtype = event.get("subtype")
     if event.get("bot_id") or not event.get("user") or (subtype and subtype not in _MEDIA_SUBTYPES):
         return None  # our own messages, edits, deletions, joins...
-    text = plain_text(event.get("text") or "")
+    text = plain_text(str(event.get("text") or ""))
     kind = InboundKind.TEXT
     if subtype in _MEDIA_SUBTYPES:
         kind = InboundKind.MEDIA
-        names = ", ".join(f.get("name") or "file" for f in event.get("files") or [])
+        files = event.get("files")
+        files = files if isinstance(files, list) else []
+        names = ", ".join(
+            str(f.get("name") or "file") if isinstance(f, dict) else "file" for f in files
+        )
         text = text or f"[file: {names or 'file'}]"
     message_id = event.get("client_msg_id") or body.get("event_id") or event.get("ts")
     return Inbound(
@@ -92,16 +100,19 @@ def register(
             await next()
             return None
         marker = f"{key_prefix}:slack:event:{event_id}"
-        if not await redis.set(marker, "1", nx=True, ex=dedupe_ttl_seconds):
+        inbound = direct_message(body)
+        try:
+            if inbound is not None:
+                # In the inbox first: a direct message is deduplicated by the dispatcher on
+                # its event id, so putting it twice is harmless, and losing it is not.
+                await inbox.put(inbound)
+            fresh = await redis.set(marker, "1", nx=True, ex=dedupe_ttl_seconds)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.error("slack: storage unavailable, Slack will retry", extra={"error": str(exc)})
+            return BoltResponse(status=503, body="storage unavailable, try again shortly")
+        if not fresh:
             log.info("slack redelivery ignored", extra={"event_id": event_id})
             return BoltResponse(status=200, body="")
-        try:
-            inbound = direct_message(body)
-            if inbound is not None:
-                await inbox.put(inbound)
-        except BaseException:
-            await redis.delete(marker)  # answered 500: Slack will try again
-            raise
         await next()
         return None
 

@@ -9,10 +9,11 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, WebSocket, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket, status
 from starlette.websockets import WebSocketDisconnect
 
 from bot.inbox import Inbox
+from bot.limits import WebLimits, client_ip
 from bot.model import Channel, Inbound, InboundKind
 from channels.web.outbox import WebMessage, WebOutbox, dump_message
 from channels.web.schemas import (
@@ -60,7 +61,30 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
 
     User = Annotated[str, Depends(current_user)]
 
-    @router.post("/conversations", status_code=status.HTTP_201_CREATED)
+    def limits_of(request: Request) -> WebLimits | None:
+        # Set by the app factory from the settings; a bare router has none.
+        return getattr(request.app.state, "web_limits", None)
+
+    async def ip_limited(request: Request) -> None:
+        """Per client address: new conversations and messages (429 over the limit)."""
+        limits = limits_of(request)
+        if limits is not None:
+            await limits.per_ip.check(client_ip(request), "requests from one address")
+
+    async def customer_limited(request: Request, user_id: User) -> str:
+        """Per customer token: messages sent (429 over the limit)."""
+        limits = limits_of(request)
+        if limits is not None:
+            await limits.per_token.check(user_id, "messages from one customer")
+        return user_id
+
+    LimitedUser = Annotated[str, Depends(customer_limited)]
+
+    @router.post(
+        "/conversations",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[Depends(ip_limited)],
+    )
     async def start_conversation(
         body: StartConversation | None = None,
     ) -> ConversationStarted:
@@ -81,8 +105,10 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
             token=tokens.issue(user_id), user_id=user_id, expires_in=tokens.ttl_seconds
         )
 
-    @router.post("/messages", status_code=status.HTTP_202_ACCEPTED)
-    async def send_message(body: SendMessage, user_id: User) -> Accepted:
+    @router.post(
+        "/messages", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(ip_limited)]
+    )
+    async def send_message(body: SendMessage, user_id: LimitedUser) -> Accepted:
         """Send the customer's text or choice; the reply comes on the message stream."""
         key = web_customer_key(user_id)
         text = body.text if body.text is not None else (body.label or body.choice or "")

@@ -1,0 +1,163 @@
+"""Erase one customer's data (a deletion request): `tsunagu forget <channel:user>`.
+
+What goes: the live conversation, its transcript and history, the web message stream,
+every per-conversation marker, the handoff queue entry and pending timers, cached LINE and
+Slack profiles, the Slack escalation thread's index, and the customer's report records
+(ended conversations, survey answers, and the unanswered questions of their conversations).
+Counts for the reports that do not name anyone (Prometheus counters) stay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import cast
+
+import click
+from redis.asyncio import Redis
+
+from bot.storage import Keys
+
+log = logging.getLogger("tsunagu.forget")
+
+_CUSTOMER_KEY = re.compile(r"^(line|slack|web):[^\s:][^\s]*$")
+
+
+@dataclass
+class Forgotten:
+    """What was erased."""
+
+    customer_key: str
+    keys: int = 0
+    records: int = 0
+    conversations: set[str] = field(default_factory=set)
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+async def forget_customer(redis: Redis, keys: Keys, customer_key: str) -> Forgotten:
+    """Erase everything stored about `customer_key` (`channel:user`); safe to repeat."""
+    if not _CUSTOMER_KEY.match(customer_key):
+        raise ValueError(f"not a customer key (channel:user): {customer_key!r}")
+    channel, user_id = customer_key.split(":", 1)
+    done = Forgotten(customer_key)
+    prefix = keys.prefix
+
+    # The conversation ids, so that report records without a customer key go too.
+    current = await redis.hget(keys.conversation(customer_key), "id")
+    if current:
+        done.conversations.add(str(current))
+    for line in cast(list[str], await redis.lrange(keys.history(customer_key), 0, -1)):
+        try:
+            conversation_id = json.loads(line).get("conversation_id")
+        except (ValueError, AttributeError):
+            continue
+        if conversation_id:
+            done.conversations.add(str(conversation_id))
+
+    # The Slack desk's index of threads (escalations, low-score alerts) by message ts.
+    doomed: list[str] = []
+    async for key in redis.scan_iter(match=f"{_glob_escape(prefix)}:slack:thread:*", count=1000):
+        raw = await redis.get(key)
+        try:
+            owner = json.loads(raw).get("customer_key") if raw else None
+        except (ValueError, AttributeError):
+            owner = None
+        if owner == customer_key:
+            doomed.append(str(key))
+
+    # Every key of the customer shares the hash tag {channel:user}.
+    pattern = f"{_glob_escape(prefix)}:conv:{{{_glob_escape(customer_key)}}}:*"
+    async for key in redis.scan_iter(match=pattern, count=1000):
+        doomed.append(str(key))
+    if channel == "line":
+        doomed += [f"{prefix}:line:profile:{user_id}", f"{prefix}:line:unreachable:{user_id}"]
+    if channel == "slack":
+        doomed.append(f"{prefix}:slack:user:{user_id}")
+    for start in range(0, len(doomed), 500):
+        done.keys += int(await redis.delete(*doomed[start : start + 500]))
+
+    await redis.zrem(keys.queue(), customer_key)
+    await redis.zrem(f"{prefix}:console:open", customer_key)
+    timers = f"{prefix}:timers"
+    async for member, _ in redis.zscan_iter(timers, match=f"*|{_glob_escape(customer_key)}|*"):
+        done.keys += int(await redis.zrem(timers, member))
+
+    # Report records: found by customer key, or by conversation id for unanswered ones.
+    for kind in ("conversations", "surveys"):
+        done.records += await _delete_records(
+            redis, f"{prefix}:records:{kind}", done, by_customer=True
+        )
+    done.records += await _delete_records(
+        redis, f"{prefix}:records:unanswered", done, by_customer=False
+    )
+    log.info(
+        "customer data erased",
+        extra={"customer": customer_key, "keys": done.keys, "records": done.records},
+    )
+    return done
+
+
+async def _delete_records(redis: Redis, stream: str, done: Forgotten, *, by_customer: bool) -> int:
+    deleted = 0
+    start = "-"
+    while True:
+        entries = cast(
+            list[tuple[str, dict[str, str]]],
+            await redis.xrange(stream, min=start, max="+", count=1000),
+        )
+        doomed = []
+        for entry_id, fields in entries:
+            try:
+                record = json.loads(fields.get("r", "{}"))
+            except ValueError:
+                continue
+            if by_customer and record.get("customer_key") == done.customer_key:
+                doomed.append(entry_id)
+                if record.get("conversation_id"):
+                    done.conversations.add(str(record["conversation_id"]))
+            elif not by_customer and record.get("conversation_id") in done.conversations:
+                doomed.append(entry_id)
+        if doomed:
+            deleted += int(await redis.xdel(stream, *doomed))
+        if len(entries) < 1000:
+            return deleted
+        start = "(" + entries[-1][0]
+
+
+@click.command()
+@click.argument("customer_key")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def forget(customer_key: str, yes: bool) -> None:
+    """Erase one customer's data (a deletion request), e.g. `tsunagu forget line:U123…`."""
+    import asyncio
+
+    from bot.logs import configure_logging
+    from bot.settings import get_settings
+    from bot.storage import connect
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.embedded_redis:
+        raise click.ClickException("set REDIS_URL: the embedded Redis keeps nothing to erase")
+    if not _CUSTOMER_KEY.match(customer_key):
+        raise click.BadParameter("expected channel:user, e.g. line:U4af4980629…", param_hint="KEY")
+    if not yes:
+        click.confirm(f"Erase every record of {customer_key}?", abort=True)
+
+    async def run() -> Forgotten:
+        redis = connect(settings.redis_url)
+        try:
+            return await forget_customer(redis, Keys(settings.key_prefix), customer_key)
+        finally:
+            await redis.aclose()
+
+    done = asyncio.run(run())
+    click.echo(
+        f"{customer_key}: erased {done.keys} keys and {done.records} report records "
+        f"({len(done.conversations)} conversations)."
+    )

@@ -1,0 +1,166 @@
+"""Limits on what clients may send: a body-size cap and Redis-backed rate limits.
+
+- `BodySizeLimit` is plain ASGI middleware: a request whose `Content-Length` is over the
+  limit is answered 413 without reading its body; a body streamed without a length is
+  counted as it is read and answered 413 as soon as it goes over. Nothing past the limit is
+  ever read into memory.
+- `RateLimiter` counts requests per key in fixed windows in Redis (so every process shares
+  the counts) and refuses the excess with 429 and `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from fastapi import HTTPException, Request, status
+from redis.asyncio import Redis
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _TooLarge(Exception):
+    """The body went over the limit while it was being read."""
+
+
+class BodySizeLimit:
+    """ASGI middleware answering 413 to any HTTP request body over `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse by the declared length, else count the body as the app reads it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {"detail": f"request body too large (limit: {self.max_bytes} bytes)"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status.HTTP_413_CONTENT_TOO_LARGE,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {count, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One request counted: allowed or not, and when to try again if not."""
+
+    allowed: bool
+    count: int
+    retry_after: int
+
+
+class RateLimiter:
+    """At most `limit` requests per key in each window of `window_seconds` (0: no limit)."""
+
+    def __init__(
+        self, redis: Redis, prefix: str, name: str, limit: int, window_seconds: float = 60.0
+    ):
+        self.redis = redis
+        self.name = name
+        self.limit = limit
+        self.window_ms = int(window_seconds * 1000)
+        self._prefix = f"{prefix}:ratelimit:{name}"
+        self._hit = redis.register_script(_HIT)
+
+    async def hit(self, key: str) -> Verdict:
+        """Count one request of `key`; raises if Redis is unreachable (the app answers 503)."""
+        if self.limit <= 0:
+            return Verdict(True, 0, 0)
+        count, ttl = cast(
+            list[int], await self._hit(keys=[f"{self._prefix}:{key}"], args=[self.window_ms])
+        )
+        retry_after = max(1, math.ceil(int(ttl) / 1000))
+        return Verdict(int(count) <= self.limit, int(count), retry_after)
+
+    async def check(self, key: str, what: str) -> None:
+        """Count one request; over the limit, raise a 429 saying which limit and when."""
+        verdict = await self.hit(key)
+        if not verdict.allowed:
+            window = self.window_ms / 1000
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many requests: at most {self.limit} {what} per {window:g} seconds; "
+                f"try again in {verdict.retry_after} s",
+                headers={"Retry-After": str(verdict.retry_after)},
+            )
+
+
+@dataclass(frozen=True)
+class WebLimits:
+    """The web API's rate limits: per customer token and per client address."""
+
+    per_token: RateLimiter
+    per_ip: RateLimiter
+
+
+def client_ip(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: as the proxy says,
+    when the server trusts it; see `FORWARDED_ALLOW_IPS` in uvicorn)."""
+    return request.client.host if request.client is not None else "unknown"

@@ -1,0 +1,484 @@
+"""Faults under traffic, against real processes and a real Redis (docs/reliability.md).
+
+- Worker processes are killed with SIGKILL at random moments and started again while a
+  few thousand signed LINE webhooks go through the fake LINE platform: every event is
+  answered exactly once, in order per customer.
+- The Redis server is stopped and started again in the middle of traffic: webhooks answer
+  503 meanwhile (LINE redelivers), /readyz says so, and everything acknowledged is
+  answered once the server is back, with no manual step.
+- A slow LINE API holds up nobody but the customer it is slow for.
+
+Everything runs on loopback, each test is bounded in count and time and stops what it
+started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from bot.faq import FaqEntry
+from bot.model import Channel, Outgoing, Reply
+from bot.settings import Settings
+from bot.storage import Keys
+from handoff.slack_blocks import CLAIM
+from tests.conftest import ROOT
+from tests.fakes.line_platform import LineWorld, line_world
+from tests.fakes.slack_platform import FakeSlack, serve_with_slack
+from tests.faults import PrivateRedis, WorkerProcess, worker_env
+
+log = logging.getLogger("tests.faults")
+
+# FAQ entries whose own question is answered directly; their answers are all different,
+# so what the platform recorded says which event each reply answers.
+ENTRY_IDS = [
+    "shipping-fee",
+    "cancel-order",
+    "return-policy",
+    "payment-methods",
+    "points-expiry",
+    "forgot-password",
+]
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    """A redis-server of this test alone (AOF on, fsync always), stopped afterwards."""
+    server = PrivateRedis(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def script(world: LineWorld) -> list[tuple[str, str]]:
+    """(question, expected answer) pairs, in the order a customer asks them."""
+    pairs = []
+    for entry_id in ENTRY_IDS:
+        entry: FaqEntry | None = world.app.runtime.faq.entry(entry_id)
+        assert entry is not None, entry_id
+        pairs.append((entry.question, entry.answer_for("ja")))
+    assert len({answer for _, answer in pairs}) == len(pairs)
+    return pairs
+
+
+async def post_until_accepted(
+    world: LineWorld, event: dict[str, Any], statuses: list[int], deadline: float
+) -> None:
+    """POST one webhook as LINE does: on anything but 2xx, redeliver the same event."""
+    redelivery = False
+    while True:
+        try:
+            status = await world.platform.post([event], redelivery=redelivery)
+        except (aiohttp.ClientError, OSError):
+            status = 0
+        statuses.append(status)
+        if 200 <= status < 300:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"webhook never accepted (last status {status})")
+        redelivery = True
+        await asyncio.sleep(0.2)
+
+
+async def customer(
+    world: LineWorld,
+    user: str,
+    questions: list[str],
+    statuses: list[int],
+    deadline: float,
+    pause: float = 0.0,
+) -> None:
+    """One customer writing `questions` one after another, as LINE posts them."""
+    for question in questions:
+        await post_until_accepted(world, world.platform.text(user, question), statuses, deadline)
+        if pause:
+            await asyncio.sleep(pause)
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def story(world: LineWorld, user: str) -> str:
+    """What the platform recorded for one user, for a failure message."""
+    lines = [
+        f"{s.kind} {s.at:.3f} {s.retry_key} {s.messages[0].get('text', '')[:12]}"
+        for s in world.platform.sent
+        if s.to == user
+    ]
+    return f"{user}:\n" + "\n".join(lines)
+
+
+def texts_to(world: LineWorld, user: str) -> list[str]:
+    return [m.get("text", "") for m in world.platform.messages_to(user)]
+
+
+async def settled(redis: aioredis.Redis, keys: Keys, partitions: int) -> bool:
+    """Nothing is left in the inbox: every event was handled and acknowledged."""
+    for partition in range(partitions):
+        if await redis.xlen(keys.inbox(partition)):
+            return False
+    return True
+
+
+async def test_sigkilled_workers_lose_nothing_and_answer_each_event_once_in_order(
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    private_redis: PrivateRedis,
+    tmp_path: Path,
+) -> None:
+    customers, per_customer, partitions, lease = 50, 40, 8, 2.0
+    settings = make_settings(
+        redis_url=private_redis.url,
+        run_worker=False,  # this process only answers webhooks; the workers are killable
+        inbox_partitions=partitions,
+        ask_if_solved=False,
+    )
+    seed = random.randrange(1_000_000)
+    chance = random.Random(seed)
+    log.warning("fault test seed: %d", seed)
+    async with line_world(settings, monkeypatch) as world:
+        platform = world.platform
+        env = worker_env(
+            redis_url=private_redis.url,
+            key_prefix=settings.key_prefix,
+            faq_dir=str(ROOT / "faq_data"),
+            faq_watch="false",
+            secret_key="test-secret",
+            inbox_partitions=str(partitions),
+            inbox_lease_seconds=str(lease),
+            ask_if_solved="false",
+            line_channel_secret=platform.channel_secret,
+            line_channel_access_token=platform.access_token,
+            line_api_base_url=platform.base_url,
+            line_data_api_base_url=platform.base_url,
+        )
+        workers = [WorkerProcess(env, tmp_path / f"worker{n}.log") for n in range(3)]
+        pairs = script(world)
+        users = [world.new_user(f"Customer {n}") for n in range(customers)]
+        asked = {
+            user: [pairs[(n + offset) % len(pairs)] for n in range(per_customer)]
+            for offset, user in enumerate(users)
+        }
+        statuses: list[int] = []
+        kills = 0
+        traffic_done = asyncio.Event()
+
+        async def killer() -> None:
+            nonlocal kills
+            while not traffic_done.is_set() and kills < 8:
+                await asyncio.sleep(chance.uniform(0.5, 2.0))
+                victim = chance.choice(workers)
+                await victim.kill()
+                kills += 1
+                await asyncio.sleep(chance.uniform(0.0, 0.5))
+                await victim.start()
+
+        try:
+            for worker in workers:
+                await worker.start()
+            began = time.monotonic()
+            deadline = began + 90
+            killing = asyncio.create_task(killer())
+            await asyncio.gather(
+                *(
+                    customer(world, user, [q for q, _ in asked[user]], statuses, deadline)
+                    for user in users
+                )
+            )
+            traffic_done.set()
+            await killing
+            accepted = time.monotonic() - began
+
+            def all_answered() -> bool:
+                return len(platform.sent) >= customers * per_customer
+
+            await wait_for(all_answered, timeout=60, what="every event answered")
+            redis = world.app.runtime.redis
+            keys = world.app.runtime.keys
+            deadline = time.monotonic() + 20
+            while not await settled(redis, keys, partitions):
+                assert time.monotonic() < deadline, "inbox not drained"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(lease)  # time for a late duplicate to show, if any
+        finally:
+            for worker in workers:
+                await worker.stop()
+
+        log.warning(
+            "fault test: %d webhooks accepted in %.1fs, %d SIGKILLs, all answered in %.1fs",
+            customers * per_customer,
+            accepted,
+            kills,
+            time.monotonic() - began,
+        )
+        assert kills >= 3, "the workers were killed several times"
+        assert statuses.count(200) == customers * per_customer
+        for user in users:
+            assert texts_to(world, user) == [a for _, a in asked[user]], story(world, user)
+        assert len(platform.sent) == customers * per_customer, "no reply was sent twice"
+        assert await redis.xlen(keys.inbox_dead()) == 0
+
+
+async def test_redis_restart_gives_503_then_recovers_with_nothing_acknowledged_lost(
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    private_redis: PrivateRedis,
+) -> None:
+    customers, per_customer = 12, 25
+    settings = make_settings(
+        redis_url=private_redis.url, ask_if_solved=False, inbox_lease_seconds=1.5
+    )
+    async with line_world(settings, monkeypatch) as world:
+        pairs = script(world)
+        users = [world.new_user(f"Customer {n}") for n in range(customers)]
+        asked = {
+            user: [pairs[(n + offset) % len(pairs)] for n in range(per_customer)]
+            for offset, user in enumerate(users)
+        }
+        statuses: list[int] = []
+        ready_during_outage: list[int] = []
+        deadline = time.monotonic() + 90
+        traffic = asyncio.gather(
+            *(
+                customer(world, user, [q for q, _ in asked[user]], statuses, deadline, pause=0.05)
+                for user in users
+            )
+        )
+        async with httpx.AsyncClient(base_url=world.app.base_url) as http:
+            await asyncio.sleep(1.0)
+            answered_before = len(world.platform.sent)
+            private_redis.stop()
+            outage_began = len(statuses)
+            for _ in range(10):
+                ready_during_outage.append((await http.get("/readyz")).status_code)
+                await asyncio.sleep(0.2)
+            private_redis.start()
+            await traffic
+            ready_after = (await http.get("/readyz")).status_code
+
+        def all_answered() -> bool:
+            return all(len(texts_to(world, u)) >= per_customer for u in users)
+
+        await wait_for(all_answered, timeout=45, what="every event answered after the restart")
+        await asyncio.sleep(1.0)
+
+    assert 0 < answered_before < customers * per_customer, "the outage came mid-traffic"
+    assert set(ready_during_outage) == {503}
+    assert ready_after == 200
+    assert 503 in statuses[outage_began:], "webhooks were refused during the outage"
+    assert set(statuses) <= {200, 503, 0}
+    for user in users:
+        assert texts_to(world, user) == [a for _, a in asked[user]], story(world, user)
+
+
+async def test_a_slow_line_api_holds_up_no_other_customer(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delay, customers = 2.0, 20
+    settings = make_settings(ask_if_solved=False)
+    async with line_world(settings, monkeypatch) as world:
+        platform = world.platform
+        pairs = script(world)
+        users = [world.new_user(f"Customer {n}") for n in range(customers)]
+        for endpoint in ("reply", "push", "profile"):
+            platform.slow(endpoint, delay)  # every call takes seconds
+
+        async def ask(n: int, user: str) -> float:
+            began = time.monotonic()
+            assert await platform.say(user, pairs[n % len(pairs)][0]) == 200
+            return time.monotonic() - began
+
+        began = time.monotonic()
+        acks = await asyncio.gather(*(ask(n, u) for n, u in enumerate(users)))
+        for n, user in enumerate(users):
+            await platform.wait_for_text(user, pairs[n % len(pairs)][1], timeout=3 * delay)
+        elapsed = time.monotonic() - began
+    assert max(acks) < 1.5, "the webhook waits for the profile only briefly"
+    # One at a time, this would take customers × delay (40 s).
+    assert elapsed < 3 * delay, f"{customers} customers took {elapsed:.1f}s"
+
+
+DESK = "C0DESK"
+SATO = "U0SATO"
+
+
+async def test_an_agents_reply_that_line_never_takes_is_retried_then_reported_in_the_thread(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack = FakeSlack("slack-signing-secret")
+    await slack.start()
+    slack.add_user(SATO, "Sato", "Sato Hanako")
+    for name, value in {
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_HANDOFF_CHANNEL": DESK,
+        "SLACK_API_BASE_URL": slack.api_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        async with line_world(make_settings(), monkeypatch, send_retry_seconds=3) as world:
+            slack.app_url = world.app.base_url
+            line = world.platform
+            user = world.new_user("Hanako")
+            await line.say(user, "人と話したい")
+            await line.wait_for_text(user, "担当者におつなぎします")
+            [escalation] = await slack.wait_for(
+                lambda: [p for p in slack.posts(DESK) if "thread_ts" not in p.args],
+                what="escalation",
+            )
+            await slack.click(SATO, escalation, CLAIM)
+            await line.wait_for_text(user, "Sato")
+            thread = escalation.result["ts"]
+
+            # A blip first: retried with backoff, delivered once.
+            line.fail("push", 503, times=1)
+            await slack.user_says(SATO, "少々お待ちください", DESK, thread_ts=thread)
+            await line.wait_for_text(user, "少々お待ちください")
+
+            # Then LINE is down for longer than the retry window: the agent hears of it.
+            line.fail("push", 500, times=1000)
+            await slack.user_says(SATO, "ご注文番号を確認しました", DESK, thread_ts=thread)
+            [note] = await slack.wait_for(
+                lambda: [
+                    p
+                    for p in slack.posts(DESK, thread)
+                    if "delivery_failed" in p.args.get("text", "")
+                ],
+                what="the failure told in the thread",
+                timeout=10,
+            )
+    finally:
+        await slack.stop()
+    assert "ご注文番号を確認しました" in note.args["text"]
+    assert texts_to(world, user).count("少々お待ちください") == 1
+    assert not any("ご注文番号を確認しました" in t for t in texts_to(world, user))
+
+
+async def test_a_reply_that_went_out_just_before_a_crash_is_not_pushed_again(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with line_world(make_settings(), monkeypatch) as world:
+        platform, sender, rt = world.platform, world.app.channel.sender, world.app.runtime
+        user = world.new_user()
+        event = platform.text(user, "x")
+        meta = {
+            "reply_token": event["replyToken"],
+            "reply_token_at": str(event["timestamp"] / 1000),
+            "to": user,
+        }
+        batch = [
+            Outgoing(
+                message_id=uuid.uuid4().hex,
+                channel=Channel.LINE,
+                user_id=user,
+                conversation_id="c1",
+                reply=Reply(text="一度だけ"),
+                meta=meta,
+            )
+        ]
+        await sender.send(batch)
+        # The process died after LINE took the reply, before the delivery marker was set.
+        async for key in rt.redis.scan_iter(match=f"{rt.keys.prefix}:conv:*:sent:line:*"):
+            await rt.redis.delete(key)
+        await sender.send(batch)  # the replay
+        assert [(s.kind, s.messages[0]["text"]) for s in platform.sent] == [("reply", "一度だけ")]
+
+        # A crash *before* LINE took it: the replay's reply goes out, once.
+        other = platform.text(user, "y")
+        meta2 = {**meta, "reply_token": other["replyToken"]}
+        second = [batch[0].model_copy(update={"message_id": uuid.uuid4().hex, "meta": meta2})]
+        await rt.redis.set(
+            rt.keys.prefix + f":line:reply_token:{other['replyToken']}",
+            sender_call_id(second),
+        )
+        await sender.send(second)
+        assert [s.kind for s in platform.sent] == ["reply", "reply"]
+
+
+def sender_call_id(batch: list[Outgoing]) -> str:
+    """The id the LINE sender gives the first API call of a batch (as channels/line/sender)."""
+    import hashlib
+
+    from channels.line.render import calls, render
+
+    messages = [(f"{o.message_id}.{n}", m) for o in batch for n, m in enumerate(render(o.reply))]
+    ids = [mid for mid, _ in calls(messages)[0]]
+    return hashlib.sha256("|".join(ids).encode()).hexdigest()[:32]
+
+
+async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lettering(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from bot.inbox import Inbox, InboxWorker
+    from bot.model import Inbound
+
+    keys = Keys(key_prefix)
+    inbox = Inbox(redis_client, keys, partitions=1)
+    attempts: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        attempts.append(inbound.event_id)
+        if len(attempts) <= 6:
+            raise RedisConnectionError("Connection refused")  # Redis is away for a while
+
+    stop = asyncio.Event()
+    worker = InboxWorker(inbox, handle, max_attempts=2, retry_base_seconds=0.01)
+    task = asyncio.create_task(worker.run(stop))
+    await inbox.put(Inbound(event_id="e1", channel=Channel.WEB, user_id="u1", text="hi"))
+    deadline = time.monotonic() + 10
+    while await inbox.pending_count() or len(attempts) < 7:
+        assert time.monotonic() < deadline, attempts
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert attempts == ["e1"] * 7, "more outages than attempts, and still handled"
+    assert await redis_client.xlen(keys.inbox_dead()) == 0
+
+
+async def test_slack_gets_503_while_redis_is_down_and_its_retry_is_answered_once(
+    make_settings: Callable[..., Settings], private_redis: PrivateRedis
+) -> None:
+    fake = FakeSlack("slack-signing-secret")
+    await fake.start()
+    fake.add_user("U0CUSTOMER", "Tanaka")
+    settings = make_settings(redis_url=private_redis.url, inbox_lease_seconds=1.5)
+    try:
+        async with serve_with_slack(settings, fake):
+            event = fake.message_event("U0CUSTOMER", "送料はいくらですか？", "D0CUSTOMER")
+            body = fake.event_body(event, "EvOUTAGE0001")
+            private_redis.stop()
+            during = await fake.deliver(body, "application/json")
+            private_redis.start()
+            retried = await fake.deliver(body, "application/json", retry_num=1)
+            again = await fake.deliver(body, "application/json", retry_num=2)
+            await fake.wait_for(
+                lambda: [p for p in fake.posts("D0CUSTOMER") if "550" in p.args["text"]],
+                what="the answer after the outage",
+            )
+            await asyncio.sleep(0.5)
+            answers = [p for p in fake.posts("D0CUSTOMER") if "550" in p.args["text"]]
+    finally:
+        await fake.stop()
+    assert during.status_code == 503, "Slack retries a 5xx"
+    assert (retried.status_code, again.status_code) == (200, 200)
+    assert len(answers) == 1
