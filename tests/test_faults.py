@@ -326,12 +326,7 @@ async def test_an_agents_reply_that_line_never_takes_is_retried_then_reported_in
     slack = FakeSlack("slack-signing-secret")
     await slack.start()
     slack.add_user(SATO, "Sato", "Sato Hanako")
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_HANDOFF_CHANNEL": DESK,
-        "SLACK_API_BASE_URL": slack.api_url,
-    }.items():
+    for name, value in slack.env(DESK).items():
         monkeypatch.setenv(name, value)
     try:
         async with line_world(make_settings(), monkeypatch, send_retry_seconds=3) as world:

@@ -37,12 +37,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_HANDOFF_CHANNEL": DESK,
-        "SLACK_API_BASE_URL": slack.api_url,
-    }.items():
+    for name, value in slack.env(DESK).items():
         monkeypatch.setenv(name, value)
     async with line_world(make_settings(), monkeypatch) as running:
         assert running.app.runtime.slack is not None, "Slack is on from the environment"

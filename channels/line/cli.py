@@ -100,13 +100,7 @@ async def _simulate(user_id: str, name: str, language: str, port: int) -> None:
     platform = await FakeLinePlatform(
         channel_secret=f"sim-{uuid.uuid4().hex}", access_token=f"sim-{uuid.uuid4().hex}"
     ).start()
-    env = {
-        "LINE_CHANNEL_SECRET": platform.channel_secret,
-        "LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
-        "LINE_API_BASE_URL": platform.base_url,
-        "LINE_DATA_API_BASE_URL": platform.base_url,
-    }
-    os.environ.update(env)  # the runtime reads its LINE settings from the environment
+    os.environ.update(platform.env())  # the runtime reads its LINE settings from there
     settings = Settings()
     configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), "text")
     platform.add_user(user_id, name, language)

@@ -119,6 +119,15 @@ class FakeLinePlatform:
 
     # -- what the test or developer controls ---------------------------------------
 
+    def env(self) -> dict[str, str]:
+        """The `LINE_*` environment that points Tsunagu's LINE channel at this platform."""
+        return {
+            "LINE_CHANNEL_SECRET": self.channel_secret,
+            "LINE_CHANNEL_ACCESS_TOKEN": self.access_token,
+            "LINE_API_BASE_URL": self.base_url,
+            "LINE_DATA_API_BASE_URL": self.base_url,
+        }
+
     def add_user(self, user_id: str, name: str = "Customer", language: str = "ja") -> None:
         """A LINE user whose profile the API returns."""
         self.users[user_id] = {"displayName": name, "language": language}

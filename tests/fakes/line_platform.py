@@ -61,10 +61,7 @@ async def line_world(
         channel_secret=f"secret-{uuid.uuid4().hex}", access_token=f"token-{uuid.uuid4().hex}"
     ).start()
     env = {
-        "LINE_CHANNEL_SECRET": platform.channel_secret,
-        "LINE_CHANNEL_ACCESS_TOKEN": platform.access_token,
-        "LINE_API_BASE_URL": platform.base_url,
-        "LINE_DATA_API_BASE_URL": platform.base_url,
+        **platform.env(),
         **{f"LINE_{name.upper()}": str(value) for name, value in line.items()},
     }
     for name, value in env.items():

@@ -94,6 +94,15 @@ class FakeSlack:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def env(self, handoff_channel: str) -> dict[str, str]:
+        """The `SLACK_*` environment that points Tsunagu at this fake, with a desk channel."""
+        return {
+            "SLACK_BOT_TOKEN": self.token,
+            "SLACK_SIGNING_SECRET": self.signing_secret,
+            "SLACK_HANDOFF_CHANNEL": handoff_channel,
+            "SLACK_API_BASE_URL": self.api_url,
+        }
+
     def add_user(self, user_id: str, display_name: str, real_name: str = "") -> None:
         """A workspace member `users.info` knows."""
         self.users[user_id] = {
