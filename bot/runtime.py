@@ -16,7 +16,8 @@ from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher
 from bot.faq import FaqLibrary
 from bot.flow import Flow
-from bot.inbox import Inbox, InboxWorker
+from bot.inbox import Inbox
+from bot.inbox_worker import InboxWorker
 from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys, connect

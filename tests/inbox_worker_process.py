@@ -11,7 +11,8 @@ import sys
 
 import redis.asyncio as aioredis
 
-from bot.inbox import Inbox, InboxWorker
+from bot.inbox import Inbox
+from bot.inbox_worker import InboxWorker
 from bot.model import Inbound
 from bot.storage import Keys
 

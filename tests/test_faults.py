@@ -424,7 +424,8 @@ async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lette
 ) -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from bot.inbox import Inbox, InboxWorker
+    from bot.inbox import Inbox
+    from bot.inbox_worker import InboxWorker
     from bot.model import Inbound
 
     keys = Keys(key_prefix)

@@ -11,7 +11,8 @@ from collections import defaultdict
 
 import redis.asyncio as aioredis
 
-from bot.inbox import Inbox, InboxWorker
+from bot.inbox import Inbox
+from bot.inbox_worker import InboxWorker
 from bot.model import Channel, Inbound
 from bot.storage import Keys
 from tests.conftest import REDIS_URL, ROOT

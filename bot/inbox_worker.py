@@ -1,0 +1,338 @@
+"""Inbox workers: each owns some shards of the inbox (a lease in Redis) and feeds their
+events to the dispatcher, one customer's events after another, other customers' at once.
+
+Workers share the shards evenly (a heartbeat says who is alive); a shard whose worker died
+is taken over when its lease runs out, and what that worker read but never acknowledged is
+replayed first (`XAUTOCLAIM`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot import metrics
+from bot.inbox import GROUP, Inbox
+from bot.model import Inbound
+
+log = logging.getLogger("tsunagu.inbox")
+
+Handler = Callable[[Inbound], Awaitable[None]]
+
+# Redis itself unreachable: not the event's fault, so it never counts as a failed attempt.
+STORAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
+_STORAGE_RETRY_MAX_SECONDS = 5.0
+
+_RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class InboxWorker:
+    """Owns some shards of the inbox and feeds their events to a handler."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        handler: Handler,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = 10.0,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 0.5,
+        batch_size: int = 50,
+        max_in_flight: int = 200,
+    ):
+        self.inbox = inbox
+        self.handler = handler
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_ms = int(lease_seconds * 1000)
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base_seconds
+        self.batch_size = batch_size
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._renew = inbox.redis.register_script(_RENEW_LEASE)
+        self._release = inbox.redis.register_script(_RELEASE_LEASE)
+        self._consumers: dict[int, asyncio.Task[None]] = {}
+        self._draining: dict[int, asyncio.Event] = {}
+        # Shards being handed back: their lease is still renewed until what was read from
+        # them is finished, so no other worker can take them over in the meantime.
+        self._releasing: dict[int, asyncio.Task[None]] = {}
+        self._stopping = False
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def owned_partitions(self) -> list[int]:
+        """The shards this worker reads now."""
+        return sorted(self._consumers)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Balance shards with the other workers and consume them until `stop` is set."""
+        log.info("inbox worker started", extra={"worker": self.worker_id})
+        try:
+            while not stop.is_set():
+                try:
+                    await self._rebalance()
+                except (OSError, ConnectionError, TimeoutError) as exc:
+                    log.warning("inbox: Redis unreachable, retrying", extra={"error": str(exc)})
+                except Exception:
+                    log.exception("inbox: rebalance failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.lease_ms / 3000)
+        finally:
+            await self._shutdown()
+
+    async def _rebalance(self) -> None:
+        redis, keys = self.inbox.redis, self.inbox.keys
+        now = time.time()
+        await redis.zadd(keys.workers(), {self.worker_id: now})
+        # A worker beats every third of a lease; one silent for a whole lease is gone (its
+        # shards' leases have expired too), so the survivors share its shards at once.
+        await redis.zremrangebyscore(keys.workers(), "-inf", now - self.lease_ms / 1000)
+        live = max(1, int(await redis.zcard(keys.workers())))
+        target = math.ceil(self.inbox.partitions / live)
+
+        for partition in list(self._releasing):
+            await self._renew(
+                keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
+            )
+        for partition, task in list(self._consumers.items()):
+            renewed = await self._renew(
+                keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
+            )
+            if not renewed:
+                # Another worker may own it already and replay what we were handling: stop
+                # that work now (as a crash would) rather than race the new owner.
+                log.warning("inbox: lost shard", extra={"partition": partition})
+                task.cancel()
+                self._consumers.pop(partition, None)
+                for handling in list(self._tasks):
+                    if handling.get_name() == f"inbox:{partition}":
+                        handling.cancel()
+            elif task.done():
+                # The reader died (Redis went away, say) but the shard is still ours: read
+                # it again now, starting with what is pending, rather than after the lease.
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning(
+                        "inbox: shard reader restarted",
+                        extra={"partition": partition, "error": repr(task.exception())},
+                    )
+                self._draining[partition] = asyncio.Event()
+                self._consumers[partition] = asyncio.create_task(self._consume(partition))
+
+        if len(self._consumers) > target:
+            await self._hand_back(self.owned_partitions[target:])
+
+        if len(self._consumers) < target:
+            start = random.randrange(self.inbox.partitions)
+            for offset in range(self.inbox.partitions):
+                if len(self._consumers) >= target:
+                    break
+                partition = (start + offset) % self.inbox.partitions
+                if partition in self._consumers or partition in self._releasing:
+                    continue
+                taken = await redis.set(
+                    keys.inbox_lease(partition), self.worker_id, nx=True, px=self.lease_ms
+                )
+                if taken:
+                    self._draining[partition] = asyncio.Event()
+                    self._consumers[partition] = asyncio.create_task(self._consume(partition))
+
+    async def _hand_back(self, partitions: list[int]) -> None:
+        """Stop reading shards; in the background, finish what was read from them, then free
+        their leases (renewed meanwhile by `_rebalance`, which is not held up)."""
+        for partition in partitions:
+            consumer = self._consumers.pop(partition, None)
+            if consumer is None:
+                continue
+            self._draining[partition].set()
+            self._releasing[partition] = asyncio.create_task(
+                self._finish_hand_back(partition, consumer)
+            )
+
+    async def _finish_hand_back(self, partition: int, consumer: asyncio.Task[None]) -> None:
+        try:
+            await asyncio.gather(consumer, return_exceptions=True)
+            await self._release(
+                keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
+            )
+        finally:
+            self._releasing.pop(partition, None)
+
+    async def _consume(self, partition: int) -> None:
+        redis, stream = self.inbox.redis, self.inbox.keys.inbox(partition)
+        draining = self._draining[partition]
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
+            await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+
+        # First what an earlier owner read but never acknowledged, oldest first.
+        start = "0-0"
+        while True:
+            start, entries, _ = await redis.xautoclaim(
+                stream, GROUP, self.worker_id, min_idle_time=0, start_id=start, count=100
+            )
+            for entry_id, fields in entries:
+                await self._schedule(partition, entry_id, fields)
+            if start == "0-0":
+                break
+
+        while not draining.is_set():
+            began = time.monotonic()
+            response = await redis.xreadgroup(
+                GROUP, self.worker_id, {stream: ">"}, count=self.batch_size, block=1000
+            )
+            if not response:
+                # The embedded Redis answers a blocking read at once; wait for a local put.
+                if time.monotonic() - began < 0.05:
+                    await self.inbox.wait_for_arrival(partition, timeout=0.25)
+                continue
+            streams = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], response)
+            for _, entries in streams:
+                for entry_id, fields in entries:
+                    await self._schedule(partition, entry_id, fields)
+
+        # Draining: let what was read from this shard finish before the lease is freed.
+        pending = [task for task in self._tasks if task.get_name() == f"inbox:{partition}"]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _schedule(self, partition: int, entry_id: str, fields: dict[str, str]) -> None:
+        """Queue an event behind earlier events of the same customer."""
+        try:
+            inbound = Inbound.model_validate_json(fields.get("event", ""))
+        except ValidationError:
+            log.error("inbox: unreadable event dropped", extra={"entry": entry_id})
+            await self._settle(partition, entry_id, fields, error="unreadable")
+            return
+        await self._in_flight.acquire()
+        key = inbound.customer_key
+        previous = self._tails.get(key)
+        task = asyncio.create_task(
+            self._handle_after(previous, partition, entry_id, fields, inbound),
+            name=f"inbox:{partition}",
+        )
+        self._tails[key] = task
+        self._tasks.add(task)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            self._tasks.discard(done)
+            self._in_flight.release()
+            if self._tails.get(key) is done:
+                del self._tails[key]
+
+        task.add_done_callback(forget)
+
+    async def _handle_after(
+        self,
+        previous: asyncio.Task[None] | None,
+        partition: int,
+        entry_id: str,
+        fields: dict[str, str],
+        inbound: Inbound,
+    ) -> None:
+        if previous is not None:
+            # Whatever became of the previous event (handled, failed, cancelled), this one
+            # waits for it; but a cancellation of this task itself must not be swallowed,
+            # or a cancelled event would run before the replay of the one ahead of it.
+            await asyncio.wait({previous})
+        error: str | None = None
+        attempt = 0
+        storage_wait = self.retry_base
+        while attempt < self.max_attempts:
+            attempt += 1
+            try:
+                await self.handler(inbound)
+                error = None
+                break
+            except STORAGE_ERRORS as exc:
+                # Redis is away: wait for it (this is no fault of the event), unless the
+                # worker is stopping; then the event stays pending for the next owner.
+                attempt -= 1
+                if self._stopping:
+                    raise
+                log.warning(
+                    "inbox: storage unreachable while handling, waiting",
+                    extra={"event_id": inbound.event_id, "error": repr(exc)},
+                )
+                await asyncio.sleep(storage_wait)
+                storage_wait = min(storage_wait * 2, _STORAGE_RETRY_MAX_SECONDS)
+            except Exception as exc:
+                metrics.ERRORS.labels("handler").inc()
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "inbox: handling failed",
+                    extra={"event_id": inbound.event_id, "attempt": attempt, "error": error},
+                )
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
+        await self._settle_when_possible(partition, entry_id, fields, error=error)
+
+    async def _settle_when_possible(
+        self, partition: int, entry_id: str, fields: dict[str, str], *, error: str | None
+    ) -> None:
+        """`_settle`, retried while Redis is unreachable (an unacknowledged event that was
+        handled would be handled again, harmlessly, but only after a takeover)."""
+        wait = self.retry_base
+        while True:
+            try:
+                await self._settle(partition, entry_id, fields, error=error)
+                return
+            except STORAGE_ERRORS:
+                if self._stopping:
+                    raise
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, _STORAGE_RETRY_MAX_SECONDS)
+
+    async def _settle(
+        self, partition: int, entry_id: str, fields: dict[str, str], *, error: str | None
+    ) -> None:
+        """Acknowledge an event; one that failed every attempt goes to the dead letters."""
+        redis, keys = self.inbox.redis, self.inbox.keys
+        stream = keys.inbox(partition)
+        if error is not None:
+            metrics.ERRORS.labels("dead_letter").inc()
+            log.error("inbox: event dead-lettered", extra={"entry": entry_id, "error": error})
+            dead: dict[Any, Any] = {**fields, "error": error}
+            await redis.xadd(keys.inbox_dead(), dead, maxlen=10_000)
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, GROUP, entry_id)
+            pipe.xdel(stream, entry_id)
+            await pipe.execute()
+
+    async def _shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._hand_back(self.owned_partitions)
+            releasing = list(self._releasing.values())
+            await asyncio.wait_for(asyncio.gather(*releasing, return_exceptions=True), 10)
+        self._stopping = True
+        for task in list(self._releasing.values()):
+            task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.inbox.redis.zrem(self.inbox.keys.workers(), self.worker_id)
+        log.info("inbox worker stopped", extra={"worker": self.worker_id})
