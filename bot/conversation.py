@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from bot.model import Channel, Outgoing
 from bot.records import (
     ConversationRecord,
+    FaqChoice,
+    FaqRejected,
     SurveyResponse,
     SurveyStatus,
     UnansweredMessage,
@@ -29,6 +31,24 @@ class ConversationState(StrEnum):
     CLOSED = "closed"
 
 
+class FaqTurn(BaseModel):
+    """The bot's latest turn with the FAQ: what the customer asked and what it offered.
+
+    Kept so the customer's next tap can be told apart: a "did you mean…?" choice names
+    the entry their words meant; 「解決しない」 rejects the entry answered.
+    """
+
+    question: str | None = Field(
+        default=None, description="What the customer typed; None after a topic button."
+    )
+    suggested: list[str] = Field(default_factory=list, description="The choices offered.")
+    answered: str | None = Field(default=None, description="The entry answered.")
+
+
+# Enough to show an agent's reply what it answered, without keeping a whole conversation.
+UNANSWERED_KEPT = 5
+
+
 class Conversation(BaseModel):
     """One customer's current conversation. A message after `closed` opens a new one."""
 
@@ -43,6 +63,11 @@ class Conversation(BaseModel):
     bot_failures: int = Field(default=0, description="Consecutive messages the bot couldn't help.")
     faq_answered: list[str] = Field(default_factory=list)
     faq_suggested: list[str] = Field(default_factory=list)
+    faq_turn: FaqTurn | None = None
+    unanswered_questions: list[str] = Field(
+        default_factory=list,
+        description=f"The last {UNANSWERED_KEPT} questions the bot could not answer.",
+    )
     agent: str | None = None
     queued_at: float | None = None
     priority: int = 0  # higher is served first
@@ -64,6 +89,10 @@ class Conversation(BaseModel):
     def customer_key(self) -> str:
         """`channel:user_id`, the key of everything stored about this customer."""
         return f"{self.channel.value}:{self.user_id}"
+
+    def note_unanswered(self, question: str) -> None:
+        """Remember a question the bot could not answer (for the agent's reply to it)."""
+        self.unanswered_questions = [*self.unanswered_questions, question][-UNANSWERED_KEPT:]
 
     def to_record(self, ended_at: float) -> ConversationRecord:
         """The report record of this conversation, ending now."""
@@ -166,6 +195,8 @@ class Effects(BaseModel):
     survey_responses: list[SurveyResponse] = Field(default_factory=list)
     conversation_record: ConversationRecord | None = None
     unanswered: UnansweredMessage | None = None
+    faq_choice: FaqChoice | None = None
+    faq_rejected: FaqRejected | None = None
 
 
 class Step(BaseModel):

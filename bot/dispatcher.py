@@ -126,6 +126,11 @@ class Dispatcher:
             await self.records.add(
                 unanswered, dedupe_id=f"{unanswered.conversation_id}:{unanswered.time}"
             )
+        for labelled in (effects.faq_choice, effects.faq_rejected):
+            if labelled is not None:
+                await self.records.add(
+                    labelled, dedupe_id=f"{labelled.conversation_id}:{labelled.time}"
+                )
         await self.delivery.send(effects.outgoing)
         for event in effects.desk_events:
             for desk in self.desks:

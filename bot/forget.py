@@ -3,7 +3,8 @@
 What goes: the live conversation, its transcript and history, the web message stream,
 every per-conversation marker, the handoff queue entry and pending timers, cached LINE and
 Slack profiles, the Slack escalation thread's index, and the customer's report records
-(ended conversations, survey answers, and the unanswered questions of their conversations).
+(ended conversations, survey answers, the "did you mean…?" choices they tapped, the answers
+they rejected, the agent replies to them, and the unanswered questions of their conversations).
 Counts for the reports that do not name anyone (Prometheus counters) stay.
 """
 
@@ -18,6 +19,7 @@ from typing import cast
 import click
 from redis.asyncio import Redis
 
+from bot.records import CUSTOMER_STREAMS
 from bot.storage import Keys
 
 log = logging.getLogger("tsunagu.forget")
@@ -88,7 +90,7 @@ async def forget_customer(redis: Redis, keys: Keys, customer_key: str) -> Forgot
         done.keys += int(await redis.zrem(timers, member))
 
     # Report records: found by customer key, or by conversation id for unanswered ones.
-    for kind in ("conversations", "surveys"):
+    for kind in CUSTOMER_STREAMS:
         done.records += await _delete_records(
             redis, f"{prefix}:records:{kind}", done, by_customer=True
         )

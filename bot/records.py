@@ -1,5 +1,9 @@
 """What the reports are made of: one record per ended conversation, per survey answer and
 per message the bot could not answer, kept in Redis streams for `RECORDS_RETENTION_DAYS`.
+
+Three more kinds are labelled examples the FAQ learns from (`tsunagu faq learn`): a
+"did you mean…?" choice a customer tapped, an answer they said did not solve it, and an
+agent's reply to a conversation the bot could not answer.
 """
 
 from __future__ import annotations
@@ -73,6 +77,43 @@ class UnansweredMessage(BaseModel):
     time: float = Field(default_factory=time.time)
 
 
+class FaqChoice(BaseModel):
+    """A customer tapped one of the "did you mean…?" choices: their words meant that entry."""
+
+    question: str = Field(description="What the customer typed.")
+    faq_id: str = Field(description="The entry they tapped.")
+    offered: list[str] = Field(description="Every entry offered, in order.")
+    customer_key: str
+    channel: Channel
+    conversation_id: str
+    time: float = Field(default_factory=time.time)
+
+
+class FaqRejected(BaseModel):
+    """A customer said an answer did not solve their problem (「解決しない」 / No)."""
+
+    faq_id: str = Field(description="The entry answered.")
+    question: str | None = Field(
+        description="What the customer typed; None when they tapped a topic button."
+    )
+    customer_key: str
+    channel: Channel
+    conversation_id: str
+    time: float = Field(default_factory=time.time)
+
+
+class AgentAnswered(BaseModel):
+    """An agent's first reply in a conversation whose questions the bot could not answer."""
+
+    questions: list[str] = Field(description="The customer's unanswered questions, in order.")
+    reply: str = Field(description="The agent's first reply.")
+    agent: str
+    customer_key: str
+    channel: Channel
+    conversation_id: str
+    time: float = Field(default_factory=time.time)
+
+
 def resolution_of(*, handed_off: bool, agent: str | None, bot_answered: bool) -> Resolution:
     """How a conversation ended: by the bot, by an agent, or by nobody."""
     if agent:
@@ -82,12 +123,25 @@ def resolution_of(*, handed_off: bool, agent: str | None, bot_answered: bool) ->
     return "bot"
 
 
-Record = TypeVar("Record", ConversationRecord, SurveyResponse, UnansweredMessage)
+Record = TypeVar(
+    "Record",
+    ConversationRecord,
+    SurveyResponse,
+    UnansweredMessage,
+    FaqChoice,
+    FaqRejected,
+    AgentAnswered,
+)
 _STREAMS: dict[type[BaseModel], str] = {
     ConversationRecord: "conversations",
     SurveyResponse: "surveys",
     UnansweredMessage: "unanswered",
+    FaqChoice: "faq_choice",
+    FaqRejected: "faq_rejected",
+    AgentAnswered: "agent_answered",
 }
+# Streams whose records carry a `customer_key` (what `tsunagu forget` erases by customer).
+CUSTOMER_STREAMS = ("conversations", "surveys", "faq_choice", "faq_rejected", "agent_answered")
 
 
 class RecordStore:

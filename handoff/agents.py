@@ -24,7 +24,7 @@ from bot.delivery import Delivery
 from bot.flow import Flow
 from bot.model import Outgoing, Reply, ReplyKind
 from bot.ports import Desk
-from bot.records import RecordStore
+from bot.records import AgentAnswered, RecordStore
 from bot.texts import language_of
 from bot.timers import Timers
 from handoff.queue import RedisHandoffQueue
@@ -115,8 +115,27 @@ class AgentActions:
         reply = Reply(text=text, kind=ReplyKind.AGENT, sender=agent)
         await self._say(conversation, reply, f"agent:{message_id}", sender="agent", name=agent)
         if conversation.first_response_at is None:
-            await self._note_first_response(customer_key, time.time())
+            at = time.time()
+            await self._note_first_response(customer_key, at)
+            await self._note_agent_answer(conversation, agent, text, at)
         return ActionResult(True, conversation.state, agent)
+
+    async def _note_agent_answer(
+        self, conversation: Conversation, agent: str, text: str, at: float
+    ) -> None:
+        """The first reply to questions the bot could not answer: an example to learn from."""
+        if not conversation.unanswered_questions:
+            return
+        record = AgentAnswered(
+            questions=list(conversation.unanswered_questions),
+            reply=text,
+            agent=agent,
+            customer_key=conversation.customer_key,
+            channel=conversation.channel,
+            conversation_id=conversation.id,
+            time=at,
+        )
+        await self.records.add(record, dedupe_id=conversation.id)
 
     async def _note_first_response(self, customer_key: str, at: float) -> None:
         """Remember when the agent first answered (for first-response time)."""

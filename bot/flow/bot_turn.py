@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import intents
-from bot.conversation import TimerKind
+from bot.conversation import FaqTurn, TimerKind
 from bot.faq import FaqEntry, Outcome
 from bot.flow.builder import StepBuilder
 from bot.flow.config import (
@@ -17,7 +17,7 @@ from bot.flow.context import FlowContext
 from bot.flow.handoff_turn import hand_off
 from bot.flow.survey_turn import finish
 from bot.model import Choice, InboundKind, Reply, ReplyKind
-from bot.records import UnansweredMessage
+from bot.records import FaqChoice, FaqRejected, UnansweredMessage
 
 
 async def bot_turn(ctx: FlowContext, b: StepBuilder) -> None:
@@ -46,12 +46,15 @@ async def _choice(ctx: FlowContext, b: StepBuilder, payload: str) -> None:
         if entry is None:  # removed from the FAQ since the button was shown
             await no_answer(ctx, b)
         else:
+            _note_choice(b, entry.id)
             answer(ctx, b, entry)
     elif payload == HANDOFF:
         await hand_off(ctx, b)
     elif payload == HELPFUL_YES:
+        b.conversation.faq_turn = None
         finish(ctx, b)
     elif payload in (HELPFUL_NO, NONE_OF_THESE):
+        _note_not_solved(b)
         await no_answer(ctx, b)
     else:
         # A stale button (an old survey, an earlier conversation): read it as text.
@@ -60,15 +63,18 @@ async def _choice(ctx: FlowContext, b: StepBuilder, payload: str) -> None:
 
 async def _consult_faq(ctx: FlowContext, b: StepBuilder) -> None:
     decision = ctx.faq.decide(b.inbound.text, b.language)
+    turn = b.conversation.faq_turn = FaqTurn(question=b.inbound.text)
     if decision.outcome is Outcome.ANSWER:
         answer(ctx, b, decision.candidates[0].entry)
     elif decision.outcome is Outcome.SUGGEST:
         entries = [scored.entry for scored in decision.candidates[:3]]
         choices = [faq_choice(b, entry) for entry in entries]
         choices.append(Choice(label=b.text("none_of_these"), payload=NONE_OF_THESE))
-        b.conversation.faq_suggested.extend(entry.id for entry in entries)
-        b.say("suggest", ReplyKind.SUGGEST, choices, [entry.id for entry in entries])
+        turn.suggested = [entry.id for entry in entries]
+        b.conversation.faq_suggested.extend(turn.suggested)
+        b.say("suggest", ReplyKind.SUGGEST, choices, turn.suggested)
     else:
+        b.conversation.note_unanswered(b.inbound.text)
         best = decision.best
         b.effects.unanswered = UnansweredMessage(
             text=b.inbound.text,
@@ -80,11 +86,55 @@ async def _consult_faq(ctx: FlowContext, b: StepBuilder) -> None:
         await no_answer(ctx, b)
 
 
+def _note_choice(b: StepBuilder, faq_id: str) -> None:
+    """A tap on an FAQ button: a "did you mean…?" choice labels the customer's words.
+
+    Only the first tap among the choices counts (a second one says the first was wrong);
+    a topic button of the greeting labels nothing.
+    """
+    conversation, turn = b.conversation, b.conversation.faq_turn
+    chose = turn is not None and turn.answered is None and faq_id in turn.suggested
+    if chose and turn is not None and turn.question:
+        b.effects.faq_choice = FaqChoice(
+            question=turn.question,
+            faq_id=faq_id,
+            offered=list(turn.suggested),
+            customer_key=conversation.customer_key,
+            channel=conversation.channel,
+            conversation_id=conversation.id,
+            time=b.now,
+        )
+        conversation.faq_turn = FaqTurn(question=turn.question, suggested=turn.suggested)
+    else:
+        conversation.faq_turn = FaqTurn()
+
+
+def _note_not_solved(b: StepBuilder) -> None:
+    """「解決しない」 rejects the entry answered; either way the question stays unanswered."""
+    conversation, turn = b.conversation, b.conversation.faq_turn
+    conversation.faq_turn = None
+    if turn is None:
+        return  # a stale button: nothing on record to reject
+    if turn.answered is not None and b.inbound.payload == HELPFUL_NO:
+        b.effects.faq_rejected = FaqRejected(
+            faq_id=turn.answered,
+            question=turn.question,
+            customer_key=conversation.customer_key,
+            channel=conversation.channel,
+            conversation_id=conversation.id,
+            time=b.now,
+        )
+    if turn.question and (turn.answered or turn.suggested):
+        conversation.note_unanswered(turn.question)  # (already noted if nothing was offered)
+
+
 def answer(ctx: FlowContext, b: StepBuilder, entry: FaqEntry) -> None:
     """Answer with an FAQ entry (and ask whether it solved the problem).
 
     An answer does not reset the count of failures: only the customer can say it helped.
     """
+    turn = b.conversation.faq_turn or FaqTurn()
+    b.conversation.faq_turn = turn.model_copy(update={"answered": entry.id})
     b.conversation.faq_answered.append(entry.id)
     b.reply(Reply(text=entry.answer_for(b.language), kind=ReplyKind.ANSWER), [entry.id])
     if ctx.config.ask_if_solved:
