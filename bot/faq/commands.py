@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -12,9 +13,12 @@ import click
 from bot.faq.decision import Outcome
 from bot.faq.evaluation import load_cases, metrics, report_lines, run_cases
 from bot.faq.index import FaqIndex
+from bot.faq.learn import MIN_SEEN, LearnSettings
 from bot.faq.library import FaqLibrary
 from bot.faq.lint import close_questions
 from bot.faq.loader import FaqLoadError, load_faq_dir
+from bot.faq.merge import ProposalError, apply_proposal, check_proposal, is_proposal
+from bot.faq.proposal import proposal_lines, render_proposal
 from bot.faq.schema import faq_schema
 
 
@@ -60,8 +64,14 @@ def eval_command(cases_file: Path, faq_dir: Path) -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @faq_dir_option
 def check_command(directory: Path | None, faq_dir: Path) -> None:
-    """Validate every FAQ file; warn about entries too close to tell apart."""
+    """Validate every FAQ file; warn about entries too close to tell apart.
+
+    Given a proposal file of `tsunagu faq learn`, check that it can be applied to the FAQ.
+    """
     target = directory or faq_dir
+    if is_proposal(target):
+        _check_proposal(target, faq_dir)
+        return
     try:
         faq_set = load_faq_dir(target)
     except FaqLoadError as exc:
@@ -75,6 +85,113 @@ def check_command(directory: Path | None, faq_dir: Path) -> None:
         f"OK: {len(faq_set.entries)} entries in {files} file{'s' if files != 1 else ''}"
         + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else "")
     )
+
+
+def _check_proposal(path: Path, faq_dir: Path) -> None:
+    checked = check_proposal(path, faq_dir)
+    if checked.problems or checked.proposal is None or checked.merged is None:
+        click.echo(str(ProposalError(checked.problems)), err=True)
+        sys.exit(1)
+    for warning in checked.warnings:
+        click.echo(f"warning: {warning}")
+    proposal = checked.proposal
+    added = sum(len(a.add) for a in proposal.alternatives)
+    click.echo(
+        f"OK: the proposal adds {_count(added, 'alternative')} to "
+        f"{_count(len(proposal.alternatives), 'entry', 'entries')} and "
+        f"{_count(len(proposal.new), 'new entry', 'new entries')}; the merged FAQ has "
+        f"{_count(len(checked.merged.entries), 'entry', 'entries')}"
+        + (f", {_count(len(checked.warnings), 'warning')}" if checked.warnings else "")
+    )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+@faq.command(name="learn")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=30,
+    show_default=True,
+    help="Learn from the last N days, today included.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("faq_proposal.yaml"),
+    show_default=True,
+    help="Where to write the proposal (an existing file is not overwritten).",
+)
+@click.option(
+    "--apply",
+    "apply_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Merge a reviewed proposal into the FAQ directory (keeping a backup) instead.",
+)
+@click.option(
+    "--min-seen",
+    type=click.IntRange(1, 1000),
+    default=MIN_SEEN,
+    show_default=True,
+    help="How often a phrasing or question must be seen to be proposed.",
+)
+@faq_dir_option
+def learn_command(
+    days: int, out: Path, apply_file: Path | None, min_seen: int, faq_dir: Path
+) -> None:
+    """Propose FAQ changes from what customers did; nothing changes until --apply.
+
+    Reads the records at REDIS_URL: "did you mean…?" choices customers tapped (new
+    alternatives), answers they said did not solve it (entries to rewrite), and questions
+    the bot could not answer (new entry drafts, with what agents replied). Writes them to
+    --out for review; `tsunagu faq learn --apply FILE` then merges the reviewed file.
+    """
+    if apply_file is not None:
+        _apply(apply_file, faq_dir)
+        return
+    from bot.reports.commands import with_record_store
+    from bot.reports.compute import local_timezone, period_for_days
+    from bot.reports.source import learn_from_store
+    from bot.settings import Settings
+
+    if out.exists():
+        raise click.ClickException(
+            f"{out} exists (a proposal under review?): apply or delete it, or pass --out"
+        )
+    library = _library(faq_dir)
+    period = period_for_days(days, tz=local_timezone())
+    settings = LearnSettings(min_seen=min_seen)
+    proposal = with_record_store(
+        Settings(), lambda store: learn_from_store(store, library, period, settings=settings)
+    )
+    for line in proposal_lines(proposal, days):
+        click.echo(line)
+    if not proposal.items:
+        return
+    out.write_text(render_proposal(proposal, str(out)), encoding="utf-8")
+    click.echo(f"\nWrote {out}. Review it and write the answers of the new entries, then:")
+    click.echo(f"  tsunagu faq check {out}")
+    click.echo(f"  tsunagu faq learn --apply {out}")
+
+
+def _apply(path: Path, faq_dir: Path) -> None:
+    try:
+        applied = apply_proposal(path, faq_dir, now=datetime.now())
+    except ProposalError as exc:
+        click.echo(str(exc), err=True)
+        click.echo("Nothing was changed.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Merged {_count(applied.alternatives, 'alternative')} and "
+        f"{_count(applied.entries, 'new entry', 'new entries')} into the FAQ."
+    )
+    for file, backup in zip(applied.files, applied.backups, strict=True):
+        click.echo(f"  {file} (backup: {backup.name})")
+    for file in applied.rewritten:
+        click.echo(f"  note: {file} was written anew: its comments are only in the backup")
+    click.echo("A running bot reloads the FAQ within seconds (FAQ_WATCH).")
 
 
 @faq.command(name="ask")

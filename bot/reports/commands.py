@@ -27,7 +27,7 @@ EMBEDDED_HINT = (
 )
 
 
-def _with_store(settings: Settings, work: Callable[[RecordStore], Awaitable[T]]) -> T:
+def with_record_store(settings: Settings, work: Callable[[RecordStore], Awaitable[T]]) -> T:
     """Run `work` on the record store at REDIS_URL, closing the connection afterwards."""
     if not settings.redis_url:
         raise click.ClickException(EMBEDDED_HINT)
@@ -96,7 +96,7 @@ def report(since: datetime | None, until: datetime | None, days: int, fmt: str) 
     except FaqLoadError as exc:
         click.echo(f"FAQ not loaded, showing entry ids only: {exc}", err=True)
         faq = None
-    result = _with_store(settings, lambda store: report_from_store(store, faq, period))
+    result = with_record_store(settings, lambda store: report_from_store(store, faq, period))
     if fmt == "json":
         click.echo(result.model_dump_json(indent=2))
     elif fmt == "csv":
@@ -121,7 +121,9 @@ def seed(days: int, seed_value: int) -> None:
     """
     settings = Settings()
     try:
-        count = _with_store(settings, lambda store: seed_demo(store, days=days, seed=seed_value))
+        count = with_record_store(
+            settings, lambda store: seed_demo(store, days=days, seed=seed_value)
+        )
     except StoreNotEmpty as exc:
         raise click.ClickException(f"{exc}. Nothing was written.") from exc
     click.echo(

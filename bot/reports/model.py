@@ -114,6 +114,16 @@ class UnansweredGroup(BaseModel):
     best_score: float | None = Field(description="The matcher's mean score for that entry (0-1).")
 
 
+class FaqProposals(BaseModel):
+    """What `tsunagu faq learn` would propose for the period: items waiting for the admin."""
+
+    waiting: int = Field(description="alternatives + rejected + drafts.")
+    alternatives: int = Field(description="Customers' phrasings to add to existing entries.")
+    rejected: int = Field(description="Entries customers often said did not solve it.")
+    drafts: int = Field(description="New entries drafted from unanswered questions.")
+    command: str = Field(description="The command that writes the proposal for the period.")
+
+
 class Report(BaseModel):
     """Everything `tsunagu report` prints and /admin shows, for one period."""
 
@@ -130,3 +140,6 @@ class Report(BaseModel):
     faq_to_rewrite: list[FaqToRewrite] = Field(description="Worst CES first.")
     unanswered_total: int
     unanswered: list[UnansweredGroup] = Field(description="Most frequent first.")
+    faq_proposals: FaqProposals | None = Field(
+        default=None, description="Only when the FAQ is loaded (see `tsunagu faq learn`)."
+    )

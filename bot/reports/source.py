@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime
 
 from bot.faq import FaqLibrary
-from bot.records import ConversationRecord, RecordStore, SurveyResponse, UnansweredMessage
+from bot.faq.learn import LearnSettings, learn
+from bot.faq.proposal import FaqProposal
+from bot.records import (
+    AgentAnswered,
+    ConversationRecord,
+    FaqChoice,
+    FaqRejected,
+    RecordStore,
+    SurveyResponse,
+    UnansweredMessage,
+)
 from bot.reports.compute import compute_report
-from bot.reports.model import Period, Report
-from bot.reports.similar import Units
+from bot.reports.model import FaqProposals, Period, Report
+from bot.reports.similar import Units, UnitsOf, plain_units
 
 
 async def read_period(
@@ -29,20 +40,75 @@ async def report_from_store(
     """The report of a period; FAQ ids are shown with their questions when `faq` is given."""
     convs, answers, misses = await read_period(records, period)
     questions = {e.id: e.question for e in faq.entries} if faq is not None else {}
-    analyzer = faq.index.analyzer if faq is not None else None
-
-    def units_of(text: str) -> Units:
-        assert analyzer is not None
-        return [unit for unit, _weight in analyzer.word_units(text)]
-
     # Grouping messages by similarity is CPU work: keep the event loop free meanwhile.
-    return await asyncio.to_thread(
+    report = await asyncio.to_thread(
         compute_report,
         convs,
         answers,
         misses,
         period,
         faq_questions=questions,
-        units_of=units_of if analyzer is not None else None,
+        units_of=_units_of(faq) if faq is not None else None,
         now=now,
+    )
+    if faq is None:
+        return report
+    proposal = await learn_from_store(records, faq, period, conversations=convs, unanswered=misses)
+    waiting = FaqProposals(
+        waiting=proposal.items,
+        alternatives=sum(len(a.add) for a in proposal.alternatives),
+        rejected=len(proposal.rejected),
+        drafts=len(proposal.new),
+        command=f"tsunagu faq learn --days {_days(period)}",
+    )
+    return report.model_copy(update={"faq_proposals": waiting})
+
+
+def _days(period: Period) -> int:
+    """The period's length in whole days (at least one)."""
+    return max(1, math.ceil((period.until - period.since).total_seconds() / 86_400 - 1e-6))
+
+
+def _units_of(faq: FaqLibrary) -> UnitsOf:
+    """The FAQ analyzer's words and synonyms, so messages group by meaning."""
+    analyzer = faq.index.analyzer
+
+    def units_of(text: str) -> Units:
+        return [unit for unit, _weight in analyzer.word_units(text)]
+
+    return units_of
+
+
+async def learn_from_store(
+    records: RecordStore,
+    faq: FaqLibrary | None,
+    period: Period,
+    *,
+    settings: LearnSettings | None = None,
+    conversations: list[ConversationRecord] | None = None,
+    unanswered: list[UnansweredMessage] | None = None,
+) -> FaqProposal:
+    """What customers taught the FAQ over a period (see `bot.faq.learn`).
+
+    Pass the period's conversations and unanswered messages if they were read already.
+    """
+    since, until = period.since.timestamp(), period.until.timestamp()
+    if conversations is None:
+        conversations = [c async for c in records.read(ConversationRecord, since, until)]
+    if unanswered is None:
+        unanswered = [m async for m in records.read(UnansweredMessage, since, until)]
+    choices = [c async for c in records.read(FaqChoice, since, until)]
+    rejections = [r async for r in records.read(FaqRejected, since, until)]
+    agent_answers = [a async for a in records.read(AgentAnswered, since, until)]
+    return await asyncio.to_thread(
+        learn,
+        entries=faq.entries if faq is not None else [],
+        choices=choices,
+        rejections=rejections,
+        conversations=conversations,
+        unanswered=unanswered,
+        agent_answers=agent_answers,
+        period=period,
+        units_of=_units_of(faq) if faq is not None else plain_units,
+        settings=settings,
     )
