@@ -10,7 +10,15 @@ from pathlib import Path
 
 from bot.faq import FaqLoadError, load_faq_dir
 from bot.model import Channel
-from bot.records import ConversationRecord, RecordStore, SurveyResponse, UnansweredMessage
+from bot.records import (
+    AgentAnswered,
+    ConversationRecord,
+    FaqChoice,
+    FaqRejected,
+    RecordStore,
+    SurveyResponse,
+    UnansweredMessage,
+)
 
 SAMPLE_FAQ = Path(__file__).resolve().parents[2] / "faq_data"
 AGENTS = {"Sato": 55.0, "Suzuki": 95.0, "Tanaka": 170.0}  # median wait in seconds
@@ -40,6 +48,39 @@ MISSING = [
          "海外の住所にギフトを送りたい", "陶器の修理はしてもらえますか",
          "Do you have a catalogue I could get by post?"]),
 ]  # fmt: skip
+# What agents replied to those questions (the last group is a mix of one-offs).
+AGENT_REPLIES = [
+    ["大阪には店舗がございません。実店舗は京都・三条の本店のみです（10時〜18時、水曜定休）。",
+     "We have no shop in Osaka: our only store is in Kyoto (Sanjo), open 10:00-18:00."],
+    ["Yes: choose “wrap each item separately” at checkout (220 yen per item).",
+     "個別包装はご注文画面の「1点ずつ包装」で承ります（1点220円）。"],
+    ["名入れは湯呑みとマグカップのみ承っております（1点880円、お届けは通常より7日ほど遅れます）。"],
+    ["商品ページの「再入荷お知らせ」から登録いただくと、入荷時にメールでお知らせします。"],
+    ["申し訳ございません、PayPayには対応しておりません。カード・コンビニ払い・代引きをご利用ください。"],
+    ["確認してご連絡いたします。少々お待ちください。"],
+]  # fmt: skip
+# How customers word questions the bot was unsure of, and the "did you mean…?" choice they
+# tapped (one wording is already in the FAQ, one names an order: learn leaves both out).
+CHOSEN = {
+    "shipping-fee": [("送料無料になる条件は？", 3), ("送料って無料になりますか", 2),
+                     ("Is shipping free?", 1)],
+    "tracking": [("荷物が今どこにあるか知りたい", 3), ("Where is my parcel?", 2),
+                 ("注文番号 20481937 の荷物はどこですか", 1)],
+    "return-policy": [("サイズが合わないので返したい", 2), ("Can I send it back?", 1),
+                      ("返金してほしい", 1)],
+    "refund-timing": [("お金はいつ戻ってきますか", 2), ("返金してほしい", 2)],
+    "payment-methods": [("後払いはできますか", 2), ("Can I pay later?", 1)],
+    "gift-wrapping": [("のしをつけてほしい", 2), ("プレゼント用に包んでもらえますか", 2)],
+    "cancel-order": [("間違えて注文してしまった", 2), ("注文を取りやめたい", 2)],
+    "delivery-date": [("土曜日に届けてほしい", 1), ("夜に受け取りたい", 1)],
+}  # fmt: skip
+# How often customers said an answer did not solve it (「解決しない」), and what they asked.
+REJECTION_RATE = {"refund-timing": 0.4, "cancel-order": 0.35}
+REJECTION_RATE_OTHERS = 0.03
+REJECTED_ASKING = {
+    "refund-timing": ["返金はまだですか", "返金されていません", "When will I get my refund?"],
+    "cancel-order": ["キャンセルボタンが見つからない", "発送済みでもキャンセルできますか"],
+}
 COMMENTS = {
     "refund-timing": ["返金がいつになるのか結局わからなかった", "説明が長くて読みにくいです",
                       "The answer didn't say when I'd get my money back."],
@@ -65,6 +106,12 @@ class _Batch:
     conversations: list[ConversationRecord] = field(default_factory=list)
     surveys: list[SurveyResponse] = field(default_factory=list)
     unanswered: list[UnansweredMessage] = field(default_factory=list)
+    choices: list[FaqChoice] = field(default_factory=list)
+    rejections: list[FaqRejected] = field(default_factory=list)
+    agent_answers: list[AgentAnswered] = field(default_factory=list)
+    # The learning examples draw from a random stream of their own, so adding them left
+    # the rest of the demo data as it was.
+    examples: random.Random = field(default_factory=random.Random)
 
 
 async def seed_demo(
@@ -87,14 +134,32 @@ async def seed_demo(
             "the store already has conversations in the last "
             f"{days} days; demo data goes only into an empty store"
         )
-    batch = _generate(random.Random(seed), _faq_ids(faq_dir), start, now)
-    for kind in (batch.conversations, batch.surveys, batch.unanswered):
+    batch = _generate(random.Random(seed), _faq_ids(faq_dir), start, now, random.Random(~seed))
+    kinds: list[list[_Record]] = [
+        list(batch.conversations),
+        list(batch.surveys),
+        list(batch.unanswered),
+        list(batch.choices),
+        list(batch.rejections),
+        list(batch.agent_answers),
+    ]
+    for kind in kinds:
         for record in sorted(kind, key=_time):
             await records.add(record, at=_time(record))
     return len(batch.conversations)
 
 
-def _time(record: ConversationRecord | SurveyResponse | UnansweredMessage) -> float:
+_Record = (
+    ConversationRecord
+    | SurveyResponse
+    | UnansweredMessage
+    | FaqChoice
+    | FaqRejected
+    | AgentAnswered
+)
+
+
+def _time(record: _Record) -> float:
     return record.ended_at if isinstance(record, ConversationRecord) else record.time
 
 
@@ -107,8 +172,10 @@ def _faq_ids(faq_dir: Path) -> list[str]:
     return known if len(known) >= 6 else loaded[: len(POPULAR)] or POPULAR
 
 
-def _generate(rng: random.Random, faq_ids: list[str], start: float, now: float) -> _Batch:
-    batch = _Batch()
+def _generate(
+    rng: random.Random, faq_ids: list[str], start: float, now: float, examples: random.Random
+) -> _Batch:
+    batch = _Batch(examples=examples)
     hard = {i: m for i, m in HARD.items() if i in faq_ids} or {faq_ids[-1]: 3.0}
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(faq_ids))]
     day = math.floor(start / 86_400) * 86_400
@@ -182,8 +249,8 @@ def _conversation(
     )
     if (path != "bot" and rng.random() < 0.45) or rng.random() < 0.06:
         weight_list = [w for w, _ in MISSING]
-        texts = rng.choices([t for _, t in MISSING], weight_list)[0]
-        text = rng.choice(texts)
+        group = rng.choices(range(len(MISSING)), weight_list)[0]
+        text = rng.choice(MISSING[group][1])
         batch.unanswered.append(
             UnansweredMessage(
                 text=text,
@@ -194,6 +261,20 @@ def _conversation(
                 time=started + rng.uniform(1, 20),
             )
         )
+        if agent is not None and first is not None:
+            replied = started + 20 + first  # queued after the unanswered message
+            batch.agent_answers.append(
+                AgentAnswered(
+                    questions=[text],
+                    reply=batch.examples.choice(AGENT_REPLIES[group]),
+                    agent=agent,
+                    customer_key=customer,
+                    channel=channel,
+                    conversation_id=conv_id,
+                    time=min(replied, ended),
+                )
+            )
+    _examples(batch, faq_ids, customer, channel, conv_id, faq, started)
     if answered:
         score, mood = _score(rng, path, agent, wait, faq, hard, delayed)
         comment = rng.choice(COMMENTS[mood]) if rng.random() < 0.35 else None
@@ -211,6 +292,52 @@ def _conversation(
                 time=answer_at,
             )
         )
+
+
+def _examples(
+    batch: _Batch,
+    faq_ids: list[str],
+    customer: str,
+    channel: Channel,
+    conv_id: str,
+    faq: list[str],
+    started: float,
+) -> None:
+    """What the customer tapped and rejected on the way to the conversation's answers."""
+    rng = batch.examples
+    for n, faq_id in enumerate(faq):
+        at = started + 10 + 40 * n
+        question = None
+        if faq_id in CHOSEN and rng.random() < 0.3:
+            wordings = CHOSEN[faq_id]
+            question = rng.choices([w for w, _ in wordings], [k for _, k in wordings])[0]
+            others = rng.sample([i for i in faq_ids if i != faq_id], 2)
+            offered = rng.sample([faq_id, *others], 3)
+            batch.choices.append(
+                FaqChoice(
+                    question=question,
+                    faq_id=faq_id,
+                    offered=offered,
+                    customer_key=customer,
+                    channel=channel,
+                    conversation_id=conv_id,
+                    time=at,
+                )
+            )
+        if rng.random() < REJECTION_RATE.get(faq_id, REJECTION_RATE_OTHERS):
+            asking = REJECTED_ASKING.get(faq_id)
+            if question is None and asking and rng.random() < 0.7:
+                question = rng.choice(asking)
+            batch.rejections.append(
+                FaqRejected(
+                    faq_id=faq_id,
+                    question=question,
+                    customer_key=customer,
+                    channel=channel,
+                    conversation_id=conv_id,
+                    time=at + 20,
+                )
+            )
 
 
 def _score(
