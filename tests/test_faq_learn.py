@@ -8,18 +8,21 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import yaml
 from click.testing import CliRunner, Result
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, HTTPException
 
 from bot.app import create_app
 from bot.faq import FaqLibrary, Outcome, load_faq_dir
 from bot.faq.commands import faq
 from bot.faq.learn import learn
+from bot.faq.proposal import FaqProposal
 from bot.forget import forget_customer
 from bot.model import Channel
 from bot.records import (
@@ -395,19 +398,34 @@ async def test_apply_refuses_a_proposal_that_no_longer_fits(tmp_path: Path) -> N
     assert len(load_faq_dir(faq_dir).entries) == 34 and not list(faq_dir.glob("*.bak-*"))
 
 
+ADMIN = {"Authorization": "Bearer admin-secret"}
+
+
+def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+    """The simplest stand-in for the console's admin-token check."""
+    if authorization != ADMIN["Authorization"]:
+        raise HTTPException(401, "admin token required")
+
+
 async def test_admin_counts_the_proposals_waiting_on_demo_data(
     redis_client: aioredis.Redis, key_prefix: str, library: FaqLibrary
 ) -> None:
     records = RecordStore(redis_client, Keys(key_prefix), retention_days=400)
     await seed_demo(records, days=30, seed=0)
     app = FastAPI()
-    app.include_router(build_admin_router(records, library, lambda: None))
+    app.include_router(build_admin_router(records, library, require_admin))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://admin.test") as client:
-        response = await client.get("/admin/api/report?days=30")
-    assert response.status_code == 200
+        response = await client.get("/admin/api/report?days=30", headers=ADMIN)
+        download = await client.get("/admin/api/faq-proposal.yaml?days=30", headers=ADMIN)
+        refused = await client.get("/admin/api/faq-proposal.yaml?days=30")
+    assert response.status_code == 200 and refused.status_code == 401
     waiting = response.json()["faq_proposals"]
     proposal = await learn_from_store(records, library, period_for_days(30))
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    downloaded = FaqProposal.model_validate(yaml.safe_load(download.text))
+    unbounded = {"since": None, "until": None}  # "until" is the moment of each request
+    assert downloaded.model_copy(update=unbounded) == proposal.model_copy(update=unbounded)
     assert waiting == {
         "waiting": proposal.items,
         "alternatives": sum(len(a.add) for a in proposal.alternatives),

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from bot.faq import FaqLibrary
+from bot.faq.proposal import render_proposal
 from bot.records import RecordStore, SurveyResponse
 from bot.reports.compute import local_timezone, period_for_days
 from bot.reports.model import Report
 from bot.reports.render import responses_csv
-from bot.reports.source import report_from_store
+from bot.reports.source import learn_from_store, report_from_store
 
 STATIC = resources.files("bot.reports").joinpath("static")
 MAX_DAYS = 400
@@ -80,6 +81,21 @@ def build_admin_router(
             # A byte-order mark lets spreadsheet programs read the Japanese as UTF-8.
             "\ufeff" + responses_csv(answers, tz),
             media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @api.get("/faq-proposal.yaml", response_class=Response)
+    async def faq_proposal(days: Days = 30) -> Response:
+        """What `tsunagu faq learn --days N` would write, as the file to review and apply."""
+        proposal = await learn_from_store(records, faq, period_for_days(days))
+        tz = proposal.until.tzinfo if proposal.until else local_timezone()
+        name = f"faq_proposal-{datetime.now(tz):%Y%m%d}-{days}d.yaml"
+        return Response(
+            render_proposal(proposal, name),
+            media_type="application/yaml; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
                 "Cache-Control": "no-store",
