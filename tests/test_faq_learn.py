@@ -441,3 +441,76 @@ async def test_admin_counts_the_proposals_waiting_on_demo_data(
     texts = [a.text for item in proposal.alternatives for a in item.add]
     assert "のしをつけてほしい" not in texts  # already an alternative of gift-wrapping
     assert not any("20481937" in text for text in texts)  # an order number
+
+
+async def test_a_running_bot_serves_an_applied_proposal(tmp_path: Path) -> None:
+    faq_dir = tmp_path / "faq_data"
+    faq_dir.mkdir()
+    shutil.copy(SAMPLE / "shop.yaml", faq_dir / "shop.yaml")
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text(
+        "kind: tsunagu-faq-proposal\n"
+        "new:\n  - id: parking\n    question: 駐車場はありますか？\n    answer: 5台分あります。\n",
+        encoding="utf-8",
+    )
+    library = FaqLibrary(faq_dir)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(library.watch(stop))
+    await asyncio.sleep(0.5)  # let the watcher start
+    await asyncio.to_thread(
+        CliRunner().invoke, faq, ["learn", "--apply", str(proposal), "--faq-dir", str(faq_dir)]
+    )
+    for _ in range(100):
+        if library.entry("parking"):
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(watcher, timeout=5)
+    assert library.entry("parking") is not None
+
+
+def test_a_file_that_cannot_be_edited_in_place_is_rewritten_and_says_so(tmp_path: Path) -> None:
+    faq_dir = tmp_path / "faq_data"
+    faq_dir.mkdir()
+    original = (
+        "# Our FAQ\nfaqs:\n"
+        "  - {id: fee, question: 送料は？, alternatives: [送料を知りたい], answer: 550円}\n"
+        "  - id: hours\n    question: 営業時間は？   # the shop's\n    answer: 10時から\n"
+    )
+    (faq_dir / "a.yaml").write_text(original, encoding="utf-8")
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text(
+        "kind: tsunagu-faq-proposal\nalternatives:\n"
+        "  - id: fee\n    add: [{text: 送料無料になる条件は？, seen: 3}]\n"
+        "  - id: hours\n    add: [{text: 'お店は何時から: 開店時間', seen: 2}]\n",
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(faq, ["learn", "--apply", str(proposal), "--faq-dir", str(faq_dir)])
+    assert out.exit_code == 0, out.output
+    assert "note: " in out.output and "comments are only in the backup" in out.output
+    [backup] = faq_dir.glob("a.yaml.bak-*")
+    assert backup.read_text(encoding="utf-8") == original
+    entries = {e.id: e for e in load_faq_dir(faq_dir).entries}
+    assert entries["fee"].alternatives == ["送料を知りたい", "送料無料になる条件は？"]
+    assert entries["hours"].alternatives == ["お店は何時から: 開店時間"]
+
+
+def test_an_entry_without_alternatives_gets_them_under_its_question(tmp_path: Path) -> None:
+    faq_dir = tmp_path / "faq_data"
+    faq_dir.mkdir()
+    (faq_dir / "a.yaml").write_text(
+        "faqs:\n  - id: hours\n    question: 営業時間は？   # the shop's\n    answer: 10時から\n",
+        encoding="utf-8",
+    )
+    proposal = tmp_path / "p.yaml"
+    proposal.write_text(
+        "kind: tsunagu-faq-proposal\nalternatives:\n"
+        "  - id: hours\n    add: [{text: 'お店は何時から: 開店時間', seen: 2}]\n",
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(faq, ["learn", "--apply", str(proposal), "--faq-dir", str(faq_dir)])
+    assert out.exit_code == 0 and "note:" not in out.output, out.output
+    assert (faq_dir / "a.yaml").read_text(encoding="utf-8") == (
+        "faqs:\n  - id: hours\n    question: 営業時間は？   # the shop's\n"
+        "    alternatives:\n      - 'お店は何時から: 開店時間'\n    answer: 10時から\n"
+    )
