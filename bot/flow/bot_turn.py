@@ -93,8 +93,7 @@ def _note_choice(b: StepBuilder, faq_id: str) -> None:
     a topic button of the greeting labels nothing.
     """
     conversation, turn = b.conversation, b.conversation.faq_turn
-    chose = turn is not None and turn.answered is None and faq_id in turn.suggested
-    if chose and turn is not None and turn.question:
+    if turn and turn.question and turn.answered is None and faq_id in turn.suggested:
         b.effects.faq_choice = FaqChoice(
             question=turn.question,
             faq_id=faq_id,
