@@ -34,6 +34,7 @@ from bot.records import (
     UnansweredMessage,
 )
 from bot.reports.admin import build_admin_router
+from bot.reports.commands import report
 from bot.reports.compute import period_for_days
 from bot.reports.seed import seed_demo
 from bot.reports.source import learn_from_store
@@ -328,6 +329,10 @@ async def test_learn_check_and_apply_as_an_admin_would(
     assert "+ 送料無料になる条件は？  (seen 3×)" in out.output
     assert "大阪に店舗はありますか？  (3 messages)" in out.output
     assert f"tsunagu faq learn --apply {proposal_file}" in out.output
+    summary = await asyncio.to_thread(CliRunner().invoke, report, ["--days", "7"], env=env)
+    assert "FAQ proposals waiting: 4 (2 new phrasings, 0 often rejected answers, 2 new entry" in (
+        summary.output
+    )
     again = await run("learn", "--days", "7", "--out", str(proposal_file))
     assert again.exit_code != 0 and "exists" in again.output  # a reviewed file is never lost
 

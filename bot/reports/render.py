@@ -121,6 +121,14 @@ def report_text(report: Report) -> str:
             near = f"  nearest entry: {g.best_faq_id}" if g.best_faq_id else ""
             lines.append(f"  {g.count:>4}x  {g.text}  (last {g.last_seen:%m-%d %H:%M}){near}")
             lines += [f"         also: {v}" for v in g.variants]
+    if report.faq_proposals and report.faq_proposals.waiting:
+        waiting = report.faq_proposals
+        lines += [
+            "",
+            f"FAQ proposals waiting: {waiting.waiting} ({waiting.alternatives} new phrasings, "
+            f"{waiting.rejected} often rejected answers, {waiting.drafts} new entry drafts): "
+            f"{waiting.command}",
+        ]
     return "\n".join(lines) + "\n"
 
 
