@@ -39,7 +39,12 @@ class ProposalError(Exception):
 
     def __init__(self, problems: list[FaqProblem]) -> None:
         self.problems = problems
-        super().__init__(FaqLoadError(problems).__str__().replace("in the FAQ", "in the proposal"))
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the proposal"
+        return "\n".join([head + ":", *(f"  {p}" for p in self.problems)])
 
 
 @dataclass
