@@ -98,11 +98,17 @@ async def test_a_tapped_choice_is_recorded_once_with_the_customers_words(
     # A second tap among the same choices says the first was wrong: not a label.
     await customer.tap(offered[0])
     await customer.next_from("bot", kind="answer")
+    solved = await customer.next_from("bot")
+    await customer.tap(next(c for c in solved["choices"] if c["payload"] == "helpful:no"))
+    await customer.next_from("bot", kind="fallback")
 
     choices = await records_of(app, FaqChoice)
     assert [(c.question, c.faq_id) for c in choices] == [(vague, offered[-1]["payload"][4:])]
     assert choices[0].offered == [c["payload"][4:] for c in offered]
     assert choices[0].customer_key == f"web:{customer.user_id}"
+    # Rejecting the second answer rejects it for the words the customer typed.
+    rejected = await records_of(app, FaqRejected)
+    assert [(r.faq_id, r.question) for r in rejected] == [(offered[0]["payload"][4:], vague)]
 
 
 async def test_not_solved_is_recorded_once_against_the_answer(

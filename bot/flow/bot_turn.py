@@ -93,7 +93,10 @@ def _note_choice(b: StepBuilder, faq_id: str) -> None:
     a topic button of the greeting labels nothing.
     """
     conversation, turn = b.conversation, b.conversation.faq_turn
-    if turn and turn.question and turn.answered is None and faq_id in turn.suggested:
+    if turn is None or faq_id not in turn.suggested:
+        conversation.faq_turn = FaqTurn()  # a topic button: no question behind it
+        return
+    if turn.question and turn.answered is None:
         b.effects.faq_choice = FaqChoice(
             question=turn.question,
             faq_id=faq_id,
@@ -103,9 +106,8 @@ def _note_choice(b: StepBuilder, faq_id: str) -> None:
             conversation_id=conversation.id,
             time=b.now,
         )
-        conversation.faq_turn = FaqTurn(question=turn.question, suggested=turn.suggested)
-    else:
-        conversation.faq_turn = FaqTurn()
+    # The answer to come is still an answer to the customer's question (for 「解決しない」).
+    conversation.faq_turn = FaqTurn(question=turn.question, suggested=turn.suggested)
 
 
 def _note_not_solved(b: StepBuilder) -> None:
