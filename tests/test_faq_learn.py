@@ -8,7 +8,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
@@ -30,6 +30,7 @@ from bot.records import (
     ConversationRecord,
     FaqChoice,
     FaqRejected,
+    Record,
     RecordStore,
     UnansweredMessage,
 )
@@ -74,7 +75,8 @@ async def http(app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def records_of(app: RunningApp, kind: type) -> list:  # type: ignore[type-arg]
+async def records_of(app: RunningApp, kind: type[Record]) -> list[Record]:
+    """Every record of one kind the app has stored."""
     return [r async for r in app.runtime.records.read(kind)]
 
 
@@ -159,7 +161,11 @@ async def test_the_agents_first_reply_to_unanswered_questions_is_recorded_once(
 async def test_forget_erases_the_new_records(redis_client: aioredis.Redis, key_prefix: str) -> None:
     store = RecordStore(redis_client, Keys(key_prefix), retention_days=30)
     for key in ("line:Ugone", "line:Ukept"):
-        common = {"customer_key": key, "channel": Channel.LINE, "conversation_id": f"c-{key}"}
+        common: dict[str, Any] = {
+            "customer_key": key,
+            "channel": Channel.LINE,
+            "conversation_id": f"c-{key}",
+        }
         await store.add(
             FaqChoice(question="送料無料？", faq_id="shipping-fee", offered=[], **common)
         )
@@ -167,8 +173,9 @@ async def test_forget_erases_the_new_records(redis_client: aioredis.Redis, key_p
         await store.add(AgentAnswered(questions=["?"], reply="!", agent="Sato", **common))
     done = await forget_customer(redis_client, Keys(key_prefix), "line:Ugone")
     assert done.records == 3
-    for kind in (FaqChoice, FaqRejected, AgentAnswered):
-        assert [r.customer_key async for r in store.read(kind)] == ["line:Ukept"]
+    assert [r.customer_key async for r in store.read(FaqChoice)] == ["line:Ukept"]
+    assert [r.customer_key async for r in store.read(FaqRejected)] == ["line:Ukept"]
+    assert [r.customer_key async for r in store.read(AgentAnswered)] == ["line:Ukept"]
 
 
 # --- The proposal ------------------------------------------------------------------------
