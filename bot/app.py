@@ -11,10 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import metrics
+from bot.errors import StorageUnavailable
 from bot.limits import BodySizeLimit, RateLimiter, WebLimits
 from bot.reports.admin import build_admin_router
 from bot.reports.seed import StoreNotEmpty, seed_demo
@@ -65,8 +64,7 @@ def create_app(
     # Outermost: an oversized body is refused before anything reads it.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
-    @app.exception_handler(RedisConnectionError)
-    @app.exception_handler(RedisTimeoutError)
+    @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(_: Request, exc: Exception) -> JSONResponse:
         # 503 makes LINE and Slack retry later, and tells the widget to try again.
         log.error("storage unavailable", extra={"error": str(exc)})
@@ -111,6 +109,8 @@ def create_app(
         """Prometheus metrics of this process (queue figures are read from Redis)."""
         metrics.QUEUE_LENGTH.set(await rt.queue.length())
         metrics.INBOX_PENDING.set(await rt.inbox.pending_count())
+        for channel in rt.delivery.channels:
+            metrics.OUTBOUND_PENDING.labels(channel.value).set(await rt.outbound.pending(channel))
         return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(rt.web.router)

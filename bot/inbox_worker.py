@@ -21,11 +21,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import metrics
+from bot.errors import StorageUnavailable
 from bot.inbox import GROUP, Inbox
 from bot.model import Inbound
 
@@ -33,8 +32,6 @@ log = logging.getLogger("tsunagu.inbox")
 
 Handler = Callable[[Inbound], Awaitable[None]]
 
-# Redis itself unreachable: not the event's fault, so it never counts as a failed attempt.
-STORAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
 _STORAGE_RETRY_MAX_SECONDS = 5.0
 
 _RENEW_LEASE = """
@@ -97,7 +94,7 @@ class InboxWorker:
             while not stop.is_set():
                 try:
                     await self._rebalance()
-                except (OSError, ConnectionError, TimeoutError) as exc:
+                except StorageUnavailable as exc:
                     log.warning("inbox: Redis unreachable, retrying", extra={"error": str(exc)})
                 except Exception:
                     log.exception("inbox: rebalance failed")
@@ -268,7 +265,7 @@ class InboxWorker:
                 await self.handler(inbound)
                 error = None
                 break
-            except STORAGE_ERRORS as exc:
+            except StorageUnavailable as exc:
                 # Redis is away: wait for it (this is no fault of the event), unless the
                 # worker is stopping; then the event stays pending for the next owner.
                 attempt -= 1
@@ -301,7 +298,7 @@ class InboxWorker:
             try:
                 await self._settle(partition, entry_id, fields, error=error)
                 return
-            except STORAGE_ERRORS:
+            except StorageUnavailable:
                 if self._stopping:
                     raise
                 await asyncio.sleep(wait)

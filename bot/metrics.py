@@ -33,6 +33,30 @@ SURVEY_RESPONSES = Counter(
 ERRORS = Counter(
     "tsunagu_errors", "Failures, by where they happened.", ["where"], registry=REGISTRY
 )
+OUTBOUND_PENDING = Gauge(
+    "tsunagu_outbound_pending",
+    "Customers whose replies wait for their platform (parked for a retry), by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+OUTBOUND_PARKED = Counter(
+    "tsunagu_outbound_parked",
+    "Sends parked for a retry because their platform was unavailable, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+OUTBOUND_RETRIES = Counter(
+    "tsunagu_outbound_retries",
+    "Retries of parked sends, by channel and outcome (delivered, failed).",
+    ["channel", "outcome"],
+    registry=REGISTRY,
+)
+OUTBOUND_FAILED = Counter(
+    "tsunagu_outbound_failed",
+    "Sends that will never be delivered, by channel and why (refused, gave_up).",
+    ["channel", "why"],
+    registry=REGISTRY,
+)
 QUEUE_LENGTH = Gauge("tsunagu_queue_length", "Customers waiting for a person.", registry=REGISTRY)
 INBOX_PENDING = Gauge(
     "tsunagu_inbox_pending", "Events stored but not yet handled.", registry=REGISTRY

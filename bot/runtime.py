@@ -18,6 +18,7 @@ from bot.faq import FaqLibrary
 from bot.flow import Flow
 from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
+from bot.outbound import OutboundRetries, RetryPolicy
 from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys, connect
@@ -66,7 +67,12 @@ class Runtime:
         self.web = WebChannel(
             self.inbox, self.keys, self.tokens, ttl_seconds=settings.conversation_ttl_seconds
         )
-        self.delivery = Delivery([self.web.sender])
+        self.outbound = OutboundRetries(
+            self.redis,
+            self.keys,
+            RetryPolicy(give_up_seconds=settings.outbound_retry_seconds),
+        )
+        self.delivery = Delivery(self.outbound, [self.web.sender])
         line_settings = LineSettings()
         self.line: LineChannel | None = (
             LineChannel(line_settings, self.inbox, self.redis, self.keys)
@@ -107,8 +113,7 @@ class Runtime:
         if self.slack is not None:
             self.delivery.register(self.slack.sender)
             self.dispatcher.desks.append(self.slack.desk)
-        if self.line is not None:
-            self.line.desks = self.dispatcher.desks  # an agent's failed LINE reply is reported
+        self.delivery.desks = self.dispatcher.desks  # told of an agent's undelivered reply
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -136,6 +141,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
             sweeper = TimerSweeper(self.timers, self.inbox)
             self._tasks.append(asyncio.create_task(sweeper.run(self._stop)))
+            for outbound in self.delivery.sweepers():
+                self._tasks.append(asyncio.create_task(outbound.run(self._stop)))
         log.info(
             "tsunagu started",
             extra={

@@ -161,6 +161,13 @@ class Settings(BaseSettings):
         default=16, ge=1, le=1024, description="Inbox shards; same value in every process."
     )
     inbox_max_attempts: int = Field(default=5, ge=1, description="Tries before dead-lettering.")
+    outbound_retry_seconds: float = Field(
+        default=6 * 3600,
+        gt=0,
+        le=23 * 3600,  # LINE honours a push's retry key for 24 hours
+        description="How long a reply its platform could not take (5xx, 429, network "
+        "errors) is retried, with backoff, before it is recorded as not delivered.",
+    )
     inbox_lease_seconds: float = Field(
         default=10.0,
         ge=0.5,

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import fakeredis
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.errors import StorageUnavailable
 
 log = logging.getLogger("tsunagu.storage")
+
+# What "Redis is unreachable" looks like from inside the client: its own connection and
+# timeout errors, and the socket errors it lets through. Raised from a Redis call, an
+# `OSError` can only be about Redis, so here (and only here) it means storage.
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 
 _embedded_server: fakeredis.FakeServer | None = None
 
@@ -28,7 +39,7 @@ def connect(redis_url: str | None, *, max_connections: int = 200) -> Redis:
             max_connections=max_connections,
             timeout=5,
         )
-        return Redis(connection_pool=pool)
+        return StorageClient(connection_pool=pool)
     global _embedded_server
     if _embedded_server is None:
         _embedded_server = fakeredis.FakeServer()
@@ -38,6 +49,35 @@ def connect(redis_url: str | None, *, max_connections: int = 200) -> Redis:
             "processes. Set REDIS_URL for production."
         )
     return fakeredis.FakeAsyncRedis(server=_embedded_server, decode_responses=True)
+
+
+class StorageClient(Redis):
+    """A Redis client whose every command raises `StorageUnavailable` when Redis is
+    unreachable, so nothing above it needs to know how redis-py says so."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Run one command (scripts and blocking reads too)."""
+        try:
+            return await super().execute_command(*args, **options)
+        except _UNREACHABLE as exc:
+            raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        """A pipeline whose `execute` fails the same way."""
+        return StoragePipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+
+
+class StoragePipeline(Pipeline):
+    """The pipeline of a `StorageClient`."""
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """Send the buffered commands."""
+        try:
+            return await super().execute(raise_on_error)
+        except _UNREACHABLE as exc:
+            raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -73,6 +113,22 @@ class Keys:
     def sent(self, customer_key: str, message_id: str) -> str:
         """Marks one outgoing message as delivered."""
         return f"{self.prefix}:conv:{{{customer_key}}}:sent:{message_id}"
+
+    def outbound(self, customer_key: str) -> str:
+        """The customer's sends parked for a retry, by send id (`bot.outbound`)."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:outbound"
+
+    def outbound_line(self, customer_key: str) -> str:
+        """The order of the customer's parked sends (oldest first)."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:outbound:line"
+
+    def outbound_due(self, channel: str) -> str:
+        """Customers of one channel with parked sends, by the time of their next attempt."""
+        return f"{self.prefix}:outbound:{channel}"
+
+    def outbound_failed(self) -> str:
+        """Sends that will never be delivered (refused for good, or given up), and why."""
+        return f"{self.prefix}:outbound:failed"
 
     def inbox(self, partition: int) -> str:
         """One shard of the inbox stream."""

@@ -19,6 +19,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from bot.conversation import Timer
+from bot.errors import StorageUnavailable
 from bot.inbox import Inbox
 from bot.model import Channel, Inbound, InboundKind
 from bot.storage import Keys
@@ -87,7 +88,7 @@ class TimerSweeper:
         while not stop.is_set():
             try:
                 await self.sweep()
-            except (OSError, ConnectionError, TimeoutError) as exc:
+            except StorageUnavailable as exc:
                 log.warning("timers: Redis unreachable, retrying", extra={"error": str(exc)})
             except Exception:
                 log.exception("timers: sweep failed")

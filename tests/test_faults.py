@@ -329,7 +329,8 @@ async def test_an_agents_reply_that_line_never_takes_is_retried_then_reported_in
     for name, value in slack.env(DESK).items():
         monkeypatch.setenv(name, value)
     try:
-        async with line_world(make_settings(), monkeypatch, send_retry_seconds=3) as world:
+        settings = make_settings(outbound_retry_seconds=1)
+        async with line_world(settings, monkeypatch) as world:
             slack.app_url = world.app.base_url
             line = world.platform
             user = world.new_user("Hanako")
@@ -420,28 +421,30 @@ def sender_call_id(batch: list[Outgoing]) -> str:
 
 
 async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lettering(
-    redis_client: aioredis.Redis, key_prefix: str
+    redis_client: aioredis.Redis, key_prefix: str, private_redis: PrivateRedis
 ) -> None:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     from bot.inbox import Inbox
     from bot.inbox_worker import InboxWorker
     from bot.model import Inbound
+    from bot.storage import connect
 
     keys = Keys(key_prefix)
     inbox = Inbox(redis_client, keys, partitions=1)
+    storage = connect(private_redis.url)  # what the handler keeps its state in
     attempts: list[str] = []
 
     async def handle(inbound: Inbound) -> None:
         attempts.append(inbound.event_id)
-        if len(attempts) <= 6:
-            raise RedisConnectionError("Connection refused")  # Redis is away for a while
+        if len(attempts) == 7:
+            private_redis.start()  # back after more outages than the event has attempts
+        await storage.incr(f"{key_prefix}:handled:{inbound.event_id}")
 
+    private_redis.stop()
     stop = asyncio.Event()
     worker = InboxWorker(inbox, handle, max_attempts=2, retry_base_seconds=0.01)
     task = asyncio.create_task(worker.run(stop))
     await inbox.put(Inbound(event_id="e1", channel=Channel.WEB, user_id="u1", text="hi"))
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while await inbox.pending_count() or len(attempts) < 7:
         assert time.monotonic() < deadline, attempts
         await asyncio.sleep(0.05)
@@ -449,6 +452,46 @@ async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lette
     await task
     assert attempts == ["e1"] * 7, "more outages than attempts, and still handled"
     assert await redis_client.xlen(keys.inbox_dead()) == 0
+    assert await storage.get(f"{key_prefix}:handled:e1") == "1"
+    await storage.aclose()
+
+
+async def test_a_failure_that_is_not_storage_counts_and_is_dead_lettered(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    """A refused connection to anything but Redis (a platform, say) is no storage outage:
+    it counts as a failed attempt, so the event is dead-lettered instead of blocking the
+    customer's later events for ever."""
+    from bot.inbox import Inbox
+    from bot.inbox_worker import InboxWorker
+    from bot.model import Inbound
+    from bot.serving import free_port
+
+    keys = Keys(key_prefix)
+    inbox = Inbox(redis_client, keys, partitions=1)
+    nobody = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    attempts: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        attempts.append(inbound.event_id)
+        if inbound.event_id == "e1":
+            async with aiohttp.ClientSession() as session:
+                await session.get(nobody)  # ConnectionRefusedError: an OSError
+
+    stop = asyncio.Event()
+    worker = InboxWorker(inbox, handle, max_attempts=3, retry_base_seconds=0.01)
+    task = asyncio.create_task(worker.run(stop))
+    await inbox.put(Inbound(event_id="e1", channel=Channel.WEB, user_id="u1", text="hi"))
+    await inbox.put(Inbound(event_id="e2", channel=Channel.WEB, user_id="u1", text="next"))
+    deadline = time.monotonic() + 10
+    while await inbox.pending_count() or "e2" not in attempts:
+        assert time.monotonic() < deadline, attempts
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert attempts == ["e1", "e1", "e1", "e2"]
+    [(_, dead)] = await redis_client.xrange(keys.inbox_dead())
+    assert "e1" in dead["event"] and "Connect" in dead["error"]
 
 
 async def test_slack_gets_503_while_redis_is_down_and_its_retry_is_answered_once(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from bot import metrics
 from bot.conversation import ConversationState
 from bot.model import Channel, Choice, Outgoing, Reply, ReplyKind
+from bot.outbound import OutboundSweeper
 from bot.settings import Settings
 from channels.line.render import read_postback
-from channels.line.sender import LineUnavailable
 from tests.fakes.line_platform import LineWorld, line_world
 
 
@@ -21,8 +23,29 @@ from tests.fakes.line_platform import LineWorld, line_world
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[LineWorld]:
-    async with line_world(make_settings(), monkeypatch, send_retry_seconds=5) as running:
+    async with line_world(make_settings(), monkeypatch) as running:
         yield running
+
+
+@pytest.fixture
+async def quiet_world(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[LineWorld]:
+    """The app with no worker of its own: only the test drives the retry sweeper, with
+    the clock it chooses."""
+    settings = make_settings(run_worker=False, outbound_retry_seconds=600)
+    async with line_world(settings, monkeypatch) as running:
+        yield running
+
+
+def line_sweeper(world: LineWorld) -> OutboundSweeper:
+    """The LINE channel's retry sweeper, driven by the test."""
+    return next(s for s in world.app.runtime.delivery.sweepers() if s.channel is Channel.LINE)
+
+
+def sample(name: str, **labels: str) -> float:
+    """The current value of one metric sample (0 when it was never touched)."""
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def outgoing(user: str, reply: Reply, meta: dict[str, str] | None = None) -> Outgoing:
@@ -56,23 +79,80 @@ async def test_reply_token_refused_by_line_falls_back_to_push(world: LineWorld) 
     assert world.platform.rejected[0][:2] == ("reply", 400)
 
 
-async def test_push_is_retried_on_429_and_5xx_and_delivered_once(world: LineWorld) -> None:
-    world.platform.fail("push", 429, times=1, retry_after=0.2)
-    world.platform.fail("push", 503, times=2)
-    user = world.new_user()
-    await world.channel_send(user, Reply(text="お待たせしました", kind=ReplyKind.AGENT))
-    assert [m["text"] for m in world.platform.messages_to(user)] == ["お待たせしました"]
-
-
-async def test_push_gives_up_after_the_retry_window_so_the_inbox_retries(
-    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+async def test_a_429_is_retried_not_before_its_retry_after_and_delivered_once(
+    quiet_world: LineWorld,
 ) -> None:
-    async with line_world(make_settings(), monkeypatch, send_retry_seconds=1) as world:
-        world.platform.fail("push", 500, times=100)
-        user = world.new_user()
-        with pytest.raises(LineUnavailable):
-            await world.channel_send(user, Reply(text="hello", kind=ReplyKind.AGENT))
-        assert world.platform.sent == []
+    platform, rt = quiet_world.platform, quiet_world.app.runtime
+    platform.fail("push", 429, times=1, retry_after=120)
+    user = quiet_world.new_user()
+    began = time.time()
+    await quiet_world.channel_send(user, Reply(text="お待たせしました", kind=ReplyKind.AGENT))
+    assert platform.sent == []
+    assert await rt.outbound.waiting(f"line:{user}"), "parked, not lost"
+
+    sweeper = line_sweeper(quiet_world)
+    assert await sweeper.sweep(now=began + 110) == 0, "LINE asked for 120 s"
+    assert platform.sent == []
+    assert await sweeper.sweep(now=began + 125) == 1
+    assert [m["text"] for m in platform.messages_to(user)] == ["お待たせしました"]
+    assert not await rt.outbound.waiting(f"line:{user}")
+
+
+async def test_5xx_is_retried_with_backoff_and_delivered_once_in_order(
+    quiet_world: LineWorld,
+) -> None:
+    platform, rt = quiet_world.platform, quiet_world.app.runtime
+    delivered_before = sample("tsunagu_outbound_retries_total", channel="line", outcome="delivered")
+    failed_before = sample("tsunagu_outbound_retries_total", channel="line", outcome="failed")
+    platform.fail("push", 503, times=2)
+    user = quiet_world.new_user()
+    began = time.time()
+    await quiet_world.channel_send(user, Reply(text="一つ目", kind=ReplyKind.AGENT))
+    # LINE is back for others, but this customer's later reply must not overtake.
+    await quiet_world.channel_send(user, Reply(text="二つ目", kind=ReplyKind.AGENT))
+    assert platform.sent == []
+
+    sweeper = line_sweeper(quiet_world)
+    await sweeper.sweep(now=began + 10)  # the second 503
+    assert platform.sent == []
+    await sweeper.sweep(now=began + 100)
+    assert [m["text"] for m in platform.messages_to(user)] == ["一つ目", "二つ目"]
+    assert all(s.kind == "push" and s.retry_key for s in platform.sent)
+    assert await sweeper.sweep(now=began + 1000) == 0, "nothing left to retry"
+    assert len(platform.sent) == 2
+    assert await rt.outbound.pending(Channel.LINE) == 0
+    assert (
+        sample("tsunagu_outbound_retries_total", channel="line", outcome="delivered")
+        == delivered_before + 2
+    ), "both parked sends"
+    assert (
+        sample("tsunagu_outbound_retries_total", channel="line", outcome="failed")
+        == failed_before + 1
+    )
+
+
+async def test_a_send_line_never_takes_is_given_up_after_the_retry_window_and_recorded(
+    quiet_world: LineWorld,
+) -> None:
+    platform, rt = quiet_world.platform, quiet_world.app.runtime
+    gave_up_before = sample("tsunagu_outbound_failed_total", channel="line", why="gave_up")
+    platform.fail("push", 500, times=100)
+    user = quiet_world.new_user()
+    began = time.time()
+    await quiet_world.channel_send(user, Reply(text="hello", kind=ReplyKind.AGENT))
+    sweeper = line_sweeper(quiet_world)
+    await sweeper.sweep(now=began + 300)  # still inside OUTBOUND_RETRY_SECONDS (600)
+    assert await rt.outbound.waiting(f"line:{user}")
+    await sweeper.sweep(now=began + 601)
+    assert not await rt.outbound.waiting(f"line:{user}")
+    assert await sweeper.sweep(now=began + 5000) == 0, "given up: never tried again"
+    assert platform.sent == []
+    [(_, record)] = await rt.redis.xrange(rt.keys.outbound_failed())
+    assert record["user_id"] == user
+    assert record["reason"].startswith("gave up after 3 attempts: HTTP 500")
+    assert sample("tsunagu_outbound_failed_total", channel="line", why="gave_up") == (
+        gave_up_before + 1
+    )
 
 
 async def test_a_resent_batch_is_never_delivered_twice(world: LineWorld) -> None:

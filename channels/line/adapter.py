@@ -9,10 +9,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.conversation import DeskEvent
 from bot.inbox import Inbox
-from bot.model import Channel, Inbound, InboundKind, Outgoing, ReplyKind
-from bot.ports import Desk
+from bot.model import Channel, Inbound, InboundKind
 from bot.storage import Keys
 from channels.line.client import LineApi
 from channels.line.events import EventReader, is_redelivery
@@ -49,11 +47,7 @@ class LineChannel:
             self.line_keys,
             settings,
             on_unreachable=self._unreachable,
-            on_failed=self._delivery_failed,
         )
-        # The agents' desks (Slack, console): told when an agent's reply finally could not
-        # be delivered. The runtime shares its list of desks here.
-        self.desks: list[Desk] = []
         self.router = build_router(settings, self.api, self.handle_events)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -139,29 +133,6 @@ class LineChannel:
                 meta={"reason": reason[:200]},
             )
         )
-
-    async def _delivery_failed(self, batch: list[Outgoing], reason: str) -> None:
-        """An agent's reply could not be delivered: tell the agents where they work.
-
-        The bot's own replies are not reported: the inbox retries their event later, and
-        dead-letters it (logged) if LINE never takes them.
-        """
-        for outgoing in batch:
-            if outgoing.reply.kind is not ReplyKind.AGENT:
-                continue
-            log.error(
-                "line: an agent's reply was not delivered",
-                extra={"user": outgoing.user_id, "reason": reason[:200]},
-            )
-            event = DeskEvent(
-                kind="delivery_failed",
-                customer_key=f"{Channel.LINE.value}:{outgoing.user_id}",
-                conversation_id=outgoing.conversation_id,
-                text=f"this reply did not reach the customer on LINE ({reason[:200]}): "
-                f"{outgoing.reply.text[:300]}",
-            )
-            for desk in self.desks:
-                await desk.notify(event)
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)

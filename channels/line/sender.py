@@ -7,18 +7,17 @@
   and its marker) uses the token again: LINE refusing it as used means it went out.
 - A push carries `X-Line-Retry-Key`, derived from the messages' ids, so LINE itself drops a
   push we repeat after a timeout (it answers 409).
-- 429, 5xx and network errors are retried with backoff for a bounded time, then raised so
-  the inbox retries the event later; other tasks (other customers) run meanwhile. A 4xx
-  that can never succeed (the user blocked the account) is logged once and the
-  conversation is closed through `on_unreachable`.
+- Each call is made once; its failure is raised as a `bot.errors` type: 429 as `RetryAfter`
+  (LINE's `Retry-After`), 5xx and network errors as `PlatformUnavailable` (the delivery
+  parks the messages and retries them later, `bot.outbound`), a refused access token or a
+  4xx that can never succeed as `PermanentFailure`. A user who blocked the account is
+  logged once and their conversation closed through `on_unreachable`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ import aiohttp
 from linebot.v3.messaging import ApiException, TextMessage
 from redis.asyncio import Redis
 
+from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
 from bot.model import Channel, Outgoing
 from channels.line.client import LineApi
 from channels.line.keys import LineKeys
@@ -39,12 +39,8 @@ RETRY_KEY_NAMESPACE = uuid.UUID("6f1c2a4e-8d0b-5b7e-9c3a-2e4f6a8b0c1d")
 MARKER_SECONDS = 7 * 24 * 3600
 TOKEN_MARKER_SECONDS = 24 * 3600
 Unreachable = Callable[[str, str, str], Awaitable[None]]
-# Told when messages finally could not be delivered: the batch and why.
-Failed = Callable[[list[Outgoing], str], Awaitable[None]]
-
-
-class LineUnavailable(Exception):
-    """LINE kept failing for the whole retry window; the event will be retried later."""
+# What LINE not answering looks like from the client (refused, reset, timed out).
+_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class LineSender:
@@ -59,46 +55,23 @@ class LineSender:
         keys: LineKeys,
         settings: LineSettings,
         on_unreachable: Unreachable | None = None,
-        on_failed: Failed | None = None,
     ):
         self.api = api
         self.redis = redis
         self.keys = keys
         self.settings = settings
         self.on_unreachable = on_unreachable
-        self.on_failed = on_failed
 
     async def send(self, batch: list[Outgoing]) -> None:
-        """Deliver one event's replies (in order) to one customer.
-
-        Raises `LineUnavailable` when LINE kept failing for the whole retry window; then,
-        as when LINE refuses them for good, `on_failed` hears of the messages.
-        """
+        """Deliver one event's replies (in order) to one customer, or raise why not:
+        `PlatformUnavailable` / `RetryAfter` (try later), `PermanentFailure` (never)."""
         if not batch:
             return
-        try:
-            delivered = await self._send(batch)
-        except Exception as exc:  # LineUnavailable, a refused access token, ...
-            await self._failed(batch, str(exc) or type(exc).__name__)
-            raise
-        if not delivered:
-            await self._failed(batch, "LINE refused the messages for good")
-
-    async def _failed(self, batch: list[Outgoing], reason: str) -> None:
-        if self.on_failed is None:
-            return
-        try:
-            await self.on_failed(batch, reason)
-        except Exception as exc:
-            log.error("line: could not report a failed delivery", extra={"error": repr(exc)})
-
-    async def _send(self, batch: list[Outgoing]) -> bool:
-        """False when LINE will never take these messages (the user blocked us)."""
         first = batch[0]
         user_id, meta = first.user_id, first.meta
         if await self.redis.exists(self.keys.unreachable(user_id)):
             log.info("line: customer unreachable, nothing sent", extra={"user": user_id})
-            return False
+            raise PermanentFailure(Channel.LINE, "the customer cannot be reached (blocked us)")
         messages: list[tuple[str, TextMessage]] = [
             (f"{outgoing.message_id}.{n}", message)
             for outgoing in batch
@@ -121,10 +94,9 @@ class LineSender:
                 if taken is not None and self._fresh(meta):
                     replied = await self._reply(token, group, retrying=not taken)
             first_call = False
-            if not replied and not await self._push(to, user_id, group, call_id):
-                return False  # never deliverable: logged, conversation closed
+            if not replied:
+                await self._push(to, user_id, group, call_id)
             await self.redis.set(marker, "1", ex=MARKER_SECONDS)
-        return True
 
     async def _take_token(self, token: str, call_id: str) -> bool | None:
         """True: the token is ours, for this call. False: this same call took it before
@@ -160,45 +132,38 @@ class LineSender:
                 "line: reply token refused, pushing instead",
                 extra={"status": exc.status, "body": _body(exc)},
             )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except _NETWORK_ERRORS as exc:
             log.warning("line: reply failed, pushing instead", extra={"error": repr(exc)})
         return False
 
-    async def _push(self, to: str, user_id: str, messages: list[TextMessage], call_id: str) -> bool:
-        """Push with retries; True when delivered, False when it never can be."""
+    async def _push(self, to: str, user_id: str, messages: list[TextMessage], call_id: str) -> None:
+        """Push once, or raise the failure as a `bot.errors` type.
+
+        The retry key is derived from the call's message ids, so a push repeated later
+        (after a timeout whose request LINE did get) is dropped by LINE with a 409.
+        """
         retry_key = str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{to}:{call_id}"))
-        deadline = time.monotonic() + self.settings.send_retry_seconds
-        delay = 0.5
-        attempt = 0
-        while True:
-            attempt += 1
-            wait: float | None = None
-            try:
-                await self.api.push(to, messages, retry_key)
-                return True
-            except ApiException as exc:
-                status = exc.status or 0
-                if status == 409:
-                    return True  # LINE accepted this retry key before: already delivered
-                if status == 401:
-                    log.error("line: access token refused (check LINE_CHANNEL_ACCESS_TOKEN)")
-                    raise
-                if status != 429 and status < 500:
-                    await self._give_up(to, user_id, call_id, f"{status}: {_body(exc)}")
-                    return False
-                error = f"HTTP {status}"
-                wait = _retry_after(exc)
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = repr(exc)
-            wait = wait if wait is not None else delay * (0.5 + random.random())
-            if time.monotonic() + wait > deadline:
-                raise LineUnavailable(f"push failed after {attempt} attempts: {error}")
-            log.warning(
-                "line: push failed, retrying",
-                extra={"error": error, "attempt": attempt, "retry_in": round(wait, 2)},
-            )
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, 8.0)
+        try:
+            await self.api.push(to, messages, retry_key)
+        except ApiException as exc:
+            status = exc.status or 0
+            if status == 409:
+                return  # LINE accepted this retry key before: already delivered
+            if status == 429:
+                seconds = _retry_after(exc)
+                if seconds is not None:
+                    raise RetryAfter(Channel.LINE, seconds, "HTTP 429") from exc
+                raise PlatformUnavailable(Channel.LINE, "HTTP 429") from exc
+            if status >= 500:
+                raise PlatformUnavailable(Channel.LINE, f"HTTP {status}") from exc
+            if status == 401:
+                log.error("line: access token refused (check LINE_CHANNEL_ACCESS_TOKEN)")
+                raise PermanentFailure(Channel.LINE, "access token refused") from exc
+            reason = f"{status}: {_body(exc)}"
+            await self._give_up(to, user_id, call_id, reason)
+            raise PermanentFailure(Channel.LINE, reason) from exc
+        except _NETWORK_ERRORS as exc:
+            raise PlatformUnavailable(Channel.LINE, repr(exc)) from exc
 
     async def _give_up(self, to: str, user_id: str, call_id: str, reason: str) -> None:
         log.error(
@@ -220,6 +185,6 @@ def _retry_after(exc: ApiException) -> float | None:
     headers = exc.headers or {}
     value = headers.get("Retry-After") if hasattr(headers, "get") else None
     try:
-        return min(float(value), 30.0) if value is not None else None
+        return max(float(value), 0.0) if value is not None else None
     except ValueError:
         return None

@@ -58,11 +58,6 @@ class LineSettings(BaseSettings):
     loading_seconds: int = Field(
         default=20, ge=5, le=60, multiple_of=5, description="How long the animation lasts."
     )
-    send_retry_seconds: float = Field(
-        default=30.0,
-        ge=0,
-        description="How long one send retries 429/5xx/network errors before giving up.",
-    )
     max_connections: int = Field(
         default=100,
         ge=1,

@@ -10,14 +10,13 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import StorageUnavailable
 from bot.faq import FaqLibrary
 from bot.inbox import Inbox
 from bot.settings import Settings
@@ -116,7 +115,7 @@ class SlackChannel:
                     )
                 try:
                     response = await handler.handle(request)
-                except (RedisConnectionError, RedisTimeoutError):
+                except StorageUnavailable:
                     raise  # the app answers 503: Slack retries
                 except Exception as exc:
                     # bolt could not even read the request: Slack never sends such a thing.

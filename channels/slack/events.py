@@ -17,11 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.errors import StorageUnavailable
 from bot.inbox import Inbox
 from bot.model import Channel, Inbound, InboundKind
 from channels.slack.sender import CHOICE_PREFIX, META_CHANNEL
@@ -107,7 +106,7 @@ def register(
                 # its event id, so putting it twice is harmless, and losing it is not.
                 await inbox.put(inbound)
             fresh = await redis.set(marker, "1", nx=True, ex=dedupe_ttl_seconds)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except StorageUnavailable as exc:
             log.error("slack: storage unavailable, Slack will retry", extra={"error": str(exc)})
             return BoltResponse(status=503, body="storage unavailable, try again shortly")
         if not fresh:

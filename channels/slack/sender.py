@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import Channel, Outgoing, ReplyKind
 from bot.storage import Keys
+from channels.slack.errors import classify
 
 CHOICE_PREFIX = "tsunagu_choice:"
 META_CHANNEL = "slack_channel"  # the DM's channel id, carried in `Inbound.meta`
@@ -68,7 +69,8 @@ class SlackSender:
         self._ttl = ttl_seconds
 
     async def send(self, batch: list[Outgoing]) -> None:
-        """Post each reply once, whatever the number of attempts."""
+        """Post each reply once, whatever the number of attempts; a failure is raised as a
+        `bot.errors` type (`PlatformUnavailable`, `RetryAfter`, `PermanentFailure`)."""
         for outgoing in batch:
             key = self._keys.sent(f"{Channel.SLACK.value}:{outgoing.user_id}", outgoing.message_id)
             if not await self._redis.set(key, "1", nx=True, ex=self._ttl):
@@ -81,6 +83,9 @@ class SlackSender:
                     blocks=render(outgoing),
                     unfurl_links=False,
                 )
-            except BaseException:
+            except BaseException as exc:
                 await self._redis.delete(key)  # not sent: let the retry send it
+                typed = classify(exc) if isinstance(exc, Exception) else None
+                if typed is not None:
+                    raise typed from exc
                 raise

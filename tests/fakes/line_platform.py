@@ -37,8 +37,9 @@ class LineWorld:
         return user_id
 
     async def channel_send(self, user_id: str, reply: Reply) -> None:
-        """Send one reply through the LINE sender, as a late agent message is sent."""
-        await self.app.channel.sender.send(
+        """Send one reply through the delivery (LINE's sender, and retries if LINE fails),
+        as a late agent message is sent."""
+        await self.app.runtime.delivery.send(
             [
                 Outgoing(
                     message_id=uuid.uuid4().hex,

@@ -1,0 +1,51 @@
+"""What slack_sdk's failures mean, as `bot.errors` types (the Slack boundary's one rule)."""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter, TsunaguError
+from bot.model import Channel
+
+# Web API error codes that say "Slack's side, for now" (documented on every method).
+_TRANSIENT_CODES = {
+    "ratelimited",
+    "service_unavailable",
+    "fatal_error",
+    "internal_error",
+    "request_timeout",
+}
+_DEFAULT_RETRY_AFTER = 30.0
+
+
+def classify(exc: Exception) -> TsunaguError | None:
+    """The `bot.errors` meaning of a failed Web API call, or None if it is not one (a bug).
+
+    - 429 (or `ratelimited`): `RetryAfter`, with Slack's `Retry-After`;
+    - 5xx, a transient error code, no answer (refused, reset, timed out):
+      `PlatformUnavailable`;
+    - any other error code (`invalid_auth`, `channel_not_found`, `invalid_blocks`, ...):
+      `PermanentFailure`.
+    """
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = int(getattr(response, "status_code", None) or getattr(response, "status", 0) or 0)
+        headers = getattr(response, "headers", None) or {}
+        data = getattr(response, "data", None)
+        code = str(data.get("error", "")) if isinstance(data, dict) else ""
+        if status == 429 or code == "ratelimited":
+            return RetryAfter(Channel.SLACK, _seconds(headers.get("Retry-After")), "HTTP 429")
+        if status >= 500 or code in _TRANSIENT_CODES:
+            return PlatformUnavailable(Channel.SLACK, f"HTTP {status} {code}".strip())
+        return PermanentFailure(Channel.SLACK, code or f"HTTP {status}")
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+        return PlatformUnavailable(Channel.SLACK, repr(exc))
+    return None
+
+
+def _seconds(value: object) -> float:
+    try:
+        return max(float(str(value)), 0.0) if value is not None else _DEFAULT_RETRY_AFTER
+    except ValueError:
+        return _DEFAULT_RETRY_AFTER
