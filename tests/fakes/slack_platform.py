@@ -66,9 +66,14 @@ class FakeSlack:
         self.lines: list[Line] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.api_delay = 0.0  # seconds every Web API call takes (a slow Slack)
+        self.outage_status: int | None = None  # every Web API call answers this (a Slack outage)
+        self.refused: list[ApiCall] = []  # calls answered with `outage_status`
+        self.missing_channels: set[str] = set()  # posting there: channel_not_found
         self.app_url = ""  # where the app under test listens: set by the test
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._port = 0
         self._http = httpx.AsyncClient(timeout=15)
         self.api_url = ""
         self._changed = asyncio.Event()
@@ -83,10 +88,22 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.api_url = f"http://127.0.0.1:{port}/api/"
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
+        self._port = self._runner.addresses[0][1]
+        self.api_url = f"http://127.0.0.1:{self._port}/api/"
+
+    async def refuse_connections(self) -> None:
+        """Stop listening: every call is refused at the TCP level (Slack unreachable)."""
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+
+    async def accept_connections(self) -> None:
+        """Listen again, on the same port."""
+        if self._site is None and self._runner is not None:
+            self._site = web.TCPSite(self._runner, "127.0.0.1", self._port, reuse_address=True)
+            await self._site.start()
 
     async def stop(self) -> None:
         """Stop listening."""
@@ -130,6 +147,11 @@ class FakeSlack:
                 args[name] = json.loads(args[name])
         if self.api_delay:
             await asyncio.sleep(self.api_delay)
+        if self.outage_status is not None:
+            outage = {"ok": False, "error": "service_unavailable"}
+            self.refused.append(ApiCall(method, args, outage))
+            self._changed.set()
+            return web.json_response(outage, status=self.outage_status)
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {self.token}":
             result: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
@@ -153,6 +175,8 @@ class FakeSlack:
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
+        if channel in self.missing_channels:
+            return {"ok": False, "error": "channel_not_found"}
         if channel.startswith("U"):  # a user id: the bot's direct messages with them
             channel = "D" + channel[1:]
         ts = self.next_ts()
