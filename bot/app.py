@@ -109,8 +109,8 @@ def create_app(
         """Prometheus metrics of this process (queue figures are read from Redis)."""
         metrics.QUEUE_LENGTH.set(await rt.queue.length())
         metrics.INBOX_PENDING.set(await rt.inbox.pending_count())
-        for channel in rt.delivery.channels:
-            metrics.OUTBOUND_PENDING.labels(channel.value).set(await rt.outbound.pending(channel))
+        for lane in rt.delivery.lanes:
+            metrics.OUTBOUND_PENDING.labels(lane).set(await rt.outbound.pending(lane))
         return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(rt.web.router)

@@ -1,6 +1,7 @@
-"""Routes each outgoing message to the sender of its channel, and decides what a failed
-send means: parked for a retry while its platform is unavailable, or recorded as never
-deliverable when the platform refused it for good."""
+"""Routes each outgoing message to the sender of its channel and each desk event to the
+desks, and decides what a failed send means: parked for a retry while its platform is
+unavailable (`bot.outbound`), or recorded as never deliverable when it was refused for good.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +11,17 @@ import time
 from bot import metrics
 from bot.conversation import DeskEvent
 from bot.errors import PermanentFailure, PlatformUnavailable
-from bot.model import Channel, Outgoing, ReplyKind
-from bot.outbound import Clock, OutboundRetries, OutboundSweeper, send_id
+from bot.model import Outgoing, ReplyKind
+from bot.outbound import (
+    Clock,
+    OutboundRetries,
+    OutboundSweeper,
+    ParkedSend,
+    channel_lane,
+    desk_lane,
+    notice,
+    replies,
+)
 from bot.ports import Desk, Sender
 
 log = logging.getLogger("tsunagu.delivery")
@@ -19,8 +29,14 @@ log = logging.getLogger("tsunagu.delivery")
 _FAILED_KEPT = 10_000
 
 
+def desk_name(desk: Desk) -> str:
+    """A desk's name (its lane of parked notices): its `name`, else its class's."""
+    return str(getattr(desk, "name", type(desk).__name__))
+
+
 class Delivery:
-    """The senders of every configured channel, by channel, and their parked retries."""
+    """The senders of every configured channel and the agents' desks, with their parked
+    retries."""
 
     def __init__(
         self,
@@ -31,21 +47,20 @@ class Delivery:
     ):
         self.retries = retries
         self.clock = clock
-        self._senders: dict[Channel, Sender] = {}
-        # Where agents work: told when one of their replies can never be delivered. The
-        # runtime shares the dispatcher's list of desks here.
+        self._senders: dict[str, Sender] = {}
+        # Where agents work. The runtime shares the dispatcher's list of desks here.
         self.desks: list[Desk] = []
         for sender in senders or []:
             self.register(sender)
 
     def register(self, sender: Sender) -> None:
         """Add (or replace) the sender of one channel."""
-        self._senders[sender.channel] = sender
+        self._senders[channel_lane(sender.channel)] = sender
 
     @property
-    def channels(self) -> list[Channel]:
-        """The channels with a sender."""
-        return list(self._senders)
+    def lanes(self) -> list[str]:
+        """Every lane parked sends may wait in: one per channel, one per desk."""
+        return [*self._senders, *(desk_lane(desk_name(desk)) for desk in self.desks)]
 
     async def send(self, batch: list[Outgoing]) -> None:
         """Deliver one event's replies on their channel, or park them for a retry.
@@ -53,74 +68,86 @@ class Delivery:
         Returns once they are delivered, parked or recorded as undeliverable: a platform
         outage never fails the event. Raises only `StorageUnavailable` (and bugs).
         """
-        if not batch:
+        if batch:
+            await self._send_or_park(replies(batch))
+
+    async def notify(self, event: DeskEvent, desks: list[Desk]) -> None:
+        """Tell each desk, or park the event for a desk whose platform is unavailable."""
+        for desk in desks:
+            await self._send_or_park(notice(desk_name(desk), event))
+
+    async def attempt(self, send: ParkedSend) -> None:
+        """Try a send once; raises the `bot.errors` platform failures."""
+        if send.desk_event is not None:
+            desk = next((d for d in self.desks if desk_lane(desk_name(d)) == send.lane), None)
+            if desk is None:
+                # The desk was switched off since: nobody is left to tell.
+                log.warning("outbound: no desk for a parked notice", extra={"lane": send.lane})
+                return
+            await desk.notify(send.desk_event)
             return
-        first = batch[0]
-        customer_key = f"{first.channel.value}:{first.user_id}"
-        if await self.retries.waiting(customer_key):
-            # Earlier replies to this customer wait for their platform: never overtake them.
-            if await self.retries.park(batch, self.clock()):
+        sender = self._senders.get(send.lane)
+        if sender is None:
+            raise PermanentFailure(send.batch[0].channel, "the channel is not configured")
+        await sender.send(send.batch)
+
+    async def _send_or_park(self, send: ParkedSend) -> None:
+        if await self.retries.waiting(send.customer_key, send.lane):
+            # Earlier sends to this customer wait for their platform: never overtake them.
+            if await self.retries.park(send, self.clock()):
                 log.info(
                     "outbound: queued behind earlier sends",
-                    extra={"channel": first.channel.value, "customer": customer_key},
+                    extra={"lane": send.lane, "customer": send.customer_key, "send": send.id},
                 )
             return
         try:
-            await self.attempt(batch)
+            await self.attempt(send)
         except PlatformUnavailable as exc:
-            if await self.retries.park(batch, self.clock(), exc):
-                metrics.OUTBOUND_PARKED.labels(first.channel.value).inc()
+            if await self.retries.park(send, self.clock(), exc):
+                metrics.OUTBOUND_PARKED.labels(send.lane).inc()
                 log.warning(
                     "outbound: platform unavailable, parked for a retry",
                     extra={
-                        "channel": first.channel.value,
-                        "customer": customer_key,
-                        "send": send_id(batch),
+                        "lane": send.lane,
+                        "customer": send.customer_key,
+                        "send": send.id,
                         "error": exc.reason,
                     },
                 )
         except PermanentFailure as exc:
-            await self.undeliverable(batch, exc.reason)
+            await self.undeliverable(send, exc.reason, gave_up=False)
 
-    async def attempt(self, batch: list[Outgoing]) -> None:
-        """Try a batch once on its channel; raises the `bot.errors` platform failures."""
-        channel = batch[0].channel
-        sender = self._senders.get(channel)
-        if sender is None:
-            raise PermanentFailure(channel, "the channel is not configured")
-        await sender.send(batch)
-
-    async def undeliverable(
-        self, batch: list[Outgoing], reason: str, *, gave_up: bool = False
-    ) -> None:
-        """A batch that will never be delivered (refused for good, or `gave_up` retrying):
-        record it, log it, tell the agents."""
-        first = batch[0]
-        channel = first.channel.value
-        why = "gave_up" if gave_up else "refused"
-        metrics.OUTBOUND_FAILED.labels(channel, why).inc()
+    async def undeliverable(self, send: ParkedSend, reason: str, *, gave_up: bool) -> None:
+        """A send that will never go out (refused for good, or `gave_up` retrying): record
+        it, log it, and tell the agents of a reply of theirs that did not reach the
+        customer."""
+        metrics.OUTBOUND_FAILED.labels(send.lane, "gave_up" if gave_up else "refused").inc()
         log.error(
             "outbound: not delivered",
             extra={
-                "channel": channel,
-                "customer": f"{channel}:{first.user_id}",
-                "send": send_id(batch),
+                "lane": send.lane,
+                "customer": send.customer_key,
+                "send": send.id,
                 "reason": reason[:300],
             },
+        )
+        what = (
+            ",".join(o.message_id for o in send.batch)
+            if send.desk_event is None
+            else f"desk event {send.desk_event.kind}"
         )
         await self.retries.redis.xadd(
             self.retries.keys.outbound_failed(),
             {
-                "channel": channel,
-                "user_id": first.user_id,
-                "conversation_id": first.conversation_id,
-                "message_ids": ",".join(o.message_id for o in batch),
+                "lane": send.lane,
+                "customer": send.customer_key,
+                "what": what,
                 "reason": reason[:300],
                 "time": f"{self.clock():.3f}",
             },
             maxlen=_FAILED_KEPT,
         )
-        for outgoing in batch:
+        for outgoing in send.batch:
             if outgoing.reply.kind is ReplyKind.AGENT:
                 await self._tell_agents(outgoing, reason)
 
@@ -133,24 +160,18 @@ class Delivery:
             text=f"this reply did not reach the customer on {channel} ({reason[:200]}): "
             f"{outgoing.reply.text[:300]}",
         )
-        for desk in self.desks:
-            try:
-                await desk.notify(event)
-            except Exception as exc:
-                # The failure is recorded and logged either way; a desk that is down too
-                # must not stop the others from hearing of it.
-                log.error("outbound: could not tell a desk", extra={"error": repr(exc)})
+        await self.notify(event, self.desks)
 
     def sweepers(self, *, interval_seconds: float = 1.0) -> list[OutboundSweeper]:
-        """One retry sweeper per channel, so a slow platform holds up only its own."""
+        """One retry sweeper per lane, so a slow platform holds up only its own."""
         return [
             OutboundSweeper(
                 self.retries,
-                channel,
+                lane,
                 self.attempt,
                 self.undeliverable,
                 interval_seconds=interval_seconds,
                 clock=self.clock,
             )
-            for channel in self.channels
+            for lane in self.lanes
         ]

@@ -101,7 +101,9 @@ class Dispatcher:
         """Carry out a saved step's effects. Each is idempotent, so repeating is safe.
 
         Bookkeeping in Redis comes first, the customer's replies next, then what may be
-        slow (desks, the survey webhook), so a slow Slack never delays a customer.
+        slow (desks, the survey webhook), so a slow Slack never delays a customer. Replies
+        and desk notices a platform cannot take now are parked for a retry
+        (`bot.outbound`), so an outage never holds the event up.
         """
         if effects.queue is QueueAction.ENQUEUE:
             await self.queue.enqueue(
@@ -133,8 +135,7 @@ class Dispatcher:
                 )
         await self.delivery.send(effects.outgoing)
         for event in effects.desk_events:
-            for desk in self.desks:
-                await desk.notify(event)
+            await self.delivery.notify(event, self.desks)
         if self.survey_webhook is not None:
             for response in new_responses:
                 try:

@@ -33,28 +33,30 @@ SURVEY_RESPONSES = Counter(
 ERRORS = Counter(
     "tsunagu_errors", "Failures, by where they happened.", ["where"], registry=REGISTRY
 )
+# Outbound lanes: a channel's replies to customers (line, slack, web), or a desk's notices
+# to agents (desk:<name>).
 OUTBOUND_PENDING = Gauge(
     "tsunagu_outbound_pending",
-    "Customers whose replies wait for their platform (parked for a retry), by channel.",
-    ["channel"],
+    "Customers with sends parked for a retry (their platform was unavailable), by lane.",
+    ["lane"],
     registry=REGISTRY,
 )
 OUTBOUND_PARKED = Counter(
     "tsunagu_outbound_parked",
-    "Sends parked for a retry because their platform was unavailable, by channel.",
-    ["channel"],
+    "Sends parked for a retry because their platform was unavailable, by lane.",
+    ["lane"],
     registry=REGISTRY,
 )
 OUTBOUND_RETRIES = Counter(
     "tsunagu_outbound_retries",
-    "Retries of parked sends, by channel and outcome (delivered, failed).",
-    ["channel", "outcome"],
+    "Retries of parked sends, by lane and outcome (delivered, failed).",
+    ["lane", "outcome"],
     registry=REGISTRY,
 )
 OUTBOUND_FAILED = Counter(
     "tsunagu_outbound_failed",
-    "Sends that will never be delivered, by channel and why (refused, gave_up).",
-    ["channel", "why"],
+    "Sends that will never go out, by lane and why (refused, gave_up).",
+    ["lane", "why"],
     registry=REGISTRY,
 )
 QUEUE_LENGTH = Gauge("tsunagu_queue_length", "Customers waiting for a person.", registry=REGISTRY)

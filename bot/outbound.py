@@ -1,23 +1,26 @@
 """Outbound retries: sends a platform could not take right now, kept in Redis and retried.
 
-When a channel's platform is down (`PlatformUnavailable`) or asks us to slow down
-(`RetryAfter`), the replies of that event are *parked* here instead of holding the event
-in the inbox, so the customer's next events, other customers and other channels go on.
-A sweeper in every worker process retries them with exponential backoff and jitter (not
-before a platform's `Retry-After`), and gives up after `OUTBOUND_RETRY_SECONDS`.
+When a platform is down (`PlatformUnavailable`) or asks us to slow down (`RetryAfter`),
+what was to be sent there is *parked* here instead of holding the event in the inbox, so
+the customer's next events, other customers and other platforms go on. A sweeper in every
+worker process retries with exponential backoff and jitter (never before a platform's
+`Retry-After`), and gives up after `OUTBOUND_RETRY_SECONDS`.
 
-Per customer, parked sends form a line (oldest first): a later reply to the same customer
-on the same channel queues behind the ones waiting, so nothing overtakes. Redis holds:
+Sends go in *lanes*, one per destination: a channel's replies to customers (`line`,
+`slack`, `web`) or a desk's notices to agents (`desk:slack`). Per customer and lane,
+parked sends form a line, oldest first: a later send to the same customer in the same lane
+queues behind the ones waiting, so nothing overtakes. Redis holds:
 
-- `conv:{channel:user}:outbound`: a hash of the customer's parked sends, by send id (the
-  hash of its message ids, so parking the same replies twice keeps one);
-- `conv:{channel:user}:outbound:line`: their order (a list of send ids);
-- `outbound:<channel>`: a sorted set of customers with parked sends, by the time their
-  oldest one is next tried. A sweeper claims a customer by moving that time a while ahead,
-  so two processes never retry the same customer at once.
+- `conv:{channel:user}:outbound:<lane>`: a hash of the customer's parked sends, by send
+  id (the hash of its message ids, or of the desk event, so parking the same replies twice
+  keeps one);
+- `conv:{channel:user}:outbound:<lane>:line`: their order (a list of send ids);
+- `outbound:<lane>`: a sorted set of customers with parked sends, by the time their oldest
+  one is next tried. A sweeper claims a customer by moving that time a while ahead, so two
+  processes never retry the same customer at once.
 
-Retried sends stay exactly-once in effect: every sender is idempotent on message ids (LINE
-pushes carry the same `X-Line-Retry-Key` however often they are repeated).
+Retried sends stay exactly-once in effect: senders are idempotent on message ids (LINE
+pushes carry the same `X-Line-Retry-Key` however often they are repeated), desks on events.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from bot import metrics
+from bot.conversation import DeskEvent
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter, StorageUnavailable
 from bot.model import Channel, Outgoing
 from bot.storage import Keys
@@ -70,28 +74,51 @@ return due
 
 
 class ParkedSend(BaseModel):
-    """One event's replies to one customer, waiting for their platform."""
+    """Something for one customer that waits for its platform: one event's replies to
+    them (`batch`), or a notice about them to a desk (`desk_event`)."""
 
     id: str
-    batch: list[Outgoing]
+    lane: str
+    customer_key: str
+    batch: list[Outgoing] = Field(default_factory=list)
+    desk_event: DeskEvent | None = None
     parked_at: float
     attempts: int = 0  # failed attempts so far
     error: str = ""
 
-    @property
-    def channel(self) -> Channel:
-        """The channel all of the replies go out on."""
-        return self.batch[0].channel
 
-    @property
-    def customer_key(self) -> str:
-        """`channel:user` of the customer they are for."""
-        return f"{self.channel.value}:{self.batch[0].user_id}"
+def channel_lane(channel: Channel) -> str:
+    """The lane of a channel's replies to its customers."""
+    return channel.value
 
 
-def send_id(batch: list[Outgoing]) -> str:
-    """The idempotency key of a batch: the same replies always get the same id."""
-    return hashlib.sha256("|".join(o.message_id for o in batch).encode()).hexdigest()[:32]
+def desk_lane(name: str) -> str:
+    """The lane of a desk's notices to agents."""
+    return f"desk:{name}"
+
+
+def replies(batch: list[Outgoing]) -> ParkedSend:
+    """A batch of replies as a parked send (not yet tried)."""
+    first = batch[0]
+    return ParkedSend(
+        id=hashlib.sha256("|".join(o.message_id for o in batch).encode()).hexdigest()[:32],
+        lane=channel_lane(first.channel),
+        customer_key=f"{first.channel.value}:{first.user_id}",
+        batch=batch,
+        parked_at=0.0,
+    )
+
+
+def notice(desk_name: str, event: DeskEvent) -> ParkedSend:
+    """A desk event as a parked send (not yet tried)."""
+    digest = hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:32]
+    return ParkedSend(
+        id=digest,
+        lane=desk_lane(desk_name),
+        customer_key=event.customer_key,
+        desk_event=event,
+        parked_at=0.0,
+    )
 
 
 class RetryPolicy:
@@ -137,105 +164,105 @@ class OutboundRetries:
         self._drop = redis.register_script(_DROP)
         self._claim = redis.register_script(_CLAIM)
 
-    def _customer_keys(self, customer_key: str) -> list[str]:
-        return [self.keys.outbound(customer_key), self.keys.outbound_line(customer_key)]
+    def _line_keys(self, customer_key: str, lane: str) -> list[str]:
+        return [
+            self.keys.outbound(customer_key, lane),
+            self.keys.outbound_order(customer_key, lane),
+        ]
 
-    async def waiting(self, customer_key: str) -> bool:
-        """True while the customer has sends waiting for a retry (later ones queue behind)."""
-        return bool(await self.redis.llen(self.keys.outbound_line(customer_key)))
+    async def waiting(self, customer_key: str, lane: str) -> bool:
+        """True while the customer has sends waiting in `lane` (later ones queue behind)."""
+        return bool(await self.redis.llen(self.keys.outbound_order(customer_key, lane)))
 
     async def park(
-        self, batch: list[Outgoing], now: float, error: PlatformUnavailable | None = None
+        self, send: ParkedSend, now: float, error: PlatformUnavailable | None = None
     ) -> bool:
-        """Keep `batch` for a retry: after it failed with `error`, or (None) behind the
-        customer's earlier sends, untried. False if it was parked already."""
-        parked = ParkedSend(
-            id=send_id(batch),
-            batch=batch,
-            parked_at=now,
-            attempts=1 if error is not None else 0,
-            error=error.reason if error is not None else "",
+        """Keep `send` for a retry: after it failed with `error`, or (None) behind the
+        customer's earlier sends in its lane, untried. False if it was parked already."""
+        parked = send.model_copy(
+            update={
+                "parked_at": now,
+                "attempts": 1 if error is not None else 0,
+                "error": error.reason if error is not None else "",
+            }
         )
         next_at = self.policy.next_attempt(parked, error, now) if error is not None else now
         # Kept a day longer than we try, in case no sweeper runs for a while.
         ttl = int(self.policy.give_up_seconds + 24 * 3600)
         new = await self._park(
-            keys=self._customer_keys(parked.customer_key),
+            keys=self._line_keys(parked.customer_key, parked.lane),
             args=[parked.id, parked.model_dump_json(), ttl],
         )
         # After the line is written: a crash in between leaves a line with no schedule,
         # which the event's replay mends (it parks the same send again, then schedules).
         await self.redis.zadd(
-            self.keys.outbound_due(parked.channel.value), {parked.customer_key: next_at}, nx=True
+            self.keys.outbound_due(parked.lane), {parked.customer_key: next_at}, nx=True
         )
         return bool(new)
 
-    async def head(self, customer_key: str) -> ParkedSend | None:
-        """The customer's oldest parked send, if any."""
-        first = await self.redis.lindex(self.keys.outbound_line(customer_key), 0)
-        if first is None:
-            return None
-        raw = await self.redis.hget(self.keys.outbound(customer_key), first)
-        if raw is None:  # the line and the hash disagree (expired): drop the stray id
-            await self._drop(keys=self._customer_keys(customer_key), args=[first])
-            return await self.head(customer_key)
-        return ParkedSend.model_validate_json(raw)
+    async def head(self, customer_key: str, lane: str) -> ParkedSend | None:
+        """The customer's oldest parked send in `lane`, if any."""
+        keys = self._line_keys(customer_key, lane)
+        while (first := await self.redis.lindex(keys[1], 0)) is not None:
+            raw = await self.redis.hget(keys[0], first)
+            if raw is not None:
+                return ParkedSend.model_validate_json(raw)
+            await self._drop(keys=keys, args=[first])  # a stray id (its entry expired)
+        return None
 
-    async def claim_due(self, channel: Channel, now: float, limit: int = 100) -> list[str]:
-        """Customers of `channel` whose next retry is due, now ours to retry."""
+    async def claim_due(self, lane: str, now: float, limit: int = 100) -> list[str]:
+        """Customers whose next retry in `lane` is due, now ours to retry."""
         claimed = await self._claim(
-            keys=[self.keys.outbound_due(channel.value)],
-            args=[now, self.claim_seconds, limit],
+            keys=[self.keys.outbound_due(lane)], args=[now, self.claim_seconds, limit]
         )
         return [str(member) for member in cast(list[str], claimed)]
 
     async def retry_later(self, parked: ParkedSend, next_at: float) -> None:
         """Record a failed attempt and when the customer's line is tried next."""
         await self.redis.hset(
-            self.keys.outbound(parked.customer_key), parked.id, parked.model_dump_json()
+            self.keys.outbound(parked.customer_key, parked.lane),
+            parked.id,
+            parked.model_dump_json(),
         )
-        await self.redis.zadd(
-            self.keys.outbound_due(parked.channel.value), {parked.customer_key: next_at}
-        )
+        await self.redis.zadd(self.keys.outbound_due(parked.lane), {parked.customer_key: next_at})
 
-    async def drop(self, parked: ParkedSend) -> int:
-        """Take a send out of the line; returns how many of the customer's remain."""
-        left = await self._drop(keys=self._customer_keys(parked.customer_key), args=[parked.id])
-        return int(cast(int, left))
+    async def drop(self, parked: ParkedSend) -> None:
+        """Take a send out of its line (delivered, or given up)."""
+        await self._drop(keys=self._line_keys(parked.customer_key, parked.lane), args=[parked.id])
 
-    async def release(self, channel: Channel, customer_key: str, now: float) -> None:
+    async def release(self, lane: str, customer_key: str, now: float) -> None:
         """Unschedule a customer whose line is empty (re-checked, as a send may just have
         been parked behind)."""
-        due = self.keys.outbound_due(channel.value)
+        due = self.keys.outbound_due(lane)
         await self.redis.zrem(due, customer_key)
-        if await self.waiting(customer_key):
+        if await self.waiting(customer_key, lane):
             await self.redis.zadd(due, {customer_key: now}, nx=True)
 
-    async def pending(self, channel: Channel) -> int:
-        """How many customers of `channel` have sends waiting for a retry."""
-        return int(await self.redis.zcard(self.keys.outbound_due(channel.value)))
+    async def pending(self, lane: str) -> int:
+        """How many customers have sends waiting in `lane`."""
+        return int(await self.redis.zcard(self.keys.outbound_due(lane)))
 
 
 class Attempt(Protocol):
-    """Tries one batch once on its channel, raising the `bot.errors` types."""
+    """Tries a parked send once, raising the `bot.errors` types."""
 
-    async def __call__(self, batch: list[Outgoing]) -> None: ...
+    async def __call__(self, send: ParkedSend) -> None: ...
 
 
 class GiveUp(Protocol):
-    """Told of a batch that will never be delivered, and why."""
+    """Told of a send that will never go out (refused, or `gave_up` retrying), and why."""
 
-    async def __call__(self, batch: list[Outgoing], reason: str, *, gave_up: bool) -> None: ...
+    async def __call__(self, send: ParkedSend, reason: str, *, gave_up: bool) -> None: ...
 
 
 class OutboundSweeper:
-    """Retries the parked sends of one channel when they are due (one per channel and
-    process, so a platform that is slow to fail holds up only its own retries)."""
+    """Retries the parked sends of one lane when they are due (one per lane and process,
+    so a platform that is slow to fail holds up only its own retries)."""
 
     def __init__(
         self,
         retries: OutboundRetries,
-        channel: Channel,
+        lane: str,
         attempt: Attempt,
         give_up: GiveUp,
         *,
@@ -243,7 +270,7 @@ class OutboundSweeper:
         clock: Clock = time.time,
     ):
         self.retries = retries
-        self.channel = channel
+        self.lane = lane
         self.attempt = attempt
         self.give_up = give_up
         self.interval = interval_seconds
@@ -252,30 +279,28 @@ class OutboundSweeper:
     async def sweep(self, now: float | None = None) -> int:
         """Retry every customer whose parked sends are due; returns how many customers."""
         now = self.clock() if now is None else now
-        customers = await self.retries.claim_due(self.channel, now)
+        customers = await self.retries.claim_due(self.lane, now)
         await asyncio.gather(*(self._drain(customer, now) for customer in customers))
-        metrics.OUTBOUND_PENDING.labels(self.channel.value).set(
-            await self.retries.pending(self.channel)
-        )
+        metrics.OUTBOUND_PENDING.labels(self.lane).set(await self.retries.pending(self.lane))
         return len(customers)
 
     async def _drain(self, customer_key: str, now: float) -> None:
         """Send the customer's parked sends in order until one fails again."""
-        while (parked := await self.retries.head(customer_key)) is not None:
+        while (parked := await self.retries.head(customer_key, self.lane)) is not None:
             try:
-                await self.attempt(parked.batch)
+                await self.attempt(parked)
             except PlatformUnavailable as exc:
                 await self._failed_again(parked, exc, now)
                 return
             except PermanentFailure as exc:
                 await self.retries.drop(parked)
-                await self.give_up(parked.batch, exc.reason, gave_up=False)
+                await self.give_up(parked, exc.reason, gave_up=False)
                 continue
-            metrics.OUTBOUND_RETRIES.labels(self.channel.value, "delivered").inc()
+            metrics.OUTBOUND_RETRIES.labels(self.lane, "delivered").inc()
             log.info(
                 "outbound: delivered after a retry",
                 extra={
-                    "channel": self.channel.value,
+                    "lane": self.lane,
                     "customer": customer_key,
                     "send": parked.id,
                     "attempts": parked.attempts + 1,
@@ -283,23 +308,23 @@ class OutboundSweeper:
                 },
             )
             await self.retries.drop(parked)
-        await self.retries.release(self.channel, customer_key, now)
+        await self.retries.release(self.lane, customer_key, now)
 
     async def _failed_again(self, parked: ParkedSend, exc: PlatformUnavailable, now: float) -> None:
-        metrics.OUTBOUND_RETRIES.labels(self.channel.value, "failed").inc()
+        metrics.OUTBOUND_RETRIES.labels(self.lane, "failed").inc()
         parked.attempts += 1
         parked.error = exc.reason
         if self.retries.policy.expired(parked, now):
             await self.retries.drop(parked)
             reason = f"gave up after {parked.attempts} attempts: {exc.reason}"
-            await self.give_up(parked.batch, reason, gave_up=True)
+            await self.give_up(parked, reason, gave_up=True)
             # The next send in line gets its own chance at once.
-            await self.retries.release(self.channel, parked.customer_key, now)
+            await self.retries.release(self.lane, parked.customer_key, now)
             return
         next_at = self.retries.policy.next_attempt(parked, exc, now)
         log.debug(
             "outbound: retry failed",
-            extra={"channel": self.channel.value, "send": parked.id, "error": exc.reason},
+            extra={"lane": self.lane, "send": parked.id, "error": exc.reason},
         )
         await self.retries.retry_later(parked, next_at)
 

@@ -112,7 +112,7 @@ class Runtime:
         )
         if self.slack is not None:
             self.delivery.register(self.slack.sender)
-            self.dispatcher.desks.append(self.slack.desk)
+            self.dispatcher.desks.append(self.slack.notices)
         self.delivery.desks = self.dispatcher.desks  # told of an agent's undelivered reply
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

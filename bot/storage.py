@@ -114,17 +114,17 @@ class Keys:
         """Marks one outgoing message as delivered."""
         return f"{self.prefix}:conv:{{{customer_key}}}:sent:{message_id}"
 
-    def outbound(self, customer_key: str) -> str:
-        """The customer's sends parked for a retry, by send id (`bot.outbound`)."""
-        return f"{self.prefix}:conv:{{{customer_key}}}:outbound"
+    def outbound(self, customer_key: str, lane: str) -> str:
+        """The customer's sends parked for a retry in one lane, by send id (`bot.outbound`)."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:outbound:{lane}"
 
-    def outbound_line(self, customer_key: str) -> str:
-        """The order of the customer's parked sends (oldest first)."""
-        return f"{self.prefix}:conv:{{{customer_key}}}:outbound:line"
+    def outbound_order(self, customer_key: str, lane: str) -> str:
+        """The order of the customer's parked sends in one lane (oldest first)."""
+        return f"{self.prefix}:conv:{{{customer_key}}}:outbound:{lane}:order"
 
-    def outbound_due(self, channel: str) -> str:
-        """Customers of one channel with parked sends, by the time of their next attempt."""
-        return f"{self.prefix}:outbound:{channel}"
+    def outbound_due(self, lane: str) -> str:
+        """Customers with parked sends in one lane, by the time of their next attempt."""
+        return f"{self.prefix}:outbound:{lane}"
 
     def outbound_failed(self) -> str:
         """Sends that will never be delivered (refused for good, or given up), and why."""

@@ -40,7 +40,7 @@ async def quiet_world(
 
 def line_sweeper(world: LineWorld) -> OutboundSweeper:
     """The LINE channel's retry sweeper, driven by the test."""
-    return next(s for s in world.app.runtime.delivery.sweepers() if s.channel is Channel.LINE)
+    return next(s for s in world.app.runtime.delivery.sweepers() if s.lane == "line")
 
 
 def sample(name: str, **labels: str) -> float:
@@ -88,22 +88,22 @@ async def test_a_429_is_retried_not_before_its_retry_after_and_delivered_once(
     began = time.time()
     await quiet_world.channel_send(user, Reply(text="お待たせしました", kind=ReplyKind.AGENT))
     assert platform.sent == []
-    assert await rt.outbound.waiting(f"line:{user}"), "parked, not lost"
+    assert await rt.outbound.waiting(f"line:{user}", "line"), "parked, not lost"
 
     sweeper = line_sweeper(quiet_world)
     assert await sweeper.sweep(now=began + 110) == 0, "LINE asked for 120 s"
     assert platform.sent == []
     assert await sweeper.sweep(now=began + 125) == 1
     assert [m["text"] for m in platform.messages_to(user)] == ["お待たせしました"]
-    assert not await rt.outbound.waiting(f"line:{user}")
+    assert not await rt.outbound.waiting(f"line:{user}", "line")
 
 
 async def test_5xx_is_retried_with_backoff_and_delivered_once_in_order(
     quiet_world: LineWorld,
 ) -> None:
     platform, rt = quiet_world.platform, quiet_world.app.runtime
-    delivered_before = sample("tsunagu_outbound_retries_total", channel="line", outcome="delivered")
-    failed_before = sample("tsunagu_outbound_retries_total", channel="line", outcome="failed")
+    delivered_before = sample("tsunagu_outbound_retries_total", lane="line", outcome="delivered")
+    failed_before = sample("tsunagu_outbound_retries_total", lane="line", outcome="failed")
     platform.fail("push", 503, times=2)
     user = quiet_world.new_user()
     began = time.time()
@@ -120,14 +120,13 @@ async def test_5xx_is_retried_with_backoff_and_delivered_once_in_order(
     assert all(s.kind == "push" and s.retry_key for s in platform.sent)
     assert await sweeper.sweep(now=began + 1000) == 0, "nothing left to retry"
     assert len(platform.sent) == 2
-    assert await rt.outbound.pending(Channel.LINE) == 0
+    assert await rt.outbound.pending("line") == 0
     assert (
-        sample("tsunagu_outbound_retries_total", channel="line", outcome="delivered")
+        sample("tsunagu_outbound_retries_total", lane="line", outcome="delivered")
         == delivered_before + 2
     ), "both parked sends"
     assert (
-        sample("tsunagu_outbound_retries_total", channel="line", outcome="failed")
-        == failed_before + 1
+        sample("tsunagu_outbound_retries_total", lane="line", outcome="failed") == failed_before + 1
     )
 
 
@@ -135,22 +134,22 @@ async def test_a_send_line_never_takes_is_given_up_after_the_retry_window_and_re
     quiet_world: LineWorld,
 ) -> None:
     platform, rt = quiet_world.platform, quiet_world.app.runtime
-    gave_up_before = sample("tsunagu_outbound_failed_total", channel="line", why="gave_up")
+    gave_up_before = sample("tsunagu_outbound_failed_total", lane="line", why="gave_up")
     platform.fail("push", 500, times=100)
     user = quiet_world.new_user()
     began = time.time()
     await quiet_world.channel_send(user, Reply(text="hello", kind=ReplyKind.AGENT))
     sweeper = line_sweeper(quiet_world)
     await sweeper.sweep(now=began + 300)  # still inside OUTBOUND_RETRY_SECONDS (600)
-    assert await rt.outbound.waiting(f"line:{user}")
+    assert await rt.outbound.waiting(f"line:{user}", "line")
     await sweeper.sweep(now=began + 601)
-    assert not await rt.outbound.waiting(f"line:{user}")
+    assert not await rt.outbound.waiting(f"line:{user}", "line")
     assert await sweeper.sweep(now=began + 5000) == 0, "given up: never tried again"
     assert platform.sent == []
     [(_, record)] = await rt.redis.xrange(rt.keys.outbound_failed())
-    assert record["user_id"] == user
+    assert record["customer"] == f"line:{user}"
     assert record["reason"].startswith("gave up after 3 attempts: HTTP 500")
-    assert sample("tsunagu_outbound_failed_total", channel="line", why="gave_up") == (
+    assert sample("tsunagu_outbound_failed_total", lane="line", why="gave_up") == (
         gave_up_before + 1
     )
 

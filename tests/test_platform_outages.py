@@ -82,7 +82,7 @@ async def test_a_slack_outage_delays_only_slack_sends(
 
             delivered = (
                 "tsunagu_outbound_retries_total",
-                {"channel": "slack", "outcome": "delivered"},
+                {"lane": "slack", "outcome": "delivered"},
             )
             delivered_before = metrics.REGISTRY.get_sample_value(*delivered) or 0.0
             slack.outage_status = 503
@@ -101,7 +101,7 @@ async def test_a_slack_outage_delays_only_slack_sends(
 
                 # The Slack customer's events were handled and acknowledged; their replies
                 # wait in line, in order, for Slack.
-                line_key = rt.keys.outbound_line(f"slack:{TANAKA}")
+                line_key = rt.keys.outbound_order(f"slack:{TANAKA}", "slack")
 
                 async def both_parked() -> bool:
                     return await inbox_settled(rt) and await rt.redis.llen(line_key) == 2
@@ -109,9 +109,9 @@ async def test_a_slack_outage_delays_only_slack_sends(
                 await eventually(both_parked, "the Slack replies parked", timeout=10)
                 exposed = (await http.get("/metrics")).text
             assert slack.refused, "the replies were tried on Slack"
-            assert 'tsunagu_outbound_pending{channel="slack"} 1.0' in exposed
-            assert 'tsunagu_outbound_parked_total{channel="slack"}' in exposed
-            assert 'tsunagu_outbound_pending{channel="line"} 0.0' in exposed
+            assert 'tsunagu_outbound_pending{lane="slack"} 1.0' in exposed
+            assert 'tsunagu_outbound_parked_total{lane="slack"}' in exposed
+            assert 'tsunagu_outbound_pending{lane="line"} 0.0' in exposed
 
             # Slack is back: the retry sweeper delivers them, once each, in order.
             slack.outage_status = None
@@ -122,7 +122,7 @@ async def test_a_slack_outage_delays_only_slack_sends(
             )
 
             async def nothing_waits() -> bool:
-                return not await rt.outbound.waiting(f"slack:{TANAKA}")
+                return not await rt.outbound.waiting(f"slack:{TANAKA}", "slack")
 
             await eventually(nothing_waits, "the line emptied", timeout=5)
             assert metrics.REGISTRY.get_sample_value(*delivered) == delivered_before + 2
@@ -185,3 +185,50 @@ async def test_slack_failures_are_typed_by_what_they_mean(
     finally:
         await rt.redis.aclose()
         await slack.stop()
+
+
+async def test_an_escalation_during_a_slack_outage_reaches_the_desk_afterwards_in_order(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agents' desk is on Slack too: a LINE customer who asks for a person while Slack
+    is down is told they are queued at once, and goes on writing; the escalation and what
+    they wrote reach the desk when Slack is back, in that order, once each."""
+    slack = FakeSlack("slack-signing-secret")
+    await slack.start()
+    for name, value in slack.env(DESK).items():
+        monkeypatch.setenv(name, value)
+    try:
+        async with line_world(make_settings(), monkeypatch) as world:
+            slack.app_url = world.app.base_url
+            rt, line = world.app.runtime, world.platform
+            user = world.new_user("Hanako")
+            slack.outage_status = 503
+            assert await line.say(user, "人と話したい") == 200
+            await line.wait_for_text(user, "担当者におつなぎします")
+            assert await line.say(user, "注文番号は A-123 です") == 200
+
+            desk_line = rt.keys.outbound_order(f"line:{user}", "desk:slack")
+
+            async def both_parked() -> bool:
+                return await inbox_settled(rt) and await rt.redis.llen(desk_line) == 2
+
+            await eventually(both_parked, "the escalation and the message parked", timeout=10)
+            assert slack.refused and not slack.posts(DESK)
+
+            slack.outage_status = None
+            [escalation] = await slack.wait_for(
+                lambda: [p for p in slack.posts(DESK) if "thread_ts" not in p.args],
+                what="the escalation",
+                timeout=30,
+            )
+            thread = escalation.result["ts"]
+            await slack.wait_for(
+                lambda: [p for p in slack.posts(DESK, thread) if "A-123" in str(p.args)],
+                what="the customer's message in the thread",
+                timeout=10,
+            )
+            assert await rt.redis.xlen(rt.keys.inbox_dead()) == 0
+    finally:
+        await slack.stop()
+    assert len([p for p in slack.posts(DESK) if "thread_ts" not in p.args]) == 1
+    assert len([p for p in slack.posts(DESK, thread) if "A-123" in str(p.args)]) == 1

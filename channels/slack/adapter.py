@@ -21,6 +21,7 @@ from bot.faq import FaqLibrary
 from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.storage import Keys
+from channels.slack.errors import TypedDesk
 from channels.slack.events import register
 from channels.slack.sender import SlackSender
 from channels.slack.settings import SlackSettings
@@ -80,6 +81,8 @@ class SlackChannel:
             ttl_seconds=core.conversation_ttl_seconds,
             dedupe_ttl_seconds=core.dedupe_ttl_seconds,
         )
+        # What the dispatcher notifies: the desk, its failures typed.
+        self.notices = TypedDesk(self.desk)
         register(
             self.app,
             inbox=parts.inbox,

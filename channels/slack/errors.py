@@ -5,8 +5,10 @@ from __future__ import annotations
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from bot.conversation import DeskEvent
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter, TsunaguError
 from bot.model import Channel
+from bot.ports import Desk
 
 # Web API error codes that say "Slack's side, for now" (documented on every method).
 _TRANSIENT_CODES = {
@@ -49,3 +51,23 @@ def _seconds(value: object) -> float:
         return max(float(str(value)), 0.0) if value is not None else _DEFAULT_RETRY_AFTER
     except ValueError:
         return _DEFAULT_RETRY_AFTER
+
+
+class TypedDesk:
+    """The Slack desk as the dispatcher tells it things: its Web API failures raised as
+    `bot.errors` types, so a Slack outage parks the notice instead of failing the event."""
+
+    name = "slack"
+
+    def __init__(self, desk: Desk):
+        self._desk = desk
+
+    async def notify(self, event: DeskEvent) -> None:
+        """Post the event to the handoff channel, or raise why not."""
+        try:
+            await self._desk.notify(event)
+        except Exception as exc:
+            typed = classify(exc)
+            if typed is None:
+                raise
+            raise typed from exc

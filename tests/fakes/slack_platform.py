@@ -443,7 +443,7 @@ async def serve_with_slack(
         ),
     )
     rt.delivery.register(slack.sender)
-    rt.dispatcher.desks.append(slack.desk)
+    rt.dispatcher.desks.append(slack.notices)
     app = create_app(settings, runtime=rt)
     app.include_router(slack.router)
     try:
