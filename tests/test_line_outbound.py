@@ -205,10 +205,15 @@ async def test_blocked_user_is_logged_once_and_the_conversation_closed(
     assert conversation is not None and conversation.state is ConversationState.CLOSED
     await rt.agents.reply(f"line:{user}", "Sato", "もう一度", "a2")
     await world.channel_send(user, Reply(text="and again", kind=ReplyKind.AGENT))
+    await line_sweeper(world).sweep(now=time.time() + 3600)
     refused = [r for r in platform.rejected if r[0] == "push"]
     assert len(refused) == 1, "one attempt, then we stop sending"
     errors = [r for r in caplog.records if "never be delivered" in r.getMessage()]
     assert len(errors) == 1
+    assert not await rt.outbound.waiting(f"line:{user}", "line"), "never parked for a retry"
+    records = [fields for _, fields in await rt.redis.xrange(rt.keys.outbound_failed())]
+    assert records[0]["reason"].startswith("400: "), "recorded with LINE's answer"
+    assert {r["customer"] for r in records} == {f"line:{user}"}
 
 
 async def test_long_answers_and_many_choices_fit_lines_limits(world: LineWorld) -> None:
