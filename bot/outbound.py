@@ -60,8 +60,7 @@ return 0
 # Take a parked send out of the line (delivered, or given up).
 _DROP = """
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('LREM', KEYS[2], 0, ARGV[1])
-return redis.call('LLEN', KEYS[2])
+return redis.call('LREM', KEYS[2], 0, ARGV[1])
 """
 # Claim customers whose next attempt is due: move their time `claim` seconds ahead.
 _CLAIM = """

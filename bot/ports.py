@@ -18,10 +18,12 @@ class Sender(Protocol):
     channel: Channel
 
     async def send(self, batch: list[Outgoing]) -> None:
-        """Deliver the replies to one event (one customer, in order); raise to retry.
+        """Deliver the replies to one event (one customer, in order).
 
-        A batch lets a channel use one API call for several messages (LINE's reply token
-        can be used only once).
+        A failure is raised as a `bot.errors` type: `PlatformUnavailable` or `RetryAfter`
+        (the delivery parks the batch and retries it later), `PermanentFailure` (recorded,
+        never retried). A batch lets a channel use one API call for several messages
+        (LINE's reply token can be used only once).
         """
         ...
 
@@ -58,5 +60,6 @@ class Desk(Protocol):
     """Where agents hear about escalations (Slack, the web console)."""
 
     async def notify(self, event: DeskEvent) -> None:
-        """Tell agents; must be idempotent for a repeated event."""
+        """Tell agents; must be idempotent for a repeated event. A desk on a platform raises
+        its failures as `bot.errors` types, so an outage parks the notice (`bot.outbound`)."""
         ...
