@@ -171,7 +171,7 @@ class SlackDesk:
             blocks = await self._escalation_blocks(conversation, event.text)
             response = await self.client.chat_postMessage(
                 channel=self.channel or "",
-                text=f"New escalation: {conversation.display_name or key}",
+                text=f"New escalation: {escape(conversation.display_name or key)}",
                 blocks=[*blocks, *status_blocks(conversation.id, conversation)],
                 unfurl_links=False,
             )
@@ -218,7 +218,7 @@ class SlackDesk:
             }
             response = await self.client.chat_postMessage(
                 channel=self.channel or "",
-                text=f"Low survey score from {conversation.display_name or key}",
+                text=f"Low survey score from {escape(conversation.display_name or key)}",
                 blocks=[*blocks, follow],
                 unfurl_links=False,
             )
@@ -281,7 +281,7 @@ class SlackDesk:
         await self.client.chat_update(
             channel=thread.channel,
             ts=thread.ts,
-            text=f"Escalation: {thread.customer_key}",
+            text=f"Escalation: {escape(thread.customer_key)}",
             blocks=[*thread.blocks, *status_blocks(thread.conversation_id, conversation)],
         )
 

@@ -306,3 +306,42 @@ async def test_low_score_alert_and_follow_up_reopen_the_case_with_the_lead(
         what="follow-up escalation",
     )
     assert escalations, "a new escalation, already with Sato, to reply in"
+
+
+HOSTILE_NAME = "<!channel> <@U0SATO> <http://evil.example|click>"
+
+
+def assert_no_slack_markup(text: str) -> None:
+    for markup in ("<!channel>", "<@U0SATO>", "<http://evil.example|click>"):
+        assert markup not in text, f"{markup!r} reached Slack as markup: {text!r}"
+
+
+async def test_a_customers_name_reaches_slack_as_text_never_as_mentions_or_links(
+    http: httpx.AsyncClient, fake: FakeSlack
+) -> None:
+    started = await http.post("/web/conversations", json={"locale": "ja", "name": HOSTILE_NAME})
+    body = started.json()
+    customer = WebCustomer(http, body["token"], body["user_id"])
+    await customer.next_from("bot")
+    escalation = await escalate(customer, fake)
+    assert_no_slack_markup(escalation.args["text"])
+    assert "&lt;!channel&gt;" in escalation.args["text"], "the name is shown, escaped"
+    assert_no_slack_markup(text_of(escalation))
+
+    # The low-score alert's notification text as well.
+    await fake.click(SATO, escalation, "tsunagu_claim")
+    await fake.wait_for(
+        lambda: CLOSE in button_ids(fake.current_blocks(DESK, escalation.result["ts"])),
+        what="claim",
+    )
+    await fake.click(SATO, escalation, CLOSE)
+    survey = await customer.next_from("bot", kind="survey")
+    await customer.tap(next(c for c in survey["choices"] if c["payload"] == "rating:1"))
+    await customer.next_from("bot", kind="survey")
+    await customer.tap({"payload": "survey:skip", "label": "skip"})
+    alerts: list[ApiCall] = await fake.wait_for(
+        lambda: [p for p in fake.posts(DESK) if FOLLOW_UP in button_ids(p.args.get("blocks"))],
+        what="low-score alert",
+    )
+    assert_no_slack_markup(alerts[0].args["text"])
+    assert_no_slack_markup(text_of(alerts[0]))
