@@ -4,7 +4,9 @@ What goes: the live conversation, its transcript and history, the web message st
 every per-conversation marker, the handoff queue entry and pending timers, cached LINE and
 Slack profiles, the Slack escalation thread's index, and the customer's report records
 (ended conversations, survey answers, the "did you mean…?" choices they tapped, the answers
-they rejected, the agent replies to them, and the unanswered questions of their conversations).
+they rejected, the agent replies to them, and the unanswered questions of their conversations),
+the events of theirs that were dead-lettered, and, for a web customer, their token: it is
+revoked for as long as it could still be valid, so it cannot start a new conversation.
 Counts for the reports that do not name anyone (Prometheus counters) stay.
 """
 
@@ -34,6 +36,7 @@ class Forgotten:
     customer_key: str
     keys: int = 0
     records: int = 0
+    dead_letters: int = 0
     conversations: set[str] = field(default_factory=set)
 
 
@@ -41,8 +44,13 @@ def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-async def forget_customer(redis: Redis, keys: Keys, customer_key: str) -> Forgotten:
-    """Erase everything stored about `customer_key` (`channel:user`); safe to repeat."""
+async def forget_customer(
+    redis: Redis, keys: Keys, customer_key: str, *, token_ttl_seconds: int = 30 * 24 * 3600
+) -> Forgotten:
+    """Erase everything stored about `customer_key` (`channel:user`); safe to repeat.
+
+    A web customer's token is refused from now on for `token_ttl_seconds`
+    (`WEB_TOKEN_TTL_SECONDS`), after which it has expired anyway."""
     if not _CUSTOMER_KEY.match(customer_key):
         raise ValueError(f"not a customer key (channel:user): {customer_key!r}")
     channel, user_id = customer_key.split(":", 1)
@@ -80,6 +88,8 @@ async def forget_customer(redis: Redis, keys: Keys, customer_key: str) -> Forgot
         doomed += [f"{prefix}:line:profile:{user_id}", f"{prefix}:line:unreachable:{user_id}"]
     if channel == "slack":
         doomed.append(f"{prefix}:slack:user:{user_id}")
+    if channel == "web":
+        doomed.append(f"{prefix}:ratelimit:web_token:{user_id}")
     for start in range(0, len(doomed), 500):
         done.keys += int(await redis.delete(*doomed[start : start + 500]))
 
@@ -97,9 +107,17 @@ async def forget_customer(redis: Redis, keys: Keys, customer_key: str) -> Forgot
     done.records += await _delete_records(
         redis, f"{prefix}:records:unanswered", done, by_customer=False
     )
+    done.dead_letters = await _delete_dead_letters(redis, keys.inbox_dead(), channel, user_id)
+    if channel == "web":
+        await redis.set(keys.web_revoked(user_id), "1", ex=token_ttl_seconds)
     log.info(
         "customer data erased",
-        extra={"customer": customer_key, "keys": done.keys, "records": done.records},
+        extra={
+            "customer": customer_key,
+            "keys": done.keys,
+            "records": done.records,
+            "dead_letters": done.dead_letters,
+        },
     )
     return done
 
@@ -131,6 +149,34 @@ async def _delete_records(redis: Redis, stream: str, done: Forgotten, *, by_cust
         start = "(" + entries[-1][0]
 
 
+async def _delete_dead_letters(redis: Redis, stream: str, channel: str, user_id: str) -> int:
+    """Delete the customer's events from the dead letters (they hold the full text)."""
+    deleted = 0
+    start = "-"
+    while True:
+        entries = cast(
+            list[tuple[str, dict[str, str]]],
+            await redis.xrange(stream, min=start, max="+", count=1000),
+        )
+        doomed = []
+        for entry_id, fields in entries:
+            try:
+                event = json.loads(fields.get("event", "{}"))
+            except ValueError:
+                continue
+            if (
+                isinstance(event, dict)
+                and event.get("channel") == channel
+                and event.get("user_id") == user_id
+            ):
+                doomed.append(entry_id)
+        if doomed:
+            deleted += int(await redis.xdel(stream, *doomed))
+        if len(entries) < 1000:
+            return deleted
+        start = "(" + entries[-1][0]
+
+
 @click.command()
 @click.argument("customer_key")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -154,12 +200,17 @@ def forget(customer_key: str, yes: bool) -> None:
     async def run() -> Forgotten:
         redis = connect(settings.redis_url)
         try:
-            return await forget_customer(redis, Keys(settings.key_prefix), customer_key)
+            return await forget_customer(
+                redis,
+                Keys(settings.key_prefix),
+                customer_key,
+                token_ttl_seconds=settings.web_token_ttl_seconds,
+            )
         finally:
             await redis.aclose()
 
     done = asyncio.run(run())
     click.echo(
         f"{customer_key}: erased {done.keys} keys and {done.records} report records "
-        f"({len(done.conversations)} conversations)."
+        f"({len(done.conversations)} conversations), {done.dead_letters} dead letters."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,12 @@ class Keys:
     def inbox_dead(self) -> str:
         """Events that failed every attempt, kept for a person to look at."""
         return f"{self.prefix}:inbox:dead"
+
+    def web_revoked(self, user_id: str) -> str:
+        """Marks a web customer's tokens as revoked (erased customer). The id is hashed so
+        that the marker does not name the customer it outlives."""
+        digest = hashlib.sha256(user_id.encode()).hexdigest()[:32]
+        return f"{self.prefix}:web:revoked:{digest}"
 
     def workers(self) -> str:
         """Live inbox workers and their last heartbeat."""

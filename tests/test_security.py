@@ -21,10 +21,13 @@ from click.testing import CliRunner
 from itsdangerous import TimestampSigner
 
 from bot.forget import forget, forget_customer
+from bot.inbox import Inbox
+from bot.inbox_worker import InboxWorker
 from bot.logs import JsonFormatter, RedactSecrets
-from bot.model import Channel
+from bot.model import Channel, Inbound
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
 from bot.settings import Settings, get_settings
+from bot.storage import Keys
 from channels.line.webhook import signature_ok
 from channels.web.tokens import TokenError, WebTokens
 from tests.conftest import REDIS_URL, RunningApp
@@ -348,3 +351,60 @@ def test_forget_command(monkeypatch: pytest.MonkeyPatch) -> None:
         assert bad.exit_code != 0 and "channel:user" in bad.output
     finally:
         get_settings.cache_clear()
+
+
+async def test_forget_erases_dead_letters_and_revokes_the_web_token(
+    serve_app: Callable[[Settings], Any], make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    running: RunningApp = await serve_app(settings)
+    rt = running.runtime
+    async with httpx.AsyncClient(base_url=running.base_url) as http:
+        gone, kept = await WebCustomer.start(http), await WebCustomer.start(http)
+        for customer in (gone, kept):
+            await customer.say("送料はいくらですか？")
+            await customer.next_from("bot")
+
+        # Each customer has one event that failed every attempt (the real worker, a handler
+        # that always fails), dead-lettered with the full text.
+        inbox = Inbox(rt.redis, Keys(f"{settings.key_prefix}:failing"), partitions=1)
+        keys = inbox.keys
+
+        async def always_fails(_: Inbound) -> None:
+            raise RuntimeError("cannot handle this one")
+
+        stop = asyncio.Event()
+        worker = InboxWorker(inbox, always_fails, max_attempts=1, retry_base_seconds=0.01)
+        task = asyncio.create_task(worker.run(stop))
+        for customer in (gone, kept):
+            await inbox.put(
+                Inbound(
+                    event_id=f"web:{customer.user_id}:x",
+                    channel=Channel.WEB,
+                    user_id=customer.user_id,
+                    text=f"秘密の住所 {customer.user_id}",
+                )
+            )
+        deadline = time.monotonic() + 10
+        while await rt.redis.xlen(keys.inbox_dead()) < 2:
+            assert time.monotonic() < deadline, "both events dead-lettered"
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+        done = await forget_customer(rt.redis, keys, f"web:{gone.user_id}")
+        assert done.dead_letters == 1
+        left = [fields["event"] for _, fields in await rt.redis.xrange(keys.inbox_dead())]
+        assert len(left) == 1 and kept.user_id in left[0] and gone.user_id not in left[0]
+
+        await forget_customer(rt.redis, rt.keys, f"web:{gone.user_id}")
+        refused = await gone.say("まだいますか？")
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+        assert (await http.get("/web/messages", headers=gone.auth)).status_code == 401
+        assert (await kept.say("まだいますか？")).status_code == 202, "others keep theirs"
+        assert await rt.store.load(f"web:{gone.user_id}") is None, "no new conversation"
+        assert not [
+            k
+            async for k in rt.redis.scan_iter(match=f"{settings.key_prefix}:*")
+            if gone.user_id in k
+        ], "the revocation does not name the customer"

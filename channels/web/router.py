@@ -48,12 +48,19 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
     """The `/web/*` routes, bound to this process's inbox, outbox and token signer."""
     router = APIRouter(prefix="/web", tags=["web channel"])
 
-    def current_user(authorization: Annotated[str | None, Header()] = None) -> str:
+    async def verified(token: str | None) -> str:
+        """The customer a token names; raises `TokenError` if it is bad or revoked."""
+        user_id = tokens.verify(token)
+        if await inbox.redis.exists(inbox.keys.web_revoked(user_id)):
+            raise TokenError("token revoked")
+        return user_id
+
+    async def current_user(authorization: Annotated[str | None, Header()] = None) -> str:
         scheme, _, token = (authorization or "").partition(" ")
         try:
             if scheme.lower() != "bearer":
                 raise TokenError("expected 'Authorization: Bearer <token>'")
-            return tokens.verify(token.strip())
+            return await verified(token.strip())
         except TokenError as exc:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
@@ -157,7 +164,7 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
         """Every message after `after`, then each new one as it is added."""
         await websocket.accept()
         try:
-            user_id = tokens.verify(token)
+            user_id = await verified(token)
         except TokenError as exc:
             await websocket.close(code=WS_TOKEN_REFUSED, reason=str(exc))
             return
