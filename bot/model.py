@@ -42,6 +42,9 @@ class Inbound(BaseModel):
     payload: str | None = Field(default=None, description="Choice data for kind=choice.")
     locale: str | None = Field(default=None, description="BCP 47 language, e.g. 'ja' or 'en'.")
     display_name: str | None = None
+    origin: str | None = Field(
+        default=None, description="The client address of a web request, for per-address caps."
+    )
     received_at: float = Field(default_factory=time.time)
     # Platform details the outbound side needs later (a LINE reply token, a Slack thread).
     meta: dict[str, str] = Field(default_factory=dict)

@@ -55,6 +55,11 @@ class HandoffQueue(Protocol):
         """A wait estimate from recent waits, or None without enough history."""
         ...
 
+    async def count_escalation(self, origin: str, window_seconds: float) -> int:
+        """Count one escalation from `origin` (a client address); returns how many it made
+        in the current window, this one included."""
+        ...
+
 
 class Desk(Protocol):
     """Where agents hear about escalations (Slack, the web console)."""

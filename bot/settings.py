@@ -111,6 +111,18 @@ class Settings(BaseSettings):
     queue_timeout_minutes: float = Field(
         default=10, gt=0, description="Nobody took a queued customer this long: tell them."
     )
+    handoff_queue_max: int = Field(
+        default=200,
+        ge=0,
+        description="Customers waiting for a person at most; more are told to try later "
+        "(0: no cap).",
+    )
+    escalations_per_ip_per_hour: int = Field(
+        default=10,
+        ge=0,
+        description="Requests for a person from one web client address an hour; more are "
+        "told to try later (0: no cap).",
+    )
     business_hours: dict[str, str | None] = Field(
         default_factory=dict,
         description='When agents work, per weekday, e.g. {"mon": "09:00-18:00", "sat": null}. '
@@ -237,6 +249,8 @@ class Settings(BaseSettings):
             survey_timeout_seconds=self.survey_timeout_hours * 3600,
             idle_close_seconds=self.idle_close_minutes * 60,
             queue_timeout_seconds=self.queue_timeout_minutes * 60,
+            queue_max=self.handoff_queue_max,
+            escalations_per_origin_per_hour=self.escalations_per_ip_per_hour,
             hours=BusinessHours.parse(self.business_hours, self.holidays, self.business_timezone),
         )
 

@@ -65,6 +65,18 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry for the wait: no one is free right now. Leave your message here and "
         "a person will get back to you.",
     },
+    "handoff_queue_full": {
+        "ja": "申し訳ありません、ただいまお問い合わせが集中しており、担当者へおつなぎできません。"
+        "しばらくしてからもう一度お試しください。ボットへのご質問はこのまま続けられます。",
+        "en": "Sorry, too many people are waiting for a person right now, so I can't add you "
+        "to the line. Please try again a little later; you can keep asking me meanwhile.",
+    },
+    "handoff_too_many": {
+        "ja": "申し訳ありません、この接続元からの担当者へのお取り次ぎが多すぎます。"
+        "1時間ほどしてからもう一度お試しください。ボットへのご質問はこのまま続けられます。",
+        "en": "Sorry, too many requests for a person have come from your connection. "
+        "Please try again in an hour or so; you can keep asking me meanwhile.",
+    },
     "handoff_cancelled": {
         "ja": "担当者への接続をキャンセルしました。ほかにご質問があればどうぞ。",
         "en": "OK, I've cancelled the request for a person. Ask me anything else.",

@@ -65,6 +65,15 @@ class RedisHandoffQueue:
             pipe.ltrim(self._waits_key, 0, _RECENT_WAITS - 1)
             await pipe.execute()
 
+    async def count_escalation(self, origin: str, window_seconds: float) -> int:
+        """Count one escalation from `origin` in a fixed window; the count so far."""
+        key = f"{self._keys.prefix}:ratelimit:escalations:{origin}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, max(1, int(window_seconds)), nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
     async def estimated_wait_seconds(self) -> float | None:
         """The median of recent waits, or None before three customers were served."""
         raw = await self._redis.lrange(self._waits_key, 0, -1)

@@ -49,6 +49,8 @@ class FlowConfig:
     survey_timeout_seconds: float = 24 * 3600
     idle_close_seconds: float = 15 * 60
     queue_timeout_seconds: float = 10 * 60
+    queue_max: int = 0  # customers waiting at most (0: no cap)
+    escalations_per_origin_per_hour: int = 0  # handoffs one client address may ask (0: no cap)
     hours: BusinessHours = field(default_factory=BusinessHours)
 
     @property

@@ -18,6 +18,10 @@ async def hand_off(ctx: FlowContext, b: StepBuilder) -> None:
     conversation = b.conversation
     already_queued = conversation.state is ConversationState.QUEUED
     if not already_queued:
+        refusal = await _refusal(ctx, b)
+        if refusal is not None:
+            b.say(refusal, ReplyKind.NOTICE)
+            return
         conversation.state = ConversationState.QUEUED
         conversation.queued_at = b.now
         conversation.bot_failures = 0
@@ -67,6 +71,21 @@ def queue_timeout(ctx: FlowContext, b: StepBuilder) -> None:
     """Nobody took the customer in time: say so honestly and ping the agents again."""
     b.say("handoff_no_agent", ReplyKind.NOTICE)
     b.desk("unclaimed", "no agent has taken this conversation yet")
+
+
+async def _refusal(ctx: FlowContext, b: StepBuilder) -> str | None:
+    """Why the queue cannot take this customer now (the name of the text that says so), or
+    None. The caps keep one flood from burying every other customer's request: the whole
+    queue is capped, and so are the escalations asked from one client address in an hour.
+    Concurrent escalations may overshoot the queue cap by a few: it is a guard, not a quota.
+    """
+    config = ctx.config
+    if config.queue_max and await ctx.queue.length() >= config.queue_max:
+        return "handoff_queue_full"
+    origin, per_hour = b.inbound.origin, config.escalations_per_origin_per_hour
+    if origin and per_hour and await ctx.queue.count_escalation(origin, 3600) > per_hour:
+        return "handoff_too_many"
+    return None
 
 
 def _priority(ctx: FlowContext, b: StepBuilder) -> int:

@@ -93,7 +93,7 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
         dependencies=[Depends(ip_limited)],
     )
     async def start_conversation(
-        body: StartConversation | None = None,
+        request: Request, body: StartConversation | None = None
     ) -> ConversationStarted:
         """Start a web conversation; the bot greets the customer on the message stream."""
         body = body or StartConversation()
@@ -106,6 +106,7 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
                 kind=InboundKind.FOLLOW,
                 locale=body.locale,
                 display_name=body.name,
+                origin=client_ip(request),
             )
         )
         return ConversationStarted(
@@ -115,7 +116,7 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
     @router.post(
         "/messages", status_code=status.HTTP_202_ACCEPTED, dependencies=[Depends(ip_limited)]
     )
-    async def send_message(body: SendMessage, user_id: LimitedUser) -> Accepted:
+    async def send_message(request: Request, body: SendMessage, user_id: LimitedUser) -> Accepted:
         """Send the customer's text or choice; the reply comes on the message stream."""
         key = web_customer_key(user_id)
         text = body.text if body.text is not None else (body.label or body.choice or "")
@@ -139,6 +140,7 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
                 kind=InboundKind.CHOICE if body.choice is not None else InboundKind.TEXT,
                 text=text,
                 payload=body.choice,
+                origin=client_ip(request),
             )
         )
         return Accepted()
