@@ -1,5 +1,8 @@
 """What the reports are made of: one record per ended conversation, per survey answer and
-per message the bot could not answer, kept in Redis streams for `RECORDS_RETENTION_DAYS`.
+per message the bot could not answer, kept in Redis streams for `RECORDS_RETENTION_DAYS`
+and at most `RECORDS_MAX_ENTRIES` per kind. Survey comments and unanswered messages are
+clipped to `RECORD_TEXT_MAX_CHARS`, so those streams have a size bound
+(docs/reliability.md has the arithmetic).
 
 Three more kinds are labelled examples the FAQ learns from (`tsunagu faq learn`): a
 "did you mean…?" choice a customer tapped, an answer they said did not solve it, and an
@@ -12,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Literal, TypeVar, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 
 from bot.model import Channel
@@ -21,6 +24,16 @@ from bot.storage import Keys
 Resolution = Literal["bot", "agent", "abandoned"]
 SurveyStatus = Literal["answered", "unanswered", "not_asked"]
 Question = Literal["ces", "csat", "nps"]
+
+RECORD_TEXT_MAX_CHARS = 500
+
+
+def clip_record_text(text: str | None) -> str | None:
+    """A customer's free text as a report keeps it: its first `RECORD_TEXT_MAX_CHARS`
+    characters (enough to read and group it; a 4,000-character paste is not kept whole)."""
+    if text is None or len(text) <= RECORD_TEXT_MAX_CHARS:
+        return text
+    return text[: RECORD_TEXT_MAX_CHARS - 1] + "…"
 
 
 class ConversationRecord(BaseModel):
@@ -65,6 +78,8 @@ class SurveyResponse(BaseModel):
     handle_seconds: float | None = None
     time: float = Field(default_factory=time.time)
 
+    _clip_comment = field_validator("comment")(clip_record_text)
+
 
 class UnansweredMessage(BaseModel):
     """A customer message the FAQ had no answer for (candidates for new entries)."""
@@ -75,6 +90,8 @@ class UnansweredMessage(BaseModel):
     best_faq_id: str | None = None
     best_score: float | None = None
     time: float = Field(default_factory=time.time)
+
+    _clip_text = field_validator("text")(clip_record_text)
 
 
 class FaqChoice(BaseModel):
@@ -147,10 +164,13 @@ CUSTOMER_STREAMS = ("conversations", "surveys", "faq_choice", "faq_rejected", "a
 class RecordStore:
     """Appends records to Redis streams and reads them back by time."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, retention_days: float):
+    def __init__(
+        self, redis: Redis, keys: Keys, *, retention_days: float, max_entries: int = 200_000
+    ):
         self._redis = redis
         self._prefix = keys.prefix
         self._retention_ms = int(retention_days * 86_400_000)
+        self._max_entries = max_entries
 
     def _stream(self, kind: type[BaseModel]) -> str:
         return f"{self._prefix}:records:{_STREAMS[kind]}"
@@ -158,7 +178,8 @@ class RecordStore:
     async def add(
         self, record: BaseModel, *, dedupe_id: str | None = None, at: float | None = None
     ) -> bool:
-        """Append a record (once per `dedupe_id`, if given); trims what is past retention.
+        """Append a record (once per `dedupe_id`, if given); trims what is past retention
+        and the oldest entries beyond `max_entries`.
 
         `at` files the record at an earlier time (epoch seconds), for importing history;
         records of one kind must then be added in time order.
@@ -169,13 +190,18 @@ class RecordStore:
                 return False
         # Stream ids are milliseconds, so MINID trims by age.
         cutoff = max(0, int(time.time() * 1000) - self._retention_ms)
-        await self._redis.xadd(
-            self._stream(type(record)),
-            {"r": record.model_dump_json()},
-            id="*" if at is None else f"{int(at * 1000)}-*",
-            minid=cutoff,
-            approximate=True,
-        )
+        stream = self._stream(type(record))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                stream,
+                {"r": record.model_dump_json()},
+                id="*" if at is None else f"{int(at * 1000)}-*",
+                minid=cutoff,
+                approximate=True,
+            )
+            # XADD takes one trimming rule: the count cap is a second, exact, trim.
+            pipe.xtrim(stream, maxlen=self._max_entries, approximate=False)
+            await pipe.execute()
         return True
 
     async def read(

@@ -56,16 +56,24 @@ class Runtime:
             self.keys,
             ttl_seconds=settings.conversation_ttl_seconds,
             dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
+            ttl_without_reply_seconds=settings.conversation_ttl_without_reply_seconds,
         )
         self.queue = RedisHandoffQueue(self.redis, self.keys)
         self.records = RecordStore(
-            self.redis, self.keys, retention_days=settings.records_retention_days
+            self.redis,
+            self.keys,
+            retention_days=settings.records_retention_days,
+            max_entries=settings.records_max_entries,
         )
         self.timers = Timers(self.redis, self.keys)
         self.flow = Flow(self.faq, self.texts, self.queue, settings.flow_config())
         self.tokens = WebTokens(settings.web_token_ttl_seconds)
         self.web = WebChannel(
-            self.inbox, self.keys, self.tokens, ttl_seconds=settings.conversation_ttl_seconds
+            self.inbox,
+            self.keys,
+            self.tokens,
+            ttl_seconds=settings.conversation_ttl_seconds,
+            ttl_without_reply_seconds=settings.conversation_ttl_without_reply_seconds,
         )
         self.outbound = OutboundRetries(
             self.redis,

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     conversation_ttl_seconds: int = Field(
         default=30 * 24 * 3600, description="How long an untouched conversation is kept."
     )
+    conversation_ttl_without_reply_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long a conversation the customer never wrote in (opened, greeted, "
+        "nothing more) is kept.",
+    )
     dedupe_ttl_seconds: int = Field(
         default=7 * 24 * 3600, description="How long a handled event id is remembered."
     )
@@ -163,6 +169,13 @@ class Settings(BaseSettings):
         gt=0,
         description="How long report records (surveys, ended "
         "conversations, unanswered messages) are kept.",
+    )
+
+    records_max_entries: int = Field(
+        default=200_000,
+        ge=1000,
+        description="Most records kept per kind (ended conversations, survey answers, "
+        "unanswered messages); the oldest go first.",
     )
 
     # Inbox

@@ -40,11 +40,20 @@ def _history_summary(before: Conversation | None, after: Conversation) -> str:
 class RedisConversationStore:
     """The `bot.conversation.ConversationStore` on Redis."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, ttl_seconds: int, dedupe_ttl_seconds: int):
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        ttl_seconds: int,
+        dedupe_ttl_seconds: int,
+        ttl_without_reply_seconds: int | None = None,
+    ):
         self._redis = redis
         self._keys = keys
         self._ttl = ttl_seconds
         self._dedupe_ttl = dedupe_ttl_seconds
+        self._ttl_without_reply = min(ttl_seconds, ttl_without_reply_seconds or ttl_seconds)
         self._commit = load_script(redis, "commit_step")
         self._save = load_script(redis, "save_conversation")
 
@@ -70,10 +79,17 @@ class RedisConversationStore:
             {"effects": json.loads(effects), "applied": applied == "1"}
         )
 
+    def ttl_of(self, conversation: Conversation) -> int:
+        """How long a conversation is kept after its last change: a conversation the
+        customer never wrote in (a start, a greeting, nothing more) costs storage for no
+        one, so it goes sooner (`CONVERSATION_TTL_WITHOUT_REPLY_SECONDS`)."""
+        return self._ttl if conversation.customer_messages > 0 else self._ttl_without_reply
+
     async def commit(self, event_id: str, step: Step, expected_version: int) -> bool:
         """Save a step; False if the conversation moved on or the event was saved before."""
         conversation = step.conversation
         key = conversation.customer_key
+        ttl = self.ttl_of(conversation)
         before = await self.load(key) if conversation.state is ConversationState.CLOSED else None
         result = await self._commit(
             keys=[
@@ -86,9 +102,9 @@ class RedisConversationStore:
                 expected_version,
                 conversation.model_dump_json(),
                 conversation.id,
-                self._ttl,
+                ttl,
                 step.effects.model_dump_json(),
-                self._dedupe_ttl,
+                min(self._dedupe_ttl, ttl),
                 TRANSCRIPT_CAP,
                 _history_summary(before, conversation),
                 *[entry.model_dump_json() for entry in step.transcript],

@@ -49,8 +49,21 @@ class WebChannel:
 
     name = "web"
 
-    def __init__(self, inbox: Inbox, keys: Keys, tokens: WebTokens, *, ttl_seconds: int):
-        self.outbox = WebOutbox(inbox.redis, keys, ttl_seconds=ttl_seconds)
+    def __init__(
+        self,
+        inbox: Inbox,
+        keys: Keys,
+        tokens: WebTokens,
+        *,
+        ttl_seconds: int,
+        ttl_without_reply_seconds: int | None = None,
+    ):
+        self.outbox = WebOutbox(
+            inbox.redis,
+            keys,
+            ttl_seconds=ttl_seconds,
+            ttl_without_reply_seconds=ttl_without_reply_seconds,
+        )
         self.sender = WebSender(self.outbox)
         self.router = APIRouter()
         self.router.include_router(build_router(inbox, self.outbox, tokens))

@@ -23,10 +23,13 @@ from bot.storage import Keys
 
 log = logging.getLogger("tsunagu.web")
 
+# The stream's expiry is only ever pushed later, never brought closer.
 _APPEND = """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
   local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+  end
   return id
 end
 return false
@@ -51,14 +54,28 @@ class WebMessage(BaseModel):
 class WebOutbox:
     """Appends to and reads from the web customers' message streams."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, ttl_seconds: int):
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        ttl_seconds: int,
+        ttl_without_reply_seconds: int | None = None,
+    ):
         self._redis = redis
         self._keys = keys
         self._ttl = ttl_seconds
+        self._ttl_without_reply = min(ttl_seconds, ttl_without_reply_seconds or ttl_seconds)
         self._append = redis.register_script(_APPEND)
         self._channel = f"{keys.prefix}:web:notify"
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
+
+    def ttl_of(self, message: WebMessage) -> int:
+        """How long a message keeps the stream: the full `ttl_seconds` once the customer
+        has written or an agent answered; a bot's greeting alone keeps it only
+        `ttl_without_reply_seconds` (conversations opened and never used)."""
+        return self._ttl if message.sender != "bot" else self._ttl_without_reply
 
     async def append(self, customer_key: str, message: WebMessage) -> bool:
         """Add a message unless one with its id was added before; wakes the readers."""
@@ -67,7 +84,7 @@ class WebOutbox:
                 self._keys.web_outbox(customer_key),
                 self._keys.sent(customer_key, message.message_id),
             ],
-            args=[message.model_dump_json(exclude={"cursor"}), self._ttl, _MAX_MESSAGES],
+            args=[message.model_dump_json(exclude={"cursor"}), self.ttl_of(message), _MAX_MESSAGES],
         )
         if added:
             self._wake(customer_key)

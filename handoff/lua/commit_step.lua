@@ -29,7 +29,10 @@ end
 if ARGV[8] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[8])
   redis.call('LTRIM', KEYS[4], 0, 19)
-  redis.call('EXPIRE', KEYS[4], ttl)
+  -- Earlier conversations' summaries are never kept for less than they already were.
+  if redis.call('TTL', KEYS[4]) < ttl then
+    redis.call('EXPIRE', KEYS[4], ttl)
+  end
 end
 redis.call('HSET', KEYS[3], 'effects', ARGV[5], 'applied', '0')
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
