@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.faq.model import is_japanese
 from bot.faq.normalize import clean
@@ -17,6 +17,13 @@ from bot.reports.model import UnansweredGroup
 SIMILARITY = 0.5  # 0-1: at least half the words of the two messages pair up
 TYPO_RATIO = 85  # rapidfuzz ratio (0-100) from which two longer words count as one
 GROUP_LIMIT = 20
+# Bounds on the work per message (10,000 messages of any length group in well under 2 s,
+# see bench/report_grouping.py): a question's gist is in its first words.
+COMPARED_CHARS = 120  # characters of a message that are compared
+MAX_UNITS = 40  # words (or Japanese character pairs) compared per message
+CANDIDATES = 8  # groups compared in full with each message: those sharing most words
+POSTINGS = 32  # groups indexed under one word: a word most groups share tells little
+MAX_WORDINGS = 1000  # distinct wordings grouped, most frequent first; rarer ones are not
 VARIANTS_SHOWN = 4
 
 
@@ -51,28 +58,79 @@ def similarity(a_units: Units, b_units: Units) -> float:
     Two words pair up when they share a concept of the thesaurus (店舗 / お店, store /
     shop) or are spelled nearly alike (typos); each word pairs with one other at most.
     """
-    if not a_units or not b_units:
-        return 0.0
-    free = list(b_units)
+    return _Profile(a_units).similarity(_Profile(b_units))
+
+
+class _Profile:
+    """A message's units, indexed so that comparing two costs about their length.
+
+    Exact pairs (a shared concept) are found through a concept-to-units map; only the words
+    left over are compared for typos, each against the other's leftovers by rapidfuzz's
+    C loop with a score cutoff, and only when typos could still tip the verdict.
+    """
+
+    __slots__ = ("by_concept", "long_words", "size", "tokens", "units")
+
+    def __init__(self, units: Units):
+        self.units = list(units)[:MAX_UNITS]
+        self.size = len(self.units)
+        self.by_concept: dict[str, list[int]] = {}
+        for i, unit in enumerate(self.units):
+            for concept in unit:
+                self.by_concept.setdefault(concept, []).append(i)
+        self.tokens = frozenset(self.by_concept)
+        self.long_words = [_long_words(unit) for unit in self.units]
+
+    def similarity(self, other: _Profile, threshold: float = 0.0) -> float:
+        """`similarity` of the two messages; typos are looked at only if they could lift
+        the score to `threshold`."""
+        total = self.size + other.size
+        if not self.size or not other.size:
+            return 0.0
+        taken: set[int] = set()
+        left: list[int] = []
+        for i, unit in enumerate(self.units):
+            match = next(
+                (j for c in unit for j in other.by_concept.get(c, ()) if j not in taken), None
+            )
+            if match is None:
+                left.append(i)
+            else:
+                taken.add(match)
+        pairs = len(taken)
+        # A typo may complete a likeness, not make one: looked at only past half-way.
+        if left and 2 * pairs / total >= threshold / 2:
+            pairs += _typo_pairs(
+                [self.long_words[i] for i in left],
+                [words for j, words in enumerate(other.long_words) if j not in taken],
+            )
+        return 2 * pairs / total
+
+
+def _long_words(unit: frozenset[str]) -> list[str]:
+    return [t for t in unit if t.startswith("w:") and len(t) >= 6]
+
+
+def _typo_pairs(ours: list[list[str]], theirs: list[list[str]]) -> int:
+    """How many of our leftover units pair with one of theirs by a near spelling."""
+    owners = [i for i, words in enumerate(theirs) for _ in words]
+    choices = [w for words in theirs for w in words]
+    free = set(range(len(theirs)))
     pairs = 0
-    for unit in a_units:
-        match = next((v for v in free if unit & v or _near(unit, v)), None)
-        if match is not None:
-            free.remove(match)
-            pairs += 1
-    return 2 * pairs / (len(a_units) + len(b_units))
-
-
-def _near(a: frozenset[str], b: frozenset[str]) -> bool:
-    words_a = [t for t in a if t.startswith("w:") and len(t) >= 6]
-    words_b = [t for t in b if t.startswith("w:") and len(t) >= 6]
-    return any(fuzz.ratio(x, y) >= TYPO_RATIO for x in words_a for y in words_b)
+    for words in ours:
+        for word in words:
+            found = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO)
+            if found is not None and owners[found[2]] in free:
+                free.discard(owners[found[2]])
+                pairs += 1
+                break
+    return pairs
 
 
 @dataclass
 class _Group:
     text: str
-    units: Units
+    profile: _Profile
     messages: list[UnansweredMessage] = field(default_factory=list)
 
 
@@ -90,22 +148,43 @@ def group_unanswered(
     Wordings are visited from the most frequent, so each group is led by its most common
     wording, and a message joins the group whose leader it resembles most (if enough).
     Pass the FAQ analyzer's units as `units_of` to let synonyms meet.
+
+    The work is bounded whatever the number and length of the messages: a message is read
+    up to `COMPARED_CHARS` characters and `MAX_UNITS` words, and compared in full only with
+    the `CANDIDATES` groups sharing most of its words (found through an index holding, per
+    word, the `POSTINGS` most frequent groups that have it); past the `MAX_WORDINGS` most
+    frequent distinct wordings, the rarer ones (each seen as rarely as the last grouped
+    one, usually once) are counted in the total but not grouped.
     """
-    by_form: dict[str, list[UnansweredMessage]] = defaultdict(list)
+    by_wording: dict[str, list[UnansweredMessage]] = defaultdict(list)
     for m in messages:
-        form = comparable(m.text)
-        if form:  # a bare greeting or emoji says nothing about a missing entry
-            by_form[form].append(m)
+        by_wording[" ".join(m.text[:COMPARED_CHARS].casefold().split())].append(m)
+    ranked = sorted(by_wording.values(), key=lambda ms: (-len(ms), ms[0].text))
     groups: list[_Group] = []
-    for members in sorted(by_form.values(), key=lambda ms: (-len(ms), ms[0].text)):
+    index: dict[str, list[int]] = defaultdict(list)
+    for members in ranked[:MAX_WORDINGS]:
         text = members[0].text
-        units = units_of(text)
-        scored = [(similarity(units, g.units), i) for i, g in enumerate(groups)]
+        if not comparable(text[:COMPARED_CHARS]):
+            continue  # a bare greeting or emoji says nothing about a missing entry
+        profile = _Profile(units_of(text[:COMPARED_CHARS]))
+        shared: Counter[int] = Counter()
+        for token in profile.tokens:
+            shared.update(index.get(token, ()))
+        scored = [
+            (profile.similarity(groups[i].profile, threshold), i)
+            for i, count in shared.most_common(CANDIDATES)
+            # Too few words in common to reach half the threshold even with typos aside.
+            if 2 * count / (profile.size + groups[i].profile.size) >= threshold / 2
+        ]
         best = max(scored, default=(0.0, -1))
         if best[0] >= threshold:
             groups[best[1]].messages.extend(members)
-        else:
-            groups.append(_Group(text, units, list(members)))
+            continue
+        for token in profile.tokens:
+            postings = index[token]
+            if len(postings) < POSTINGS:
+                postings.append(len(groups))
+        groups.append(_Group(text, profile, list(members)))
     groups.sort(key=lambda g: (-len(g.messages), -max(m.time for m in g.messages)))
     return [_summary(g, faq_questions, tz) for g in groups[:limit]]
 
