@@ -35,6 +35,19 @@ end
 return false
 """
 _MAX_MESSAGES = 1000
+_MAX_ID_PART = 2**64 - 1  # each half of a Redis stream id is an unsigned 64-bit number
+_LAST_ID = f"{_MAX_ID_PART}-{_MAX_ID_PART}"
+
+
+def is_cursor(text: str) -> bool:
+    """True when `text` is a stream id Redis accepts: `ms-seq`, both 0 to 2**64-1."""
+    ms, dash, seq = text.partition("-")
+    return (
+        dash == "-"
+        and all(part.isascii() and part.isdigit() for part in (ms, seq))
+        and int(ms) <= _MAX_ID_PART
+        and int(seq) <= _MAX_ID_PART
+    )
 
 
 class WebMessage(BaseModel):
@@ -94,7 +107,10 @@ class WebOutbox:
     async def read(
         self, customer_key: str, after: str | None, count: int = 100
     ) -> list[WebMessage]:
-        """Messages after the cursor `after` (all when None), oldest first."""
+        """Messages after the cursor `after` (all when None), oldest first; `after` must
+        pass `is_cursor`."""
+        if after == _LAST_ID:
+            return []  # nothing can come after the largest id (and Redis refuses the range)
         start = f"({after}" if after else "-"
         entries = cast(
             list[tuple[str, dict[str, str]]],

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from bot.inbox import Inbox
 from bot.limits import WebLimits, client_ip
 from bot.model import Channel, Inbound, InboundKind
-from channels.web.outbox import WebMessage, WebOutbox, dump_message
+from channels.web.outbox import WebMessage, WebOutbox, dump_message, is_cursor
 from channels.web.schemas import (
     Accepted,
     ConversationStarted,
@@ -27,6 +27,7 @@ from channels.web.tokens import TokenError, WebTokens
 
 WS_PING_SECONDS = 20.0
 WS_TOKEN_REFUSED = 4401
+CURSOR_PROBLEM = "'after' must be a cursor from this API (ms-seq, each 0 to 2**64-1)"
 
 
 def web_customer_key(user_id: str) -> str:
@@ -148,10 +149,12 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
     @router.get("/messages")
     async def poll_messages(
         user_id: User,
-        after: Annotated[str | None, Query(pattern=r"^\d+-\d+$")] = None,
+        after: Annotated[str | None, Query(max_length=41)] = None,
         wait: Annotated[float, Query(ge=0, le=25)] = 0,
     ) -> MessagePage:
         """Messages after `after`; waits up to `wait` seconds for the first new one."""
+        if after is not None and not is_cursor(after):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, CURSOR_PROBLEM)
         key = web_customer_key(user_id)
         messages = await outbox.read(key, after)
         if not messages and wait > 0:
@@ -169,6 +172,9 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
             user_id = await verified(token)
         except TokenError as exc:
             await websocket.close(code=WS_TOKEN_REFUSED, reason=str(exc))
+            return
+        if after is not None and not is_cursor(after):
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=CURSOR_PROBLEM)
             return
         key = web_customer_key(user_id)
         gone = asyncio.Event()
