@@ -80,4 +80,11 @@ class FaqLibrary:
             self.faq_dir, watch_filter=relevant, stop_event=stop, debounce=300, step=50
         ):
             # Building an index of a large FAQ takes a moment: keep the event loop free.
-            await asyncio.to_thread(self.reload)
+            try:
+                await asyncio.to_thread(self.reload)
+            except Exception as exc:  # one bad save must not stop the watching
+                logger.error(
+                    "FAQ reload failed, still serving the previous FAQ: %s: %s",
+                    type(exc).__name__,
+                    exc,
+                )

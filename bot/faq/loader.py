@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from bot.faq.model import FaqEntry, FaqFile, FaqSet
 
 FAQ_SUFFIXES = (".yaml", ".yml")
+MAX_DEPTH = 32  # an FAQ file nests 4 levels; thousands would overflow the parser's stack
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,23 @@ def _duplicate_keys(node: yaml.Node, path: Path, loc: str = "") -> list[FaqProbl
     return problems
 
 
+def _too_deep(text: str) -> int | None:
+    """The line where `text` nests lists and mappings past `MAX_DEPTH`, if it does.
+
+    Read from the parser's event stream, which is iterative: building the nodes (recursive)
+    of a file nested thousands deep would raise RecursionError instead of a problem.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return int(event.start_mark.line) + 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 def load_faq_file(path: Path) -> tuple[FaqFile | None, list[FaqProblem], list[int]]:
     """Parse and validate one file; returns the file, its problems and each entry's line."""
     try:
@@ -101,6 +119,10 @@ def load_faq_file(path: Path) -> tuple[FaqFile | None, list[FaqProblem], list[in
     except (OSError, UnicodeDecodeError) as exc:
         return None, [FaqProblem(path, None, "", f"cannot read file: {exc}")], []
     try:
+        deep_at = _too_deep(text)
+        if deep_at is not None:
+            message = f"lists or mappings nested too deeply (more than {MAX_DEPTH} levels)"
+            return None, [FaqProblem(path, deep_at, "", message)], []
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
