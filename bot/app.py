@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
 from bot.errors import StorageUnavailable
-from bot.limits import BodySizeLimit, RateLimiter, WebLimits
+from bot.limits import BodySizeLimit, OpenSockets, RateLimiter, WebLimits
 from bot.reports.admin import build_admin_router
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.runtime import Runtime
@@ -48,11 +48,13 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.state.settings = settings
     prefix = settings.key_prefix
     app.state.web_limits = WebLimits(
         per_token=RateLimiter(rt.redis, prefix, "web_token", settings.web_rate_limit_per_minute),
         per_ip=RateLimiter(rt.redis, prefix, "web_ip", settings.web_ip_rate_limit_per_minute),
     )
+    app.state.web_sockets = OpenSockets(settings.web_ws_per_customer, settings.web_ws_per_ip)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -35,18 +35,13 @@ def main() -> None:
 def serve(host: str | None, port: int | None, demo_data: bool) -> None:
     """Run the web server (webhooks, web widget, APIs) with an inbox worker inside."""
     from bot.app import create_app
+    from bot.serving import uvicorn_config
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings, demo_data=demo_data)
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-    )
+    config = uvicorn_config(app, settings, host=host or settings.host, port=port or settings.port)
+    uvicorn.Server(config).run()
 
 
 @main.command()

@@ -6,18 +6,22 @@
   ever read into memory.
 - `RateLimiter` counts requests per key in fixed windows in Redis (so every process shares
   the counts) and refuses the excess with 429 and `Retry-After`.
+- `OpenSockets` caps the WebSockets open at once per customer and per client address,
+  counted in this process (see its docstring for why).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, status
 from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -160,7 +164,41 @@ class WebLimits:
     per_ip: RateLimiter
 
 
-def client_ip(request: Request) -> str:
+def client_ip(connection: HTTPConnection) -> str:
     """The client's address as the server sees it (behind a proxy: as the proxy says,
     when the server trusts it; see `FORWARDED_ALLOW_IPS` in uvicorn)."""
-    return request.client.host if request.client is not None else "unknown"
+    return connection.client.host if connection.client is not None else "unknown"
+
+
+class OpenSockets:
+    """The WebSockets open now, at most `per_customer` per customer and `per_ip` per client
+    address (0: no cap).
+
+    Counted in this process: a socket lives in one process, and its count must go when it
+    closes, including when the process dies, which a shared counter in Redis would not
+    see. With N web processes behind a balancer, one customer may hold up to N times the
+    cap, which still bounds what any one process spends on them.
+    """
+
+    def __init__(self, per_customer: int, per_ip: int):
+        self.per_customer = per_customer
+        self.per_ip = per_ip
+        self._by_customer: Counter[str] = Counter()
+        self._by_ip: Counter[str] = Counter()
+
+    def open(self, customer: str, ip: str) -> str | None:
+        """Count one more socket; if a cap is reached, count nothing and say which."""
+        if self.per_customer and self._by_customer[customer] >= self.per_customer:
+            return f"too many connections for this customer (at most {self.per_customer})"
+        if self.per_ip and self._by_ip[ip] >= self.per_ip:
+            return f"too many connections from this address (at most {self.per_ip})"
+        self._by_customer[customer] += 1
+        self._by_ip[ip] += 1
+        return None
+
+    def close(self, customer: str, ip: str) -> None:
+        """Count one socket fewer."""
+        for counts, key in ((self._by_customer, customer), (self._by_ip, ip)):
+            counts[key] -= 1
+            if counts[key] <= 0:
+                del counts[key]

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         description="Proxies trusted for X-Forwarded-For (comma-separated, '*' for any): the "
         "client address used by the per-IP rate limit.",
     )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection whose request head has not fully arrived this long after "
+        "it began is closed (slow-header attacks).",
+    )
+    max_connections: int = Field(
+        default=2000,
+        ge=0,
+        description="Connections one process holds open at most (WebSockets included); "
+        "beyond, new requests get 503 (0: no cap).",
+    )
     redis_max_connections: int = Field(
         default=200, ge=1, description="Connections per process; a burst waits for one."
     )
@@ -214,6 +226,15 @@ class Settings(BaseSettings):
         default=120,
         ge=0,
         description="Web API requests per client IP a minute, new conversations included (0: off).",
+    )
+
+    web_ws_per_customer: int = Field(
+        default=5, ge=0, description="WebSockets one customer token may hold open (0: no cap)."
+    )
+    web_ws_per_ip: int = Field(
+        default=100,
+        ge=0,
+        description="WebSockets one client address may hold open, per process (0: no cap).",
     )
 
     # Agents and admins

@@ -6,12 +6,16 @@ The real app on a loopback port, real Redis, real clients (httpx, websockets, ra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
 import websockets
 
+from bot.settings import Settings
 from tests.conftest import RunningApp
 from tests.webclient import WebCustomer
 
@@ -62,3 +66,95 @@ async def test_a_websocket_with_a_bad_cursor_is_closed_with_1008(
                 await asyncio.wait_for(socket.recv(), 10)
         assert closed.value.rcvd is not None, cursor
         assert closed.value.rcvd.code == 1008 and "after" in closed.value.rcvd.reason
+
+
+# -- connections -----------------------------------------------------------------------
+
+
+async def closed_with(socket: websockets.ClientConnection) -> tuple[int, str]:
+    """The close code and reason the server sent (waits for the close)."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def test_websockets_are_capped_per_customer_and_per_address(
+    serve_app: Callable[[Settings], Any], make_settings: Callable[..., Settings]
+) -> None:
+    running: RunningApp = await serve_app(make_settings(web_ws_per_customer=3, web_ws_per_ip=5))
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        httpx.AsyncClient(base_url=running.base_url) as http,
+    ):
+        alice, bob, carol = [await WebCustomer.start(http) for _ in range(3)]
+        base = running.base_url.replace("http", "ws") + "/web/ws?token="
+
+        async def connect(customer: WebCustomer) -> websockets.ClientConnection:
+            socket = await stack.enter_async_context(websockets.connect(base + customer.token))
+            return socket
+
+        async def first_frame(socket: websockets.ClientConnection) -> dict[str, Any]:
+            return dict(json.loads(await asyncio.wait_for(socket.recv(), 10)))
+
+        alices = [await connect(alice) for _ in range(3)]
+        for socket in alices:
+            assert (await first_frame(socket))["type"] == "message", "the first three stream"
+        code, reason = await closed_with(await connect(alice))
+        assert code == 1008 and "for this customer (at most 3)" in reason
+
+        await alices[0].close()
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:  # the server counts the closed one out as soon as it sees the close
+            again = await connect(alice)
+            try:
+                assert (await first_frame(again))["type"] == "message"
+                break
+            except websockets.ConnectionClosed:
+                assert asyncio.get_running_loop().time() < deadline, "never counted out"
+                await asyncio.sleep(0.05)
+
+        bobs = [await connect(bob) for _ in range(2)]  # the address holds 5 now
+        for socket in bobs:
+            assert (await first_frame(socket))["type"] == "message"
+        code, reason = await closed_with(await connect(carol))
+        assert code == 1008 and "from this address (at most 5)" in reason
+
+
+async def test_a_request_head_that_never_finishes_is_closed(
+    serve_app: Callable[[Settings], Any], make_settings: Callable[..., Settings]
+) -> None:
+    running: RunningApp = await serve_app(make_settings(header_timeout_seconds=1.0))
+    host, port = running.base_url.removeprefix("http://").split(":")
+    loop = asyncio.get_running_loop()
+
+    # Slow headers: a byte now and then never pushes the deadline back.
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    started = loop.time()
+    closed_after = None
+    for _ in range(100):
+        try:
+            writer.write(b"X")
+            await writer.drain()
+            if await asyncio.wait_for(reader.read(100), 0.2) == b"":
+                closed_after = loop.time() - started
+                break
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            closed_after = loop.time() - started
+            break
+    writer.close()
+    assert closed_after is not None and closed_after < 5, "closed about a second in"
+
+    # A connection that says nothing at all.
+    reader, writer = await asyncio.open_connection(host, int(port))
+    assert await asyncio.wait_for(reader.read(100), 5) == b""
+    writer.close()
+
+    # Whole requests on a kept-alive connection are untouched.
+    async with httpx.AsyncClient(base_url=running.base_url) as http:
+        for _ in range(3):
+            assert (await http.get("/healthz")).status_code == 200

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, W
 from starlette.websockets import WebSocketDisconnect
 
 from bot.inbox import Inbox
-from bot.limits import WebLimits, client_ip
+from bot.limits import OpenSockets, WebLimits, client_ip
 from bot.model import Channel, Inbound, InboundKind
 from channels.web.outbox import WebMessage, WebOutbox, dump_message, is_cursor
 from channels.web.schemas import (
@@ -176,29 +176,43 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
         if after is not None and not is_cursor(after):
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=CURSOR_PROBLEM)
             return
-        key = web_customer_key(user_id)
-        gone = asyncio.Event()
-
-        async def watch_for_close() -> None:
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                while True:
-                    await websocket.receive_text()  # clients only ever ping; ignore it
-            gone.set()
-
-        watcher = asyncio.create_task(watch_for_close())
+        sockets: OpenSockets | None = getattr(websocket.app.state, "web_sockets", None)
+        ip = client_ip(websocket)
+        refusal = sockets.open(user_id, ip) if sockets is not None else None
+        if refusal is not None:
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
+            return
         try:
-            while not gone.is_set():
-                messages = await outbox.read(key, after)
-                for message in messages:
-                    await websocket.send_text(dump_message(message))
-                    after = message.cursor
-                if not messages and not await _wait_unless(outbox.wait(key, WS_PING_SECONDS), gone):
-                    if gone.is_set():
-                        break
-                    await websocket.send_text('{"type": "ping"}')
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+            await _stream(websocket, outbox, web_customer_key(user_id), after)
         finally:
-            watcher.cancel()
+            if sockets is not None:
+                sockets.close(user_id, ip)
 
     return router
+
+
+async def _stream(websocket: WebSocket, outbox: WebOutbox, key: str, after: str | None) -> None:
+    """Send every message after `after`, then each new one, until the client goes."""
+    gone = asyncio.Event()
+
+    async def watch_for_close() -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                await websocket.receive_text()  # clients only ever ping; ignore it
+        gone.set()
+
+    watcher = asyncio.create_task(watch_for_close())
+    try:
+        while not gone.is_set():
+            messages = await outbox.read(key, after)
+            for message in messages:
+                await websocket.send_text(dump_message(message))
+                after = message.cursor
+            if not messages and not await _wait_unless(outbox.wait(key, WS_PING_SECONDS), gone):
+                if gone.is_set():
+                    break
+                await websocket.send_text('{"type": "ping"}')
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        watcher.cancel()
