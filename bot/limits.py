@@ -2,8 +2,10 @@
 
 - `BodySizeLimit` is plain ASGI middleware: a request whose `Content-Length` is over the
   limit is answered 413 without reading its body; a body streamed without a length is
-  counted as it is read and answered 413 as soon as it goes over. Nothing past the limit is
-  ever read into memory.
+  counted as it is read and, once over, the rest is read and dropped (up to the limit
+  again) and the request answered 413; the app sees the client gone, and whatever it
+  answers is dropped (an exception would reach whoever parses the body, who would answer
+  400). Nothing past the limit is ever kept in memory.
 - `RateLimiter` counts requests per key in fixed windows in Redis (so every process shares
   the counts) and refuses the excess with 429 and `Retry-After`.
 - `OpenSockets` caps the WebSockets open at once per customer and per client address,
@@ -30,10 +32,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _TooLarge(Exception):
-    """The body went over the limit while it was being read."""
-
-
 class BodySizeLimit:
     """ASGI middleware answering 413 to any HTTP request body over `max_bytes`."""
 
@@ -51,28 +49,45 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            # Over the limit, answer 413 at once and tell the app the client left: an
+            # exception here would be turned into a 400 by whoever parses the body.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    refused = True
+                    if not started:
+                        await self._discard_rest(receive, message)
+                        await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def watching_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 went out already
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, watching_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, counting_receive, watching_send)
+
+    async def _discard_rest(self, receive: Receive, message: Message) -> None:
+        """Read and drop what the client still sends, up to the limit once more, before
+        answering: the server closes the connection with the answer, and closing with
+        bytes unread resets it, losing the 413 on its way."""
+        dropped = 0
+        while message.get("more_body", False) and dropped <= self.max_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            dropped += len(message.get("body", b""))
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(

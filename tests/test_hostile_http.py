@@ -158,3 +158,42 @@ async def test_a_request_head_that_never_finishes_is_closed(
     async with httpx.AsyncClient(base_url=running.base_url) as http:
         for _ in range(3):
             assert (await http.get("/healthz")).status_code == 200
+
+
+# -- bodies ----------------------------------------------------------------------------
+
+
+async def post_chunked(base_url: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """POST `body` in 16 KiB chunks over a raw connection, as a client that goes on
+    sending whatever the server says; returns the response as far as it came."""
+    url = httpx.URL(base_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Type: application/json\r\n{head}\r\n".encode()
+    )
+    with contextlib.suppress(ConnectionError):
+        for start in range(0, len(body), 16384):
+            chunk = body[start : start + 16384]
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+    response = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return response
+
+
+async def test_a_chunked_body_over_the_limit_is_413_on_the_web_api(
+    http: httpx.AsyncClient, app: RunningApp
+) -> None:
+    customer = await WebCustomer.start(http)
+    limit = app.runtime.settings.max_body_bytes
+    huge = json.dumps({"text": "x" * 2 * limit, "client_id": "c1"}).encode()
+    for path, headers in (("/web/messages", customer.auth), ("/web/conversations", {})):
+        response = await post_chunked(app.base_url, path, huge, headers)
+        status_line, _, rest = response.partition(b"\r\n")
+        assert b" 413 " in status_line, (path, response[:300])
+        assert b"too large" in rest
+    assert not [m for m in await customer.poll() if m["sender"] == "customer"]
