@@ -64,7 +64,10 @@ class EventReader:
     def read(self, event: Event) -> Inbound | None:
         """The `Inbound` for one webhook event, or None when it is deliberately ignored."""
         kind = str(event.get("type", ""))
-        source = event.get("source") or {}
+        source = event.get("source", {})
+        if not isinstance(source, dict):
+            log.warning("line: event whose source is not an object ignored", extra={"type": kind})
+            return None
         user_id = source.get("userId")
         if kind in IGNORED_TYPES:
             log.info("line: event ignored", extra={"type": kind, "why": IGNORED_TYPES[kind]})

@@ -134,13 +134,20 @@ def register(
     async def on_desk_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Claim, Release or Close on an escalation (acknowledged first: it takes a while)."""
         await ack()
+        clicker = _clicker(body, action)
+        if clicker is None:
+            return
         container = body.get("container") or {}
         message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-        await desk.on_button(ACTIONS[action["action_id"]], str(message_ts), body["user"]["id"])
+        await desk.on_button(ACTIONS[action["action_id"]], str(message_ts), clicker)
 
     @app.action(re.compile(f"^{re.escape(CHOICE_PREFIX)}"))
     async def on_choice(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A customer tapped one of the bot's buttons in a direct message."""
+        clicker = _clicker(body, action)
+        if clicker is None:
+            await ack()
+            return
         container = body.get("container") or {}
         message_ts = container.get("message_ts") or ""
         await inbox.put(
@@ -148,7 +155,7 @@ def register(
                 # Tapping the same button twice is one choice.
                 event_id=f"slack:choice:{message_ts}:{action['action_id']}",
                 channel=Channel.SLACK,
-                user_id=body["user"]["id"],
+                user_id=clicker,
                 kind=InboundKind.CHOICE,
                 text=(action.get("text") or {}).get("text") or "",
                 payload=action.get("value"),
@@ -166,3 +173,14 @@ def register(
     async def on_other_action(ack: AsyncAck) -> None:
         """Buttons we don't know (links, say): acknowledged and ignored."""
         await ack()
+
+
+def _clicker(body: dict[str, Any], action: dict[str, Any]) -> str | None:
+    """The id of the Slack user who clicked; None (with one warning line) when the payload
+    names nobody, which Slack never sends: signed, but odd."""
+    user = body.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    if isinstance(user_id, str) and user_id:
+        return user_id
+    log.warning("slack: click without a user ignored", extra={"action": action.get("action_id")})
+    return None
