@@ -182,10 +182,20 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def _cell(value: object) -> object:
-    # Customers write comments: keep a spreadsheet from reading one as a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A cell as written: a text a spreadsheet could read as a formula gets a leading `'`."""
+    if isinstance(value, str) and _reads_as_formula(value):
         return "'" + value
     return value
+
+
+def _reads_as_formula(text: str) -> bool:
+    """Customers write comments. Spreadsheets skip a byte-order mark, invisible characters
+    and spaces before a formula, and some take a full-width ＝ for =: so the first visible
+    character is looked at, as NFKC normalises it."""
+    if text[:1] in ("\t", "\r"):
+        return True
+    visible = "".join(ch for ch in text[:16] if unicodedata.category(ch) != "Cf").lstrip()
+    return unicodedata.normalize("NFKC", visible[:1]) in ("=", "+", "-", "@")
 
 
 def _num(value: float | None) -> float | None:

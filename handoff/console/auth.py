@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 log = logging.getLogger("tsunagu.console")
 
 MAX_NAME_LENGTH = 40
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class BadName(ValueError):
@@ -35,7 +37,13 @@ def clean_name(raw: str | None) -> str | None:
     """The display name from the `X-Agent-Name` header (percent-encoded UTF-8), or None."""
     if raw is None:
         return None
-    name = unicodedata.normalize("NFC", unquote(raw)).strip()
+    try:
+        if _STRAY_PERCENT.search(raw):
+            raise ValueError("a '%' not followed by two hex digits")
+        decoded = unquote(raw, errors="strict")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadName("the name is not valid percent-encoded UTF-8") from exc
+    name = unicodedata.normalize("NFC", decoded).strip()
     if not name:
         return None
     if len(name) > MAX_NAME_LENGTH:
