@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -41,11 +43,15 @@ def create_app(
         finally:
             await rt.stop()
 
+    docs = settings.serves_api_docs
     app = FastAPI(
         title="Tsunagu",
         summary="Omnichannel customer-support bot: FAQ, CES surveys and human handoff.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.runtime = rt
     app.state.settings = settings
@@ -106,7 +112,21 @@ def create_app(
         }
         return JSONResponse(body, status_code=200 if redis_ok else 503)
 
-    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics_token_required(authorization: Annotated[str | None, Header()] = None) -> None:
+        """With `METRICS_TOKEN` set, /metrics answers only `Authorization: Bearer <it>`."""
+        expected = settings.metrics_token
+        if not expected:
+            return
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        ):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "the metrics token is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
     async def prometheus_metrics() -> PlainTextResponse:
         """Prometheus metrics of this process (queue figures are read from Redis)."""
         metrics.QUEUE_LENGTH.set(await rt.queue.length())
@@ -114,6 +134,16 @@ def create_app(
         for lane in rt.delivery.lanes:
             metrics.OUTBOUND_PENDING.labels(lane).set(await rt.outbound.pending(lane))
         return PlainTextResponse(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    # In production, metrics name queue sizes and error counts: only for whoever has the token.
+    if settings.serves_metrics:
+        app.add_api_route(
+            "/metrics",
+            prometheus_metrics,
+            tags=["operations"],
+            response_class=PlainTextResponse,
+            dependencies=[Depends(metrics_token_required)],
+        )
 
     app.include_router(rt.web.router)
     if rt.line is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,20 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Serving
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="'production' turns off what only helps while developing (the API docs "
+        "unless API_DOCS says otherwise, /metrics without METRICS_TOKEN).",
+    )
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve /docs and /openapi.json. Unset: on in development, off in production.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token /metrics requires. Unset: /metrics is open in development "
+        "and not served in production.",
+    )
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds to.")
     port: int = Field(default=8000, description="HTTP port.")
     forwarded_allow_ips: str = Field(
@@ -287,6 +302,21 @@ class Settings(BaseSettings):
             escalations_per_origin_per_hour=self.escalations_per_ip_per_hour,
             hours=BusinessHours.parse(self.business_hours, self.holidays, self.business_timezone),
         )
+
+    @property
+    def production(self) -> bool:
+        """True when `ENVIRONMENT=production`."""
+        return self.environment == "production"
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether /docs and /openapi.json are served (`API_DOCS`, else not in production)."""
+        return self.api_docs if self.api_docs is not None else not self.production
+
+    @property
+    def serves_metrics(self) -> bool:
+        """Whether /metrics is served: with a token always, without one not in production."""
+        return bool(self.metrics_token) or not self.production
 
     @property
     def embedded_redis(self) -> bool:

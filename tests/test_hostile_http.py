@@ -197,3 +197,37 @@ async def test_a_chunked_body_over_the_limit_is_413_on_the_web_api(
         assert b" 413 " in status_line, (path, response[:300])
         assert b"too large" in rest
     assert not [m for m in await customer.poll() if m["sender"] == "customer"]
+
+
+# -- operations endpoints --------------------------------------------------------------
+
+
+async def test_production_hides_the_docs_and_metrics_need_their_token(
+    serve_app: Callable[[Settings], Any], make_settings: Callable[..., Settings]
+) -> None:
+    async def statuses(**settings: Any) -> dict[str, int]:
+        running: RunningApp = await serve_app(make_settings(**settings))
+        async with httpx.AsyncClient(base_url=running.base_url) as client:
+            return {
+                path: (await client.get(path, headers=headers)).status_code
+                for path, headers in (
+                    ("/docs", {}),
+                    ("/openapi.json", {}),
+                    ("/metrics", {}),
+                    ("/metrics#right", {"Authorization": "Bearer m-token"}),
+                    ("/metrics#wrong", {"Authorization": "Bearer nope"}),
+                )
+            }
+
+    development = await statuses()
+    assert development == dict.fromkeys(development, 200), "open while developing"
+    production = await statuses(environment="production")
+    assert production == dict.fromkeys(production, 404), "nothing of it in production"
+    guarded = await statuses(environment="production", metrics_token="m-token", api_docs=True)
+    assert guarded == {
+        "/docs": 200,
+        "/openapi.json": 200,
+        "/metrics": 401,
+        "/metrics#right": 200,
+        "/metrics#wrong": 401,
+    }
