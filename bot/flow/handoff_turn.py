@@ -77,7 +77,8 @@ async def _refusal(ctx: FlowContext, b: StepBuilder) -> str | None:
     """Why the queue cannot take this customer now (the name of the text that says so), or
     None. The caps keep one flood from burying every other customer's request: the whole
     queue is capped, and so are the escalations asked from one client address in an hour.
-    Concurrent escalations may overshoot the queue cap by a few: it is a guard, not a quota.
+    The queue cap is checked, not reserved: escalations decided at the same moment may
+    overshoot it by as many as are in flight (it is a guard against floods, not a quota).
     """
     config = ctx.config
     if config.queue_max and await ctx.queue.length() >= config.queue_max:
