@@ -23,7 +23,7 @@ COMPARED_CHARS = 120  # characters of a message that are compared
 MAX_UNITS = 40  # words (or Japanese character pairs) compared per message
 CANDIDATES = 8  # groups compared in full with each message: those sharing most words
 POSTINGS = 32  # groups indexed under one word: a word most groups share tells little
-MAX_WORDINGS = 1000  # distinct wordings grouped, most frequent first; rarer ones are not
+MAX_WORDINGS = 500  # distinct wordings grouped, most frequent first; rarer ones are not
 VARIANTS_SHOWN = 4
 
 
