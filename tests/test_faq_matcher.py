@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.faq import FaqLibrary, MatchThresholds, Outcome
+from bot.faq import FaqLibrary, Outcome
+from bot.faq.policy import DECISION_FILE, write_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,9 +67,14 @@ def test_unsure_offers_up_to_three_choices(library: FaqLibrary) -> None:
     )
 
 
-def test_thresholds_are_configurable() -> None:
-    strict = FaqLibrary(ROOT / "faq_data", MatchThresholds(answer_score=1.01))
-    assert strict.decide("送料っていくらかかるの？").outcome is Outcome.SUGGEST
+def test_a_decision_file_in_the_faq_dir_is_used(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "faq_data" / "shop.yaml", tmp_path / "shop.yaml")
+    shipped = FaqLibrary(tmp_path)
+    assert shipped.decide("送料はいくらですか？").outcome is Outcome.ANSWER
+    strict = replace(shipped.policy, answer_at=1.01)  # never sure enough to answer
+    write_policy(tmp_path / DECISION_FILE, strict)
+    assert shipped.reload()
+    assert shipped.decide("送料はいくらですか？").outcome is Outcome.SUGGEST
 
 
 def test_synonyms_from_the_faq_file_are_used(tmp_path: Path) -> None:
@@ -79,14 +87,3 @@ def test_synonyms_from_the_faq_file_are_used(tmp_path: Path) -> None:
     (tmp_path / "faq.yaml").write_text(faq, encoding="utf-8")
     decision = FaqLibrary(tmp_path).decide("What is the capacity of the teacup?")
     assert decision.best is not None and decision.best.entry.id == "cup-size"
-
-
-def test_decision_is_fast(library: FaqLibrary) -> None:
-    import time
-
-    library.decide("warm up")
-    start = time.perf_counter()
-    for _ in range(50):
-        library.decide("注文したのに確認メールが来ないのですが、どうすればいいですか？")
-    per_message_ms = (time.perf_counter() - start) * 1000 / 50
-    assert per_message_ms < 5  # generous bound for slow CI machines; ~0.4 ms here

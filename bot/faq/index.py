@@ -83,18 +83,29 @@ class FaqIndex:
             return 0.0
         return max(fuzz.ratio(query, t) for t in self._clean[entry_index]) / 100.0
 
-    def rank(self, text: str, limit: int = 5) -> list[ScoredEntry]:
-        """Entries best first with scores in 0..1."""
-        if not self.faq.entries:
-            return []
-        scores = self.combine(self.signals(text))
-        k = min(len(scores), max(limit, SHORTLIST))
-        top = np.argpartition(-scores, k - 1)[:k]
-        rescored = []
+    def lexical(self, text: str) -> tuple[Signals, FloatArray]:
+        """The signals of `text` and one lexical score per entry in 0..1."""
+        signals = self.signals(text)
+        scores = self.combine(signals)
+        k = min(len(scores), SHORTLIST)
+        if k == 0:
+            return signals, scores
         query = clean(question_part(text) or text)
-        for i in top.tolist():
+        for i in np.argpartition(-scores, k - 1)[:k].tolist():
             # A near-verbatim question is the strongest evidence there is.
             fz = self.fuzzy(query, i)
-            rescored.append((max(float(scores[i]), fz if fz >= 0.9 else 0.0), i))
-        rescored.sort(reverse=True)
-        return [ScoredEntry(self.faq.entries[i], s) for s, i in rescored[:limit] if s > 0]
+            if fz >= 0.9:
+                scores[i] = max(float(scores[i]), fz)
+        return signals, scores
+
+    def rank(self, text: str, limit: int = 5) -> list[ScoredEntry]:
+        """Entries best first by lexical score (0..1), those above zero."""
+        if not self.faq.entries:
+            return []
+        _, scores = self.lexical(text)
+        k = min(len(scores), limit)
+        top = np.argpartition(-scores, k - 1)[:k]
+        ordered = sorted(top.tolist(), key=lambda i: (-scores[i], i))
+        return [
+            ScoredEntry(self.faq.entries[i], float(scores[i])) for i in ordered if scores[i] > 0
+        ]

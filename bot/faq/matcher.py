@@ -1,25 +1,61 @@
-"""Turning scores into a decision: answer, suggest or none."""
+"""Turning a message into a decision: answer, suggest or none."""
 
 from __future__ import annotations
 
-from bot.faq.decision import Decision, MatchThresholds, Outcome
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.faq.analyzer import Analyzer
+from bot.faq.decision import Decision, Outcome, ScoredEntry
+from bot.faq.features import Evidence, candidate_features
 from bot.faq.index import FaqIndex
+from bot.faq.policy import DecisionPolicy
+from bot.faq.semantic import SemanticIndex
+
+MAX_SUGGESTIONS = 3
 
 
-def decide(index: FaqIndex, text: str, thresholds: MatchThresholds) -> Decision:
-    """Score `text` against the index and apply the thresholds."""
-    ranked = index.rank(text, limit=max(thresholds.max_suggestions, 3) + 2)
-    if not ranked:
-        return Decision(Outcome.NONE)
-    best = ranked[0].score
-    runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-    if best >= thresholds.answer_score and best - runner_up >= thresholds.answer_margin:
-        return Decision(Outcome.ANSWER, tuple(ranked[: thresholds.max_suggestions]))
-    choices = tuple(
-        s
-        for s in ranked[: thresholds.max_suggestions]
-        if s.score >= thresholds.suggest_score and s.score >= best * thresholds.suggest_ratio
-    )
-    if choices:
-        return Decision(Outcome.SUGGEST, choices)
-    return Decision(Outcome.NONE, tuple(ranked[: thresholds.max_suggestions]))
+def decide_outcome(best: float, policy: DecisionPolicy) -> Outcome:
+    """The rule: answer when the best entry is probably right, offer choices when it may be."""
+    if best >= policy.answer_at:
+        return Outcome.ANSWER
+    if best >= policy.suggest_at:
+        return Outcome.SUGGEST
+    return Outcome.NONE
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """The indexes of one FAQ load and the policy that turns their evidence into decisions."""
+
+    index: FaqIndex
+    semantic: SemanticIndex | None
+    policy: DecisionPolicy
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """The analyzer of the lexical index."""
+        return self.index.analyzer
+
+    def evidence(self, text: str) -> Evidence:
+        """Every signal of `text` against every entry."""
+        signals, lexical = self.index.lexical(text)
+        semantic = self.semantic.cosine(text) if self.semantic is not None else None
+        return Evidence(lexical, signals.query_cover, signals.grams, semantic)
+
+    def ranked(self, evidence: Evidence) -> list[ScoredEntry]:
+        """Candidates best first, each scored with P(it is the right answer)."""
+        candidates, rows = candidate_features(evidence)
+        probabilities = self.policy.probabilities(rows)
+        order = np.argsort(-probabilities, kind="stable")
+        entries = self.index.faq.entries
+        return [ScoredEntry(entries[candidates[i]], float(probabilities[i])) for i in order]
+
+    def decide(self, text: str, max_suggestions: int = MAX_SUGGESTIONS) -> Decision:
+        """Answer, suggest or none for one message."""
+        ranked = self.ranked(self.evidence(text))
+        if not ranked:
+            return Decision(Outcome.NONE)
+        outcome = decide_outcome(ranked[0].score, self.policy)
+        return Decision(outcome, tuple(ranked[:max_suggestions]))

@@ -92,7 +92,7 @@ def report(since: datetime | None, until: datetime | None, days: int, fmt: str) 
         raise click.ClickException(EMBEDDED_HINT)
     period = _period(since, until, days)
     try:
-        faq: FaqLibrary | None = FaqLibrary(settings.faq_dir, settings.match_thresholds())
+        faq: FaqLibrary | None = FaqLibrary(settings.faq_dir, settings.match_settings())
     except FaqLoadError as exc:
         click.echo(f"FAQ not loaded, showing entry ids only: {exc}", err=True)
         faq = None

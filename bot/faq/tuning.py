@@ -1,0 +1,206 @@
+"""Fitting the decision policy on labelled messages, and measuring it by cross-validation.
+
+The weights are a logistic regression of "this candidate is the expected entry" on the
+candidate's features. The thresholds come from out-of-fold probabilities (never from the
+messages the weights were fitted on): `answer_at` is the lowest probability from which
+direct answers keep the target precision, `suggest_at` the lowest from which choices
+still reach (almost) every expected entry, so that messages below it are refused.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.faq.channel import FloatArray
+from bot.faq.decision import Decision, ScoredEntry
+from bot.faq.evaluation import CaseResult, EvalCase
+from bot.faq.features import FEATURES, candidate_features
+from bot.faq.matcher import MAX_SUGGESTIONS, Matcher, decide_outcome
+from bot.faq.model import FaqEntry
+from bot.faq.policy import DecisionPolicy
+
+TARGET_PRECISION = 0.95
+# Choices are offered from the probability that keeps this share of the in-scope messages
+# whose entry is among the top three; below it the bot refuses (the FAQ has nothing).
+CHOICES_KEEP_SHARE = 0.98
+L2 = 1.0  # ridge penalty on standardised features: a few hundred messages, ten features
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled message with its candidates and their features."""
+
+    case: EvalCase
+    entries: tuple[FaqEntry, ...]
+    rows: FloatArray
+    ms: float  # time to compute the evidence (the bulk of a decision)
+
+    @property
+    def labels(self) -> FloatArray:
+        """1 for the expected entry among the candidates, else 0."""
+        return np.asarray([float(e.id == self.case.expect) for e in self.entries])
+
+
+def collect(matcher: Matcher, cases: Sequence[EvalCase]) -> list[Sample]:
+    """Compute every case's candidates and features once (embedding is the slow part)."""
+    matcher.evidence("warm up")
+    samples = []
+    for case in cases:
+        start = time.perf_counter()
+        candidates, rows = candidate_features(matcher.evidence(case.text))
+        ms = (time.perf_counter() - start) * 1000.0
+        entries = tuple(matcher.index.faq.entries[i] for i in candidates)
+        samples.append(Sample(case, entries, rows, ms))
+    return samples
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """Standardisation and weights of a fitted logistic regression."""
+
+    mean: FloatArray
+    scale: FloatArray
+    weights: FloatArray
+    bias: float
+
+
+def fit_logistic(x: FloatArray, y: FloatArray, l2: float = L2) -> Logistic:
+    """L2-regularised logistic regression by Newton's method (features standardised)."""
+    mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
+    scale = x.std(axis=0) if len(x) else np.ones(x.shape[1])
+    scale = np.where(scale > 1e-9, scale, 1.0)  # constant features (no embedder) stay inert
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        gradient = z.T @ (p - y) + penalty * w
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return Logistic(mean, scale, w[:-1], float(w[-1]))
+
+
+def _stack(samples: Sequence[Sample]) -> tuple[FloatArray, FloatArray]:
+    rows = [s.rows for s in samples if len(s.rows)]
+    if not rows:
+        return np.zeros((0, len(FEATURES))), np.zeros(0)
+    return np.vstack(rows), np.concatenate([s.labels for s in samples if len(s.rows)])
+
+
+def _policy(
+    fit: Logistic, embedder: str, answer_at: float, suggest_at: float, on: str
+) -> DecisionPolicy:
+    return DecisionPolicy(
+        embedder=embedder,
+        mean=tuple(round(float(v), 6) for v in fit.mean),
+        scale=tuple(round(float(v), 6) for v in fit.scale),
+        weights=tuple(round(float(v), 6) for v in fit.weights),
+        bias=round(fit.bias, 6),
+        answer_at=round(answer_at, 6),
+        suggest_at=round(suggest_at, 6),
+        fitted_on=on,
+    )
+
+
+def decision_for(sample: Sample, policy: DecisionPolicy) -> Decision:
+    """What the matcher decides for a sample under `policy` (same rule as at run time)."""
+    if not sample.entries:
+        return Decision(decide_outcome(0.0, policy))
+    p = policy.probabilities(sample.rows)
+    order = np.argsort(-p, kind="stable")
+    ranked = tuple(ScoredEntry(sample.entries[i], float(p[i])) for i in order)
+    return Decision(decide_outcome(ranked[0].score, policy), ranked[:MAX_SUGGESTIONS])
+
+
+def folds_of(n: int, k: int, seed: int = 7) -> list[list[int]]:
+    """Indices 0..n-1 shuffled (reproducibly) into k folds."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return [order[i::k] for i in range(k)] if n else []
+
+
+def choose_thresholds(
+    best: list[tuple[float, bool, bool, bool]], precision: float
+) -> tuple[float, float]:
+    """`answer_at` and `suggest_at` from out-of-fold (probability, right, in top 3, in scope).
+
+    answer_at: the lowest best-candidate probability at which answering every message
+    from there up keeps `precision`. suggest_at: the highest probability that still keeps
+    suggest_at: the highest probability that keeps CHOICES_KEEP_SHARE of the in-scope
+    messages whose entry is among the top three: messages below it are refused.
+    """
+    ordered = sorted(best, key=lambda b: -b[0])
+    answer_at, right = 1.0, 0
+    for k, (p, is_right, _, _) in enumerate(ordered, start=1):
+        right += is_right
+        if right / k >= precision:
+            answer_at = p
+    reachable = sorted((p for p, _, top3, in_scope in best if top3 and in_scope), reverse=True)
+    if not reachable:
+        return answer_at, answer_at
+    keep = max(1, int(np.ceil(CHOICES_KEEP_SHARE * len(reachable))))
+    return answer_at, min(reachable[keep - 1], answer_at)
+
+
+def _outcomes(samples: Sequence[Sample], fit: Logistic) -> list[tuple[float, bool, bool, bool]]:
+    out = []
+    for s in samples:
+        if not s.entries:
+            out.append((0.0, False, False, bool(s.case.expect)))
+            continue
+        z = (s.rows - fit.mean) / fit.scale
+        p = 1.0 / (1.0 + np.exp(-(z @ fit.weights + fit.bias)))
+        order = np.argsort(-p, kind="stable")
+        ids = [s.entries[i].id for i in order]
+        expect = s.case.expect
+        out.append(
+            (float(p[order[0]]), ids[0] == expect, expect in ids[:MAX_SUGGESTIONS], bool(expect))
+        )
+    return out
+
+
+def fit_policy(
+    samples: Sequence[Sample],
+    embedder: str,
+    *,
+    precision: float = TARGET_PRECISION,
+    fitted_on: str = "",
+    folds: int = FOLDS,
+) -> DecisionPolicy:
+    """Weights fitted on all `samples`; thresholds from their out-of-fold probabilities."""
+    held_out: list[tuple[float, bool, bool, bool]] = []
+    for fold in folds_of(len(samples), min(folds, max(2, len(samples)))):
+        inside = set(fold)
+        train = [s for i, s in enumerate(samples) if i not in inside]
+        held_out += _outcomes([samples[i] for i in fold], fit_logistic(*_stack(train)))
+    answer_at, suggest_at = choose_thresholds(held_out, precision)
+    return _policy(fit_logistic(*_stack(samples)), embedder, answer_at, suggest_at, fitted_on)
+
+
+def cross_validate(
+    samples: Sequence[Sample],
+    embedder: str,
+    *,
+    precision: float = TARGET_PRECISION,
+    folds: int = FOLDS,
+) -> list[CaseResult]:
+    """Every sample decided by a policy fitted (weights and thresholds) without it."""
+    results: dict[int, CaseResult] = {}
+    for fold in folds_of(len(samples), folds):
+        inside = set(fold)
+        train = [s for i, s in enumerate(samples) if i not in inside]
+        policy = fit_policy(train, embedder, precision=precision, folds=folds)
+        for i in fold:
+            s = samples[i]
+            results[i] = CaseResult(s.case, decision_for(s, policy), s.ms)
+    return [results[i] for i in range(len(samples))]
