@@ -75,6 +75,21 @@ async def test_unsure_question_offers_quick_replies_and_a_tap_answers(world: Lin
     assert first["displayText"] in [t.text for t in transcript], "the tap reads as its label"
 
 
+async def test_an_english_customer_with_a_japanese_profile_stays_in_english(
+    world: LineWorld,
+) -> None:
+    user = world.new_user("Alex", "ja")  # LINE's profile says Japanese
+    await world.platform.say(user, "How much is shipping?")
+    answer, solved = await world.platform.wait_for_messages(user, 2)
+    assert "550 yen" in answer["text"]
+    no = next(i for i in solved["quickReply"]["items"] if '"p":"helpful:no"' in i["action"]["data"])
+    assert no["action"]["label"] == "No"
+
+    await world.platform.tap(user, no)  # a tap carries no language of its own
+    fallback = (await world.platform.wait_for_messages(user, 3))[2]
+    assert fallback["text"].startswith("Sorry, I couldn't find an answer"), fallback["text"]
+
+
 async def test_asking_for_a_person_then_a_late_agent_message_is_pushed(world: LineWorld) -> None:
     user = world.new_user()
     rt = world.app.runtime

@@ -42,6 +42,16 @@ _ASCII_WORD_RE = re.compile(r"[a-z][a-z0-9']*|\d+")
 _SPLIT_RE = re.compile(r"([a-z][a-z0-9']*(?:[ -][a-z][a-z0-9']*)*)")
 _CONTRACTIONS = {"won't": "will not", "can't": "can not", "n't": " not"}
 QUESTION_WEIGHT_STORY = 0.2  # weight of words outside the question of a long message
+# SudachiPy refuses inputs over 49,149 bytes (UTF-8); stay well below it.
+SUDACHI_MAX_BYTES = 32_000
+
+
+def fit_for_sudachi(text: str) -> str:
+    """`text` cut (at a character boundary) to what SudachiPy accepts."""
+    data = text.encode("utf-8")
+    if len(data) <= SUDACHI_MAX_BYTES:
+        return text
+    return data[:SUDACHI_MAX_BYTES].decode("utf-8", errors="ignore")
 
 
 def stem(word: str) -> str:
@@ -151,7 +161,7 @@ class Analyzer:
 
     def _morphemes_uncached(self, chunk: str) -> tuple[Morpheme, ...]:
         out = []
-        for m in _tokenizer().tokenize(chunk):
+        for m in _tokenizer().tokenize(fit_for_sudachi(chunk)):
             pos = m.part_of_speech()
             if pos[0] in _SKIP_POS:
                 continue

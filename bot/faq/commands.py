@@ -62,6 +62,7 @@ def eval_command(cases_file: Path, faq_dir: Path) -> None:
     results = run_cases(library, load_cases(cases_file))
     for line in report_lines(results):
         click.echo(line)
+    click.echo(f"decision policy: {library.policy_source} ({library.policy.fitted_on})")
     click.echo(json.dumps(metrics(results)))
 
 

@@ -16,7 +16,7 @@ from bot.faq.channel import FloatArray, IntArray
 CANDIDATES_PER_RANKER = 5
 
 # Lexical features first; the semantic ones are zero when no embedder is configured.
-LEXICAL_FEATURES = ("lex", "lex_gap", "lex_top", "query_cover", "grams")
+LEXICAL_FEATURES = ("lex", "lex_gap", "lex_top", "query_cover", "text_cover", "grams")
 SEMANTIC_FEATURES = ("sem", "sem_gap", "sem_top", "sem_z", "agree")
 FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES
 
@@ -27,6 +27,7 @@ class Evidence:
 
     lexical: FloatArray  # the word/character score, 0..1
     query_cover: FloatArray  # share of the message's words the entry knows
+    text_cover: FloatArray  # share of the entry's best text the message covers
     grams: FloatArray  # character bigram cosine
     semantic: FloatArray | None  # embedding cosine, None without an embedder
 
@@ -69,6 +70,7 @@ def candidate_features(evidence: Evidence) -> tuple[list[int], FloatArray]:
             _gap(lex, i, lex_order),
             float(lex_order[0] == i),
             float(evidence.query_cover[i]),
+            float(evidence.text_cover[i]),
             float(evidence.grams[i]),
         ]
         if sem is None:

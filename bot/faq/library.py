@@ -48,11 +48,13 @@ class FaqLibrary:
 
     def _build(self) -> Matcher:
         index = FaqIndex(load_faq_dir(self.faq_dir))  # raises FaqLoadError
-        policy = load_policy(self.faq_dir, self.embedder.name if self.embedder else NO_EMBEDDER)
+        policy, source = load_policy(
+            self.faq_dir, self.embedder.name if self.embedder else NO_EMBEDDER
+        )
         semantic = None
         if self._cache is not None and policy.embedder != NO_EMBEDDER:
             semantic = SemanticIndex(index.faq, self._cache)
-        return Matcher(index, semantic, policy)
+        return Matcher(index, semantic, policy, source)
 
     @property
     def matcher(self) -> Matcher:
@@ -68,6 +70,11 @@ class FaqLibrary:
     def policy(self) -> DecisionPolicy:
         """The decision policy in service now."""
         return self._matcher.policy
+
+    @property
+    def policy_source(self) -> str:
+        """Where the policy in service was read from (a path, or the packaged default)."""
+        return self._matcher.policy_source
 
     @property
     def entries(self) -> list[FaqEntry]:

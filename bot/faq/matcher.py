@@ -10,6 +10,7 @@ from bot.faq.analyzer import Analyzer
 from bot.faq.decision import Decision, Outcome, ScoredEntry
 from bot.faq.features import Evidence, candidate_features
 from bot.faq.index import FaqIndex
+from bot.faq.normalize import matchable
 from bot.faq.policy import DecisionPolicy
 from bot.faq.semantic import SemanticIndex
 
@@ -32,6 +33,7 @@ class Matcher:
     index: FaqIndex
     semantic: SemanticIndex | None
     policy: DecisionPolicy
+    policy_source: str = ""  # where the policy was read from, for admins
 
     @property
     def analyzer(self) -> Analyzer:
@@ -40,9 +42,10 @@ class Matcher:
 
     def evidence(self, text: str) -> Evidence:
         """Every signal of `text` against every entry."""
+        text = matchable(text)
         signals, lexical = self.index.lexical(text)
         semantic = self.semantic.cosine(text) if self.semantic is not None else None
-        return Evidence(lexical, signals.query_cover, signals.grams, semantic)
+        return Evidence(lexical, signals.query_cover, signals.text_cover, signals.grams, semantic)
 
     def ranked(self, evidence: Evidence) -> list[ScoredEntry]:
         """Candidates best first, each scored with P(it is the right answer)."""

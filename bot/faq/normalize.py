@@ -90,6 +90,10 @@ _SPACE_RE = re.compile(r"\s+")
 _SENTENCE_END_RE = re.compile(r"(?<=[。．.!?！？\n])\s*")
 
 QUESTION_TAIL_CHARS = 60  # a message longer than this is treated as "story, then question"
+# What of a very long message is matched: its start (the topic) and its end (the question).
+# A pasted log or a 20,000-character DM costs time, not meaning.
+MATCH_HEAD_CHARS = 500
+MATCH_TAIL_CHARS = 1500
 
 
 def to_hiragana(text: str) -> str:
@@ -126,6 +130,13 @@ def clean(text: str) -> str:
     """Folded text with filler and punctuation gone: the form the fuzzy matcher compares."""
     out = strip_filler(fold(text))
     return _SPACE_RE.sub(" ", _PUNCT_RE.sub(" ", out)).strip()
+
+
+def matchable(text: str) -> str:
+    """The part of a message worth matching: all of it, or the head and tail of a long one."""
+    if len(text) <= MATCH_HEAD_CHARS + MATCH_TAIL_CHARS:
+        return text
+    return text[:MATCH_HEAD_CHARS] + "\n" + text[-MATCH_TAIL_CHARS:]
 
 
 def sentences(text: str) -> list[str]:

@@ -122,8 +122,12 @@ def default_policies() -> dict[str, DecisionPolicy]:
     return read_policies(text)
 
 
-def load_policy(faq_dir: Path, embedder: str) -> DecisionPolicy:
-    """The policy for `embedder`: the FAQ directory's tuned one if usable, else the default.
+PACKAGED = "packaged default"
+
+
+def load_policy(faq_dir: Path, embedder: str) -> tuple[DecisionPolicy, str]:
+    """The policy for `embedder` and where it came from: the FAQ directory's tuned one if
+    usable, else the packaged default.
 
     A broken or stale decision file must not take the bot down: it is logged and skipped.
     """
@@ -132,13 +136,13 @@ def load_policy(faq_dir: Path, embedder: str) -> DecisionPolicy:
         try:
             tuned = read_policies(path.read_text(encoding="utf-8"))
             if embedder in tuned:
-                return tuned[embedder]
+                return tuned[embedder], str(path)
             logger.warning("%s has no policy for embedder %r: using the default", path, embedder)
         except (OSError, DecisionFileError) as exc:
             logger.error("ignoring %s: %s", path, exc)
     defaults = default_policies()
     if embedder in defaults:
-        return defaults[embedder]
+        return defaults[embedder], PACKAGED
     # A custom embedder without a tuned file: its cosines are not usemv3's, so use words only.
     logger.warning("no decision policy for embedder %r: tune one; deciding on words only", embedder)
-    return defaults["none"]
+    return defaults["none"], PACKAGED

@@ -70,8 +70,7 @@ class Flow:
             return self._timer(current, inbound)
         now = time.time()
         conversation = _continue_or_start(current, inbound, now)
-        typed = intents.detect_language(inbound.text) if inbound.kind is InboundKind.TEXT else None
-        conversation.locale = typed or language_of(inbound.locale or conversation.locale)
+        conversation.locale = turn_language(conversation, inbound)
         b = StepBuilder(conversation, inbound, conversation.locale, self.ctx.texts, now)
         if inbound.kind not in (InboundKind.FOLLOW, InboundKind.UNFOLLOW):
             conversation.customer_messages += 1
@@ -123,6 +122,17 @@ class Flow:
         elif kind == TimerKind.QUEUE_TIMEOUT and state is ConversationState.QUEUED:
             queue_timeout(self.ctx, b)
         return b.step
+
+
+def turn_language(conversation: Conversation, inbound: Inbound) -> str:
+    """The language to answer in: what the customer types in, else what they last typed in.
+
+    A tap carries no language of its own, and a channel's profile language (LINE's) says
+    less than the words the customer chose: an English customer who taps "No" stays English.
+    A new conversation starts from the channel's locale (see `_continue_or_start`).
+    """
+    typed = intents.detect_language(inbound.text) if inbound.kind is InboundKind.TEXT else None
+    return typed or language_of(conversation.locale or inbound.locale)
 
 
 def _continue_or_start(current: Conversation | None, inbound: Inbound, now: float) -> Conversation:
