@@ -49,11 +49,17 @@ def test_long_story_then_question(library: FaqLibrary) -> None:
     assert decision.outcome is Outcome.ANSWER
 
 
-@pytest.mark.parametrize(
-    "text", ["こんにちは", "ありがとうございました", "明日の天気は？", "Tell me a joke", ""]
-)
+@pytest.mark.parametrize("text", ["こんにちは", "ありがとうございました", "Tell me a joke", ""])
 def test_nothing_relevant_is_not_answered(library: FaqLibrary, text: str) -> None:
     assert library.decide(text).outcome is Outcome.NONE
+
+
+@pytest.mark.parametrize(
+    "text", ["明日の天気は？", "大阪の株価は？", "Who won the match yesterday?"]
+)
+def test_off_topic_questions_never_get_an_answer(library: FaqLibrary, text: str) -> None:
+    # Choices are allowed (the customer can decline them); a confident wrong answer is not.
+    assert library.decide(text).outcome is not Outcome.ANSWER
 
 
 def test_unsure_offers_up_to_three_choices(library: FaqLibrary) -> None:

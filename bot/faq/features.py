@@ -17,7 +17,7 @@ CANDIDATES_PER_RANKER = 5
 
 # Lexical features first; the semantic ones are zero when no embedder is configured.
 LEXICAL_FEATURES = ("lex", "lex_gap", "lex_top", "query_cover", "text_cover", "grams")
-SEMANTIC_FEATURES = ("sem", "sem_gap", "sem_top", "sem_z", "agree")
+SEMANTIC_FEATURES = ("sem", "sem_gap", "sem_top", "sem_z", "agree", "ans", "ans_gap")
 FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES
 
 
@@ -29,7 +29,8 @@ class Evidence:
     query_cover: FloatArray  # share of the message's words the entry knows
     text_cover: FloatArray  # share of the entry's best text the message covers
     grams: FloatArray  # character bigram cosine
-    semantic: FloatArray | None  # embedding cosine, None without an embedder
+    semantic: FloatArray | None = None  # embedding cosine to the questions (no embedder: None)
+    answers: FloatArray | None = None  # embedding cosine to the answer
 
 
 def _gap(scores: FloatArray, i: int, order: IntArray) -> float:
@@ -63,6 +64,8 @@ def candidate_features(evidence: Evidence) -> tuple[list[int], FloatArray]:
         sem_order = _top(sem, max(CANDIDATES_PER_RANKER, 2))
         candidates += [i for i in sem_order[:CANDIDATES_PER_RANKER].tolist() if i not in candidates]
         mean, std = float(sem.mean()), float(sem.std())
+    answers = evidence.answers if evidence.answers is not None else np.zeros(len(lex))
+    answer_order = _top(answers, 2)
     rows = []
     for i in candidates:
         row = [
@@ -82,6 +85,8 @@ def candidate_features(evidence: Evidence) -> tuple[list[int], FloatArray]:
                 float(sem_order[0] == i),
                 (float(sem[i]) - mean) / std if std > 0 else 0.0,
                 float(lex_order[0] == i and sem_order[0] == i),
+                float(answers[i]),
+                _gap(answers, i, answer_order),
             ]
         rows.append(row)
     return candidates, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))

@@ -44,8 +44,12 @@ class Matcher:
         """Every signal of `text` against every entry."""
         text = matchable(text)
         signals, lexical = self.index.lexical(text)
-        semantic = self.semantic.cosine(text) if self.semantic is not None else None
-        return Evidence(lexical, signals.query_cover, signals.text_cover, signals.grams, semantic)
+        if self.semantic is None:
+            return Evidence(lexical, signals.query_cover, signals.text_cover, signals.grams)
+        questions, answers = self.semantic.cosine(text)
+        return Evidence(
+            lexical, signals.query_cover, signals.text_cover, signals.grams, questions, answers
+        )
 
     def ranked(self, evidence: Evidence) -> list[ScoredEntry]:
         """Candidates best first, each scored with P(it is the right answer)."""

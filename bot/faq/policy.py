@@ -1,6 +1,8 @@
-"""The decision model: P(this entry is the right answer) from a candidate's features.
+"""The decision model: P(this entry is the right answer) from the candidates' features.
 
-A logistic regression over a handful of features (`bot/faq/features.py`), and two
+A multinomial (conditional) logit over a handful of features (`bot/faq/features.py`):
+each candidate scores a weighted sum of its features, "none of them" scores 0, and a
+softmax turns the scores into probabilities that sum to at most 1. Then two
 thresholds on the best candidate's probability: from `answer_at` the bot answers, from
 `suggest_at` it offers choices, below it says it has nothing. The weights and thresholds
 are fitted on labelled messages (`tsunagu faq tune`) and stored as JSON: in the FAQ
@@ -29,6 +31,16 @@ DEFAULT_RESOURCE = "default_decision.json"  # packaged in bot/faq
 FORMAT = 1
 
 
+def choice_probabilities(scores: FloatArray) -> FloatArray:
+    """P(each candidate is the answer) against "none of them", which scores 0 (a softmax).
+
+    Candidates compete: two good ones share the probability, so neither is answered.
+    """
+    top = max(0.0, float(scores.max())) if len(scores) else 0.0
+    weights = np.exp(scores - top)
+    return np.asarray(weights / (np.exp(-top) + weights.sum()), dtype=np.float64)
+
+
 class DecisionFileError(ValueError):
     """A decision file that cannot be used (unreadable, wrong format, other features)."""
 
@@ -48,11 +60,11 @@ class DecisionPolicy:
     features: tuple[str, ...] = field(default=FEATURES)
 
     def probabilities(self, rows: FloatArray) -> FloatArray:
-        """P(right answer) for each feature row."""
+        """P(right answer) for each candidate's feature row (one message's candidates)."""
         if len(rows) == 0:
             return np.zeros(0)
         z = (rows - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
+        return choice_probabilities(z @ np.asarray(self.weights) + self.bias)
 
     def to_json(self) -> dict[str, Any]:
         """The policy as a JSON-ready mapping."""

@@ -1,7 +1,7 @@
 """Fitting the decision policy on labelled messages, and measuring it by cross-validation.
 
-The weights are a logistic regression of "this candidate is the expected entry" on the
-candidate's features. The thresholds come from out-of-fold probabilities (never from the
+The weights are a conditional logit: for each message, which of its candidates is the
+expected entry, or none of them. The thresholds come from out-of-fold probabilities (never from the
 messages the weights were fitted on): `answer_at` is the lowest probability from which
 direct answers keep the target precision, `suggest_at` the lowest from which choices
 still reach (almost) every expected entry, so that messages below it are refused.
@@ -22,13 +22,13 @@ from bot.faq.evaluation import CaseResult, EvalCase
 from bot.faq.features import FEATURES, candidate_features
 from bot.faq.matcher import MAX_SUGGESTIONS, Matcher, decide_outcome
 from bot.faq.model import FaqEntry
-from bot.faq.policy import DecisionPolicy
+from bot.faq.policy import DecisionPolicy, choice_probabilities
 
 TARGET_PRECISION = 0.95
 # Choices are offered from the probability that keeps this share of the in-scope messages
 # whose entry is among the top three; below it the bot refuses (the FAQ has nothing).
 CHOICES_KEEP_SHARE = 0.98
-L2 = 1.0  # ridge penalty on standardised features: a few hundred messages, ten features
+L2 = 1.0  # ridge penalty on standardised features: a few hundred messages, a dozen features
 FOLDS = 5
 
 
@@ -61,44 +61,70 @@ def collect(matcher: Matcher, cases: Sequence[EvalCase]) -> list[Sample]:
 
 
 @dataclass(frozen=True)
-class Logistic:
-    """Standardisation and weights of a fitted logistic regression."""
+class ChoiceModel:
+    """Standardisation and weights of a fitted conditional logit."""
 
     mean: FloatArray
     scale: FloatArray
     weights: FloatArray
     bias: float
 
-
-def fit_logistic(x: FloatArray, y: FloatArray, l2: float = L2) -> Logistic:
-    """L2-regularised logistic regression by Newton's method (features standardised)."""
-    mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
-    scale = x.std(axis=0) if len(x) else np.ones(x.shape[1])
-    scale = np.where(scale > 1e-9, scale, 1.0)  # constant features (no embedder) stay inert
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
-    penalty = np.full(z.shape[1], l2)
-    penalty[-1] = 0.0  # the bias is not shrunk
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        gradient = z.T @ (p - y) + penalty * w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return Logistic(mean, scale, w[:-1], float(w[-1]))
+    def probabilities(self, rows: FloatArray) -> FloatArray:
+        """P(right answer) of each candidate of one message."""
+        z = (rows - self.mean) / self.scale
+        return choice_probabilities(z @ self.weights + self.bias)
 
 
-def _stack(samples: Sequence[Sample]) -> tuple[FloatArray, FloatArray]:
+def fit_choice_model(samples: Sequence[Sample], l2: float = L2) -> ChoiceModel:
+    """Fit the conditional logit by Newton's method: for each message, the expected entry
+    (or "none of them" for a message the FAQ cannot answer) against its other candidates.
+    """
     rows = [s.rows for s in samples if len(s.rows)]
-    if not rows:
-        return np.zeros((0, len(FEATURES))), np.zeros(0)
-    return np.vstack(rows), np.concatenate([s.labels for s in samples if len(s.rows)])
+    width = len(FEATURES)
+    stacked = np.vstack(rows) if rows else np.zeros((0, width))
+    mean = stacked.mean(axis=0) if len(stacked) else np.zeros(width)
+    scale = stacked.std(axis=0) if len(stacked) else np.ones(width)
+    scale = np.where(scale > 1e-9, scale, 1.0)  # constant features (no embedder) stay inert
+    groups = [
+        (np.hstack([(s.rows - mean) / scale, np.ones((len(s.rows), 1))]), s.labels)
+        for s in samples
+        if len(s.rows)
+    ]
+    penalty = np.full(width + 1, l2)
+    penalty[-1] = 0.0  # the bias (how often "none" wins) is not shrunk
+
+    def loss(w: FloatArray) -> float:
+        total = 0.5 * float(penalty @ (w * w))
+        for z, labels in groups:
+            p = choice_probabilities(z @ w)
+            chosen = float(labels @ p) if labels.any() else 1.0 - float(p.sum())
+            total -= np.log(max(chosen, 1e-300))
+        return total
+
+    w = np.zeros(width + 1)
+    current = loss(w)
+    for _ in range(100):
+        gradient = penalty * w
+        hessian = np.diag(penalty + 1e-6)
+        for z, labels in groups:
+            p = choice_probabilities(z @ w)
+            expected = p @ z
+            gradient += expected - labels @ z
+            hessian += (z * p[:, None]).T @ z - np.outer(expected, expected)
+        step = np.linalg.solve(hessian, gradient)
+        # Newton's step can overshoot far from the optimum: halve it until the loss falls.
+        shrink = 1.0
+        while shrink > 1e-4 and loss(w - shrink * step) > current:
+            shrink /= 2
+        w = w - shrink * step
+        previous, current = current, loss(w)
+        if previous - current < 1e-9:
+            break
+    return ChoiceModel(mean, scale, w[:-1], float(w[-1]))
 
 
 def _policy(
-    fit: Logistic, embedder: str, answer_at: float, suggest_at: float, on: str
+    fit: ChoiceModel, embedder: str, answer_at: float, suggest_at: float, on: str
 ) -> DecisionPolicy:
     return DecisionPolicy(
         embedder=embedder,
@@ -152,14 +178,13 @@ def choose_thresholds(
     return answer_at, min(reachable[keep - 1], answer_at)
 
 
-def _outcomes(samples: Sequence[Sample], fit: Logistic) -> list[tuple[float, bool, bool, bool]]:
+def _outcomes(samples: Sequence[Sample], fit: ChoiceModel) -> list[tuple[float, bool, bool, bool]]:
     out = []
     for s in samples:
         if not s.entries:
             out.append((0.0, False, False, bool(s.case.expect)))
             continue
-        z = (s.rows - fit.mean) / fit.scale
-        p = 1.0 / (1.0 + np.exp(-(z @ fit.weights + fit.bias)))
+        p = fit.probabilities(s.rows)
         order = np.argsort(-p, kind="stable")
         ids = [s.entries[i].id for i in order]
         expect = s.case.expect
@@ -182,9 +207,9 @@ def fit_policy(
     for fold in folds_of(len(samples), min(folds, max(2, len(samples)))):
         inside = set(fold)
         train = [s for i, s in enumerate(samples) if i not in inside]
-        held_out += _outcomes([samples[i] for i in fold], fit_logistic(*_stack(train)))
+        held_out += _outcomes([samples[i] for i in fold], fit_choice_model(train))
     answer_at, suggest_at = choose_thresholds(held_out, precision)
-    return _policy(fit_logistic(*_stack(samples)), embedder, answer_at, suggest_at, fitted_on)
+    return _policy(fit_choice_model(samples), embedder, answer_at, suggest_at, fitted_on)
 
 
 def cross_validate(
