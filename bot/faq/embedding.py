@@ -20,8 +20,12 @@ from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.faq.channel import FloatArray
+
+# Stored vectors are float32: half the memory of a large FAQ, and cosines need no more.
+Vectors = npt.NDArray[np.float32]
 
 # The meaning of a message is in its first sentences and its question; a 20,000-character
 # paste only costs time. Texts are cut to this many characters before embedding.
@@ -110,18 +114,18 @@ class EmbeddingCache:
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self._vectors: dict[str, FloatArray] = {}
+        self._vectors: dict[str, Vectors] = {}
         self._lock = threading.Lock()
 
-    def embed_all(self, texts: Sequence[str]) -> FloatArray:
+    def embed_all(self, texts: Sequence[str]) -> Vectors:
         """Vectors for `texts` (one row each), embedding only those not seen before."""
         keys = [text_key(t) for t in texts]
         with self._lock:
             missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
             if missing:
-                fresh = self.embedder.embed(list(missing.values()))
+                fresh = self.embedder.embed(list(missing.values())).astype(np.float32)
                 self._vectors.update(zip(missing, fresh, strict=True))
             self._vectors = {k: self._vectors[k] for k in keys}
             if not keys:
-                return np.zeros((0, 0))
+                return np.zeros((0, 0), dtype=np.float32)
             return np.vstack([self._vectors[k] for k in keys])

@@ -49,7 +49,7 @@ class SemanticIndex:
             return np.zeros(0), np.zeros(0)
         if not text.strip():
             return np.zeros(self.n_entries), np.zeros(self.n_entries)
-        vector = self.embed_message(text)
+        vector = self.embed_message(text).astype(np.float32)
         questions = np.maximum.reduceat(self.matrix @ vector, self.starts)
         answers = np.maximum.reduceat(self.answers @ vector, self.answer_starts)
         return np.asarray(questions, dtype=np.float64), np.asarray(answers, dtype=np.float64)
