@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -20,8 +20,8 @@ from bot.faq.library import FaqLibrary
 from bot.faq.lint import close_questions
 from bot.faq.loader import FaqLoadError, load_faq_dir
 from bot.faq.merge import ProposalError, apply_proposal, check_proposal, is_proposal
-from bot.faq.proposal import proposal_lines, render_proposal
 from bot.faq.policy import DECISION_FILE, write_policy
+from bot.faq.proposal import proposal_lines, render_proposal
 from bot.faq.schema import faq_schema
 from bot.faq.semantic import SemanticIndex
 from bot.faq.tuning import FOLDS, TARGET_PRECISION, collect, cross_validate, fit_policy
