@@ -138,7 +138,7 @@ async def test_the_agents_first_reply_to_unanswered_questions_is_recorded_once(
 ) -> None:
     customer = await WebCustomer.start(http)
     await customer.next_from("bot")
-    await customer.say("大阪に店舗はありますか？")
+    await customer.say("駐車場はありますか？")
     reply = await customer.next_from("bot")
     if reply["kind"] == "suggest":  # (depends on the matcher) none of the choices fits
         await customer.tap(next(c for c in reply["choices"] if c["payload"] == "none"))
@@ -148,13 +148,16 @@ async def test_the_agents_first_reply_to_unanswered_questions_is_recorded_once(
     await customer.next_from("bot", kind="notice")
     url = f"/agent/api/conversations/{quote(f'web:{customer.user_id}', safe='')}"
     assert (await http.post(f"{url}/claim", headers=SATO)).status_code == 200
-    first = {"text": "大阪には店舗がございません。京都の本店のみです。", "client_id": "r-1"}
+    first = {
+        "text": "駐車場はございません。近くのコインパーキングをご利用ください。",
+        "client_id": "r-1",
+    }
     for body in (first, first, {"text": "ほかにご質問はありますか？", "client_id": "r-2"}):
         assert (await http.post(f"{url}/reply", json=body, headers=SATO)).status_code == 200
 
     answered = await records_of(app, AgentAnswered)
     assert len(answered) == 1
-    assert answered[0].questions == ["大阪に店舗はありますか？"]
+    assert answered[0].questions == ["駐車場はありますか？"]
     assert (answered[0].reply, answered[0].agent) == (first["text"], "Sato")
 
 

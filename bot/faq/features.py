@@ -17,7 +17,17 @@ CANDIDATES_PER_RANKER = 5
 
 # Lexical features first; the semantic ones are zero when no embedder is configured.
 LEXICAL_FEATURES = ("lex", "lex_gap", "lex_top", "query_cover", "text_cover", "grams")
-SEMANTIC_FEATURES = ("sem", "sem_gap", "sem_top", "sem_z", "agree", "ans", "ans_gap")
+SEMANTIC_FEATURES = (
+    "sem",
+    "sem_gap",
+    "sem_top",
+    "sem_z",
+    "agree",
+    "ans",
+    "ans_gap",
+    "floor",
+    "agree_floor",
+)
 FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES
 
 
@@ -87,6 +97,8 @@ def candidate_features(evidence: Evidence) -> tuple[list[int], FloatArray]:
                 float(lex_order[0] == i and sem_order[0] == i),
                 float(answers[i]),
                 _gap(answers, i, answer_order),
+                min(float(lex[i]), float(sem[i])),
+                float(lex_order[0] == i and sem_order[0] == i) * min(float(lex[i]), float(sem[i])),
             ]
         rows.append(row)
     return candidates, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
