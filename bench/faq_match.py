@@ -125,7 +125,12 @@ def main() -> None:
     embedder.embed(["warm up"])  # reads the model's weights
     print(
         f"Sentence encoder load: {time.perf_counter() - start:.1f} s, "
-        f"{rss_mb() - before:.0f} MB (once per process)\n"
+        f"{rss_mb() - before:.0f} MB (once per process)"
+    )
+    embedding = timings(lambda message: embedder.embed([message]))
+    print(
+        f"Embedding one message (any FAQ size): p50 {statistics.median(embedding):.2f} ms, "
+        f"p99 {p99(embedding):.2f} ms\n"
     )
     print(
         "| entries | words only p50 ms | p99 ms | words + meaning p50 ms | p99 ms "

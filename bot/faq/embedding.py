@@ -16,11 +16,13 @@ import hashlib
 import importlib
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import ThreadpoolController
 
 from bot.faq.channel import FloatArray
 
@@ -42,6 +44,21 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """One row per text, L2-normalised (a zero row for a text with no content)."""
         ...
+
+
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    # Scanning the loaded libraries is slow: once per process.
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> AbstractContextManager[object]:
+    """Keep BLAS to one thread in this block.
+
+    A request's matrix products are small; BLAS threads spinning for them on a machine
+    whose cores serve other requests make a 1 ms product take tens of milliseconds.
+    """
+    return _blas().limit(limits=1, user_api="blas")
 
 
 def normalise_rows(vectors: FloatArray) -> FloatArray:

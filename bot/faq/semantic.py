@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.faq.channel import FloatArray
-from bot.faq.embedding import EmbeddingCache
+from bot.faq.embedding import EmbeddingCache, one_blas_thread
 from bot.faq.model import FaqSet
 from bot.faq.normalize import question_part
 
@@ -50,6 +50,7 @@ class SemanticIndex:
         if not text.strip():
             return np.zeros(self.n_entries), np.zeros(self.n_entries)
         vector = self.embed_message(text).astype(np.float32)
-        questions = np.maximum.reduceat(self.matrix @ vector, self.starts)
-        answers = np.maximum.reduceat(self.answers @ vector, self.answer_starts)
+        with one_blas_thread():
+            questions = np.maximum.reduceat(self.matrix @ vector, self.starts)
+            answers = np.maximum.reduceat(self.answers @ vector, self.answer_starts)
         return np.asarray(questions, dtype=np.float64), np.asarray(answers, dtype=np.float64)
