@@ -15,7 +15,7 @@ import string
 import time
 from pathlib import Path
 
-from bot.faq import FaqLibrary, MatchThresholds
+from bot.faq import FaqLibrary, MatchSettings
 from bot.model import Channel
 from bot.records import UnansweredMessage
 from bot.reports.similar import Units, group_unanswered
@@ -62,7 +62,7 @@ def cases(rng: random.Random) -> dict[str, list[UnansweredMessage]]:
 
 
 def main() -> None:
-    faq = FaqLibrary(ROOT / "faq_data", MatchThresholds())
+    faq = FaqLibrary(ROOT / "faq_data", MatchSettings(embedder="none"))  # words only
     analyzer = faq.index.analyzer
 
     def units_of(text: str) -> Units:
