@@ -16,12 +16,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
 from bot.errors import StorageUnavailable
+from bot.helpcenter import HelpCenter
+from bot.helpcenter.store import HelpCenterStore
 from bot.limits import BodySizeLimit, OpenSockets, RateLimiter, WebLimits
 from bot.reports.admin import build_admin_router
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.runtime import Runtime
 from bot.settings import Settings, get_settings
 from handoff.console.auth import admin_dependency
+from handoff.console.suggestions import build_suggestions_router
 
 log = logging.getLogger("tsunagu.app")
 
@@ -151,7 +154,30 @@ def create_app(
     if rt.slack is not None:
         app.include_router(rt.slack.router)
     app.include_router(rt.console.router)
-    app.include_router(build_admin_router(rt.records, rt.faq, admin_dependency(rt.console.auth)))
+    app.include_router(build_suggestions_router(rt.console.auth, rt.store, rt.faq, rt.records))
+    help_store = HelpCenterStore(
+        rt.redis, rt.keys, rt.records, retention_days=settings.records_retention_days
+    )
+    if settings.help_center:
+        help_center = HelpCenter(
+            rt.faq,
+            rt.texts,
+            help_store,
+            RateLimiter(
+                rt.redis, prefix, "help_feedback", settings.help_feedback_rate_limit_per_minute
+            ),
+            path=settings.help_center_path,
+        )
+        app.include_router(help_center.router)
+        app.include_router(help_center.widget_router)
+    app.include_router(
+        build_admin_router(
+            rt.records,
+            rt.faq,
+            admin_dependency(rt.console.auth),
+            help_store=help_store if settings.help_center else None,
+        )
+    )
     return app
 
 

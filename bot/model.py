@@ -81,6 +81,9 @@ class Reply(BaseModel):
     kind: ReplyKind = ReplyKind.ANSWER
     choices: list[Choice] = Field(default_factory=list)
     sender: str = Field(default="bot", description="'bot' or the agent's display name.")
+    faq_id: str | None = Field(
+        default=None, description="The FAQ entry an answer comes from (links to the help center)."
+    )
 
 
 class Outgoing(BaseModel):

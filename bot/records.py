@@ -6,7 +6,9 @@ clipped to `RECORD_TEXT_MAX_CHARS`, so those streams have a size bound
 
 Three more kinds are labelled examples the FAQ learns from (`tsunagu faq learn`): a
 "did you mean…?" choice a customer tapped, an answer they said did not solve it, and an
-agent's reply to a conversation the bot could not answer.
+agent's reply to a conversation the bot could not answer. The help center adds a record per
+search and per "did this article solve it?" answer, and the agent console one per reply
+sent beside FAQ suggestions (used, edited or ignored); their free texts are clipped too.
 """
 
 from __future__ import annotations
@@ -93,6 +95,11 @@ class UnansweredMessage(BaseModel):
 
     _clip_text = field_validator("text")(clip_record_text)
 
+    @property
+    def source(self) -> str:
+        """Where the message was written: its channel."""
+        return self.channel.value
+
 
 class FaqChoice(BaseModel):
     """A customer tapped one of the "did you mean…?" choices: their words meant that entry."""
@@ -131,6 +138,77 @@ class AgentAnswered(BaseModel):
     time: float = Field(default_factory=time.time)
 
 
+HelpSearchOutcome = Literal["answer", "suggest", "none"]
+
+
+class HelpSearch(BaseModel):
+    """A search in the help center, with what the matcher found.
+
+    Searches with outcome `none` are questions the FAQ has no entry for: they join the
+    unanswered messages in the report's groups, as do the bot's.
+    """
+
+    text: str = Field(description="What the visitor searched for.")
+    language: str = Field(description="The page's language, 'ja' or 'en'.")
+    outcome: HelpSearchOutcome = Field(
+        description="The matcher's decision: a clear best entry, 'did you mean', or nothing."
+    )
+    results: list[str] = Field(default_factory=list, description="FAQ ids shown, best first.")
+    best_faq_id: str | None = Field(default=None, description="The closest entry, shown or not.")
+    best_score: float | None = None
+    time: float = Field(default_factory=time.time)
+
+    _clip_text = field_validator("text")(clip_record_text)
+
+    @property
+    def source(self) -> str:
+        """Where the question was asked: the help center."""
+        return "help"
+
+
+class HelpFeedback(BaseModel):
+    """A reader's answer to "Did this article solve it?" under a help-center entry.
+
+    A reader who says no may add a comment afterwards: that arrives as a second record with
+    the same `feedback_id`, and the newest record of an id is the one that counts.
+    """
+
+    feedback_id: str = Field(description="Random id; later records of the same id replace it.")
+    faq_id: str
+    helpful: bool
+    comment: str | None = None
+    language: str
+    time: float = Field(default_factory=time.time)
+
+    _clip_comment = field_validator("comment")(clip_record_text)
+
+
+SuggestionOutcome = Literal["used", "edited", "ignored"]
+
+
+class AgentSuggestion(BaseModel):
+    """What an agent did with the FAQ answers suggested beside a customer's message.
+
+    `used`: the agent sent the entry's answer as suggested; `edited`: they sent it changed
+    (`reply` holds what they sent); `ignored`: they answered something else while `faq_id`
+    was the top suggestion. With the customer's `message`, each is a labelled example of
+    how customers ask for (or not for) that entry.
+    """
+
+    customer_key: str
+    conversation_id: str
+    channel: Channel
+    agent: str
+    message: str = Field(description="The customer's message the suggestions were for.")
+    faq_id: str
+    score: float | None = Field(default=None, description="The matcher's score (0-1).")
+    outcome: SuggestionOutcome
+    reply: str | None = Field(default=None, description="What the agent sent, when edited.")
+    time: float = Field(default_factory=time.time)
+
+    _clip_texts = field_validator("message", "reply")(clip_record_text)
+
+
 def resolution_of(*, handed_off: bool, agent: str | None, bot_answered: bool) -> Resolution:
     """How a conversation ended: by the bot, by an agent, or by nobody."""
     if agent:
@@ -148,6 +226,9 @@ Record = TypeVar(
     FaqChoice,
     FaqRejected,
     AgentAnswered,
+    HelpSearch,
+    HelpFeedback,
+    AgentSuggestion,
 )
 _STREAMS: dict[type[BaseModel], str] = {
     ConversationRecord: "conversations",
@@ -156,9 +237,19 @@ _STREAMS: dict[type[BaseModel], str] = {
     FaqChoice: "faq_choice",
     FaqRejected: "faq_rejected",
     AgentAnswered: "agent_answered",
+    HelpSearch: "help_searches",
+    HelpFeedback: "help_feedback",
+    AgentSuggestion: "agent_suggestions",
 }
 # Streams whose records carry a `customer_key` (what `tsunagu forget` erases by customer).
-CUSTOMER_STREAMS = ("conversations", "surveys", "faq_choice", "faq_rejected", "agent_answered")
+CUSTOMER_STREAMS = (
+    "conversations",
+    "surveys",
+    "faq_choice",
+    "faq_rejected",
+    "agent_answered",
+    "agent_suggestions",
+)
 
 
 class RecordStore:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.faq import MatchSettings
@@ -233,6 +234,20 @@ class Settings(BaseSettings):
         description="WebSockets one client address may hold open, per process (0: no cap).",
     )
 
+    # Help center
+    help_center: bool = Field(
+        default=True, description="Serve the help center (the FAQ as web pages) and its search."
+    )
+    help_center_path: str = Field(
+        default="/help",
+        description="Where the help center is served, e.g. /help or /support/faq.",
+    )
+    help_feedback_rate_limit_per_minute: int = Field(
+        default=10,
+        ge=0,
+        description="Help-center feedback posts per client IP a minute (0: off).",
+    )
+
     # Agents and admins
     admin_token: str | None = Field(
         default=None,
@@ -254,6 +269,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the web API (JSON list)."
     )
+
+    @field_validator("help_center_path")
+    @classmethod
+    def _help_center_path(cls, value: str) -> str:
+        return help_center_path(value)
 
     def match_settings(self) -> MatchSettings:
         """How the FAQ matcher runs (when to answer comes from the decision policy)."""
@@ -297,6 +317,37 @@ class Settings(BaseSettings):
     def embedded_redis(self) -> bool:
         """True when no `REDIS_URL` is set and the in-process Redis is used."""
         return not self.redis_url
+
+
+# Paths the app serves itself: the help center may not sit on (or under) one of them.
+RESERVED_PATHS = (
+    "/web",
+    "/agent",
+    "/admin",
+    "/line",
+    "/slack",
+    "/docs",
+    "/openapi.json",
+    "/redoc",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/widget.js",
+)
+
+
+def help_center_path(value: str) -> str:
+    """`HELP_CENTER_PATH` checked and normalised: '/support/faq/' -> '/support/faq'."""
+    path = "/" + value.strip().strip("/")
+    if path == "/" or not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+        raise ValueError(
+            "HELP_CENTER_PATH must be a path below the site's root made of letters, digits, "
+            f"'.', '_', '~' and '-', such as /help; got {value!r}"
+        )
+    clash = next((r for r in RESERVED_PATHS if path == r or path.startswith(r + "/")), None)
+    if clash is not None:
+        raise ValueError(f"HELP_CENTER_PATH {path} would hide Tsunagu's own {clash}")
+    return path
 
 
 @lru_cache(maxsize=1)

@@ -139,7 +139,75 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "ja": "ご利用ありがとうございました！",
         "en": "Thanks for reaching out!",
     },
+    # The help center's pages ({shop} everywhere; {query} where a search is named).
+    "help_title": {"ja": "{shop} ヘルプセンター", "en": "{shop} Help Center"},
+    "help_intro": {
+        "ja": "よくあるご質問と回答をまとめています。キーワードや質問文で検索できます。",
+        "en": "Answers to the questions customers ask most. Search with a few words or a "
+        "whole question.",
+    },
+    "help_search_label": {"ja": "ヘルプセンターを検索", "en": "Search the help center"},
+    "help_search_placeholder": {"ja": "例：送料はいくら？", "en": "e.g. How much is shipping?"},
+    "help_search_button": {"ja": "検索", "en": "Search"},
+    "help_popular": {"ja": "よく見られている質問", "en": "Popular questions"},
+    "help_topics": {"ja": "カテゴリ別の質問", "en": "Questions by topic"},
+    "help_results": {"ja": "「{query}」の検索結果", "en": "Results for “{query}”"},
+    "help_did_you_mean": {
+        "ja": "「{query}」に近い質問です。もしかして、こちらでしょうか？",
+        "en": "Not sure what “{query}” is about. Did you mean one of these?",
+    },
+    "help_no_results": {
+        "ja": "「{query}」に合う記事は見つかりませんでした。言い換えて検索するか、"
+        "チャットでお尋ねください。",
+        "en": "No article matches “{query}”. Try other words, or ask us in the chat.",
+    },
+    "help_ask_bot": {"ja": "チャットで質問する", "en": "Ask in the chat"},
+    "help_ask_person": {"ja": "スタッフに相談する", "en": "Talk to a person"},
+    "help_ask_person_message": {"ja": "人と話したい", "en": "I want to talk to a human"},
+    "help_back": {"ja": "ヘルプセンター トップ", "en": "Help Center home"},
+    "help_skip": {"ja": "本文へ移動", "en": "Skip to content"},
+    "help_breadcrumb": {"ja": "現在位置", "en": "You are here"},
+    "help_other_language": {"ja": "English", "en": "日本語"},
+    "help_related": {"ja": "関連する質問", "en": "Related questions"},
+    "help_still_stuck": {
+        "ja": "解決しない場合は、チャットでお気軽にお問い合わせください。",
+        "en": "Still stuck? Ask us in the chat.",
+    },
+    "help_feedback_question": {"ja": "この記事で解決しましたか？", "en": "Did this article help?"},
+    "help_feedback_yes": {"ja": "はい", "en": "Yes"},
+    "help_feedback_no": {"ja": "いいえ", "en": "No"},
+    "help_feedback_comment": {
+        "ja": "よろしければ、足りなかった情報を教えてください（任意）。",
+        "en": "What was missing? Tell us if you like (optional).",
+    },
+    "help_feedback_send": {"ja": "送信", "en": "Send"},
+    "help_feedback_thanks": {
+        "ja": "ご協力ありがとうございました。いただいたご意見は記事の改善に役立てます。",
+        "en": "Thank you. Your answer helps us improve this article.",
+    },
+    "help_feedback_failed": {
+        "ja": "送信できませんでした。少し時間をおいてもう一度お試しください。",
+        "en": "That didn't go through. Please try again in a moment.",
+    },
+    "help_not_found": {
+        "ja": "お探しの記事は見つかりませんでした。移動または削除された可能性があります。",
+        "en": "We couldn't find that article. It may have moved or been removed.",
+    },
+    # Topic names of the help center's index: help_tag_<tag> for each FAQ tag (others show
+    # the tag itself); TEXTS_FILE may add any help_tag_… name.
+    "help_tag_shipping": {"ja": "配送・送料", "en": "Shipping"},
+    "help_tag_order": {"ja": "ご注文", "en": "Orders"},
+    "help_tag_product": {"ja": "商品", "en": "Products"},
+    "help_tag_returns": {"ja": "返品・交換", "en": "Returns and exchanges"},
+    "help_tag_payment": {"ja": "お支払い", "en": "Payment"},
+    "help_tag_account": {"ja": "会員登録・アカウント", "en": "Your account"},
+    "help_tag_points": {"ja": "ポイント", "en": "Points"},
+    "help_tag_store": {"ja": "店舗", "en": "Our shop"},
+    "help_tag_support": {"ja": "お問い合わせ", "en": "Contact"},
+    "help_tag_": {"ja": "その他", "en": "Other questions"},
 }
+
+HELP_TAG_PREFIX = "help_tag_"
 
 LANGUAGES = ("ja", "en")
 
@@ -172,12 +240,20 @@ class Texts:
             isinstance(langs, dict) for langs in data.values()
         ):
             raise ValueError(f"{path}: expected a mapping of text name to {{ja: ..., en: ...}}")
-        unknown = sorted(set(data) - set(DEFAULT_TEXTS))
+        unknown = sorted(
+            name
+            for name in set(data) - set(DEFAULT_TEXTS)
+            if not str(name).startswith(HELP_TAG_PREFIX)
+        )
         if unknown:
             raise ValueError(f"{path}: unknown text names: {', '.join(unknown)}")
         return cls(
             {str(k): {str(lk): str(lv) for lk, lv in v.items()} for k, v in data.items()}, shop=shop
         )
+
+    def has(self, name: str) -> bool:
+        """Whether a text of this name exists (defaults or the admin's file)."""
+        return name in self._texts
 
     def get(self, name: str, language: str, **values: object) -> str:
         """The text `name` in `language` (falling back to Japanese), filled with `values`."""

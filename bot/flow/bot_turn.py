@@ -137,7 +137,10 @@ def answer(ctx: FlowContext, b: StepBuilder, entry: FaqEntry) -> None:
     turn = b.conversation.faq_turn or FaqTurn()
     b.conversation.faq_turn = turn.model_copy(update={"answered": entry.id})
     b.conversation.faq_answered.append(entry.id)
-    b.reply(Reply(text=entry.answer_for(b.language), kind=ReplyKind.ANSWER), [entry.id])
+    b.reply(
+        Reply(text=entry.answer_for(b.language), kind=ReplyKind.ANSWER, faq_id=entry.id),
+        [entry.id],
+    )
     if ctx.config.ask_if_solved:
         choices = [
             Choice(label=b.text("solved_yes"), payload=HELPFUL_YES),

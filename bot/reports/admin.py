@@ -20,7 +20,7 @@ from bot.records import RecordStore, SurveyResponse
 from bot.reports.compute import local_timezone, period_for_days
 from bot.reports.model import Report
 from bot.reports.render import responses_csv
-from bot.reports.source import learn_from_store, report_from_store
+from bot.reports.source import ViewCounts, learn_from_store, report_from_store
 
 STATIC = resources.files("bot.reports").joinpath("static")
 MAX_DAYS = 400
@@ -51,11 +51,16 @@ def _page() -> tuple[str, dict[str, str]]:
 
 
 def build_admin_router(
-    records: RecordStore, faq: FaqLibrary, require_admin: Callable[..., Any]
+    records: RecordStore,
+    faq: FaqLibrary,
+    require_admin: Callable[..., Any],
+    *,
+    help_store: ViewCounts | None = None,
 ) -> APIRouter:
     """Routes of /admin. The page holds no data; everything under /admin/api needs the token.
 
-    `require_admin` is a FastAPI dependency that refuses requests without the admin token.
+    `require_admin` is a FastAPI dependency that refuses requests without the admin token;
+    `help_store` (when the help center is on) adds its section to the report.
     """
     router = APIRouter(prefix="/admin", tags=["reports"])
     api = APIRouter(prefix="/api", dependencies=[Depends(require_admin)])
@@ -63,7 +68,7 @@ def build_admin_router(
     @api.get("/report", response_model=Report)
     async def report_json(days: Days = 7) -> Report:
         """The report of the last `days` days (what the page draws)."""
-        return await report_from_store(records, faq, period_for_days(days))
+        return await report_from_store(records, faq, period_for_days(days), help_views=help_store)
 
     @api.get("/export.csv", response_class=Response)
     async def export_csv(days: Days = 30) -> Response:

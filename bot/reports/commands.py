@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import TypeVar
 
 import click
+from redis.asyncio import Redis
 
 from bot.faq import FaqLibrary, FaqLoadError
+from bot.helpcenter.store import HelpCenterStore
 from bot.records import RecordStore
 from bot.reports.compute import local_timezone, period_between, period_for_days
-from bot.reports.model import Period
+from bot.reports.model import Period, Report
 from bot.reports.render import report_csv, report_text
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.reports.source import report_from_store
@@ -29,6 +31,13 @@ EMBEDDED_HINT = (
 
 def with_record_store(settings: Settings, work: Callable[[RecordStore], Awaitable[T]]) -> T:
     """Run `work` on the record store at REDIS_URL, closing the connection afterwards."""
+    return with_records_and_redis(settings, lambda store, _redis: work(store))
+
+
+def with_records_and_redis(
+    settings: Settings, work: Callable[[RecordStore, Redis], Awaitable[T]]
+) -> T:
+    """Run `work` on the record store at REDIS_URL and its connection, closing it after."""
     if not settings.redis_url:
         raise click.ClickException(EMBEDDED_HINT)
     url = settings.redis_url
@@ -39,7 +48,7 @@ def with_record_store(settings: Settings, work: Callable[[RecordStore], Awaitabl
             store = RecordStore(
                 redis, Keys(settings.key_prefix), retention_days=settings.records_retention_days
             )
-            return await work(store)
+            return await work(store, redis)
         finally:
             await redis.aclose()
 
@@ -96,7 +105,16 @@ def report(since: datetime | None, until: datetime | None, days: int, fmt: str) 
     except FaqLoadError as exc:
         click.echo(f"FAQ not loaded, showing entry ids only: {exc}", err=True)
         faq = None
-    result = with_record_store(settings, lambda store: report_from_store(store, faq, period))
+
+    def figures(store: RecordStore, redis: Redis) -> Awaitable[Report]:
+        views = None
+        if settings.help_center:
+            keys = Keys(settings.key_prefix)
+            retention = settings.records_retention_days
+            views = HelpCenterStore(redis, keys, store, retention_days=retention)
+        return report_from_store(store, faq, period, help_views=views)
+
+    result = with_records_and_redis(settings, figures)
     if fmt == "json":
         click.echo(result.model_dump_json(indent=2))
     elif fmt == "csv":

@@ -7,23 +7,35 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
+from bot.records import (
+    AgentSuggestion,
+    ConversationRecord,
+    HelpFeedback,
+    HelpSearch,
+    SurveyResponse,
+    UnansweredMessage,
+)
 from bot.reports.model import (
     CES_EASY_FROM,
     CES_HIGH,
     CES_LOW,
+    AgentSuggestionStats,
     CesStats,
     CsatStats,
     DayPoint,
     Durations,
     FaqToRewrite,
+    HelpCenterStats,
+    HelpComment,
+    HelpEntryStats,
     LowComment,
     NpsStats,
     Period,
     Report,
     Segment,
+    SuggestedEntry,
 )
-from bot.reports.similar import UnitsOf, group_unanswered, plain_units
+from bot.reports.similar import Miss, UnitsOf, group_unanswered, plain_units
 
 MIN_RESPONSES_TO_REWRITE = 3  # fewer answers say too little about an entry
 REWRITE_BELOW = float(CES_EASY_FROM)  # entries whose mean CES is not "easy" on average
@@ -67,17 +79,26 @@ def compute_report(
     faq_questions: Mapping[str, str] | None = None,
     units_of: UnitsOf | None = None,
     now: datetime | None = None,
+    help_views: Mapping[str, int] | None = None,
+    help_searches: Iterable[HelpSearch] = (),
+    help_feedback: Iterable[HelpFeedback] = (),
+    agent_suggestions: Iterable[AgentSuggestion] = (),
 ) -> Report:
     """Every figure of the report for `period`, from the records (others are ignored).
 
     `faq_questions` maps FAQ ids to their question text; `units_of` (the FAQ analyzer's
     words and synonyms) lets unanswered messages group by meaning, not only by spelling.
+    `help_views` (views per entry in the period) turns the help-center section on; its
+    searches with no result join the unanswered messages.
     """
     questions = dict(faq_questions or {})
     lo, hi = period.since.timestamp(), period.until.timestamp()
     convs = [c for c in conversations if lo <= c.ended_at < hi]
     answers = [r for r in responses if lo <= r.time < hi]
-    misses = [m for m in unanswered if lo <= m.time < hi]
+    searches = [s for s in help_searches if lo <= s.time < hi]
+    misses: list[Miss] = [m for m in unanswered if lo <= m.time < hi]
+    misses += [s for s in searches if s.outcome == "none"]
+    misses.sort(key=lambda m: m.time)
     ces = [r for r in answers if r.question == "ces"]
     handed_off_ids = {c.conversation_id for c in convs if c.handed_off}
     known_ids = {c.conversation_id for c in convs}
@@ -132,6 +153,107 @@ def compute_report(
         faq_to_rewrite=_faq_to_rewrite(by_faq, ces, tz),
         unanswered_total=len(misses),
         unanswered=group_unanswered(misses, questions, units_of=units_of or plain_units, tz=tz),
+        help_center=None
+        if help_views is None
+        else help_center_stats(
+            help_views,
+            searches,
+            [f for f in help_feedback if lo <= f.time < hi],
+            by_faq,
+            faq_label,
+            tz,
+        ),
+        agent_suggestions=suggestion_stats(
+            [s for s in agent_suggestions if lo <= s.time < hi], faq_label
+        ),
+    )
+
+
+def suggestion_stats(
+    outcomes: Sequence[AgentSuggestion], label: Callable[[str], str]
+) -> AgentSuggestionStats | None:
+    """How often agents replied with a suggested FAQ answer, and with which entries."""
+    if not outcomes:
+        return None
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in outcomes:
+        counts[s.faq_id][s.outcome] += 1
+    total = Counter(s.outcome for s in outcomes)
+    entries = [
+        SuggestedEntry(
+            faq_id=faq_id,
+            question=label(faq_id),
+            used=c["used"],
+            edited=c["edited"],
+            ignored=c["ignored"],
+        )
+        for faq_id, c in counts.items()
+    ]
+    entries.sort(key=lambda e: (-(e.used + e.edited), -e.ignored, e.faq_id))
+    return AgentSuggestionStats(
+        replies=len(outcomes),
+        used=total["used"],
+        edited=total["edited"],
+        ignored=total["ignored"],
+        from_faq_share=_share(total["used"] + total["edited"], len(outcomes)),
+        entries=entries[:10],
+    )
+
+
+def help_center_stats(
+    views: Mapping[str, int],
+    searches: Sequence[HelpSearch],
+    feedback: Iterable[HelpFeedback],
+    by_faq: Sequence[Segment],
+    label: Callable[[str], str],
+    tz: tzinfo,
+) -> HelpCenterStats:
+    """Views, searches and helpfulness per entry, each entry next to its CES.
+
+    A reader's comment after a "no" arrives as a later record with the same feedback id:
+    only the newest record of an id counts, so the answer is counted once, with its comment.
+    """
+    latest: dict[str, HelpFeedback] = {}
+    for f in sorted(feedback, key=lambda f: f.time):
+        latest[f.feedback_id] = f
+    answers = list(latest.values())
+    per_entry: dict[str, list[HelpFeedback]] = defaultdict(list)
+    for f in answers:
+        per_entry[f.faq_id].append(f)
+    ces = {s.key: s.ces for s in by_faq}
+    rows = []
+    for faq_id in set(views) | set(per_entry):
+        said = per_entry.get(faq_id, [])
+        yes = sum(1 for f in said if f.helpful)
+        no = len(said) - yes
+        comments = sorted((f for f in said if not f.helpful and f.comment), key=lambda f: -f.time)
+        entry_ces = ces.get(faq_id)
+        rows.append(
+            HelpEntryStats(
+                faq_id=faq_id,
+                question=label(faq_id),
+                views=views.get(faq_id, 0),
+                helpful=yes,
+                not_helpful=no,
+                helpful_share=_share(yes, yes + no),
+                ces_mean=entry_ces.mean if entry_ces else None,
+                ces_responses=entry_ces.responses if entry_ces else 0,
+                comments=[
+                    HelpComment(comment=f.comment or "", time=datetime.fromtimestamp(f.time, tz))
+                    for f in comments[:3]
+                ],
+            )
+        )
+    rows.sort(key=lambda r: (-r.views, -(r.helpful + r.not_helpful), r.faq_id))
+    helpful = sum(1 for f in answers if f.helpful)
+    return HelpCenterStats(
+        views=sum(views.values()),
+        searches=len(searches),
+        searches_without_result=sum(1 for s in searches if s.outcome == "none"),
+        searches_unsure=sum(1 for s in searches if s.outcome == "suggest"),
+        feedback=len(answers),
+        helpful_share=_share(helpful, len(answers)),
+        entries=rows,
     )
 
 

@@ -124,6 +124,62 @@ class FaqProposals(BaseModel):
     command: str = Field(description="The command that writes the proposal for the period.")
 
 
+class HelpComment(BaseModel):
+    """What a reader wrote after saying an article did not help."""
+
+    comment: str
+    time: datetime
+
+
+class HelpEntryStats(BaseModel):
+    """One help-center entry: how often it was read, whether it helped, and its CES."""
+
+    faq_id: str
+    question: str
+    views: int = Field(description="Times the entry's page was opened (crawlers excluded).")
+    helpful: int = Field(description='Readers who answered "yes, this solved it".')
+    not_helpful: int
+    helpful_share: float | None = Field(description="helpful / (helpful + not_helpful).")
+    ces_mean: float | None = Field(description="Mean CES of conversations answered with it.")
+    ces_responses: int
+    comments: list[HelpComment] = Field(description="Newest comments given with a no.")
+
+
+class HelpCenterStats(BaseModel):
+    """The help center in the period: reading, searching, and whether articles helped."""
+
+    views: int
+    searches: int
+    searches_without_result: int = Field(
+        description="Searches the matcher found nothing for; they join `unanswered`."
+    )
+    searches_unsure: int = Field(description='Searches answered with "did you mean".')
+    feedback: int = Field(description="Readers who answered 'did this article solve it?'.")
+    helpful_share: float | None
+    entries: list[HelpEntryStats] = Field(description="Most viewed first.")
+
+
+class SuggestedEntry(BaseModel):
+    """One FAQ entry as agents met it among the suggestions."""
+
+    faq_id: str
+    question: str
+    used: int = Field(description="Replies that sent its answer as suggested.")
+    edited: int = Field(description="Replies that sent its answer after changing it.")
+    ignored: int = Field(description="Times it was the top suggestion and agents wrote their own.")
+
+
+class AgentSuggestionStats(BaseModel):
+    """How agents answer with the FAQ answers suggested beside the reply box."""
+
+    replies: int = Field(description="Agent replies sent while suggestions were shown.")
+    used: int
+    edited: int
+    ignored: int
+    from_faq_share: float | None = Field(description="(used + edited) / replies.")
+    entries: list[SuggestedEntry] = Field(description="Most used (as is or edited) first.")
+
+
 class Report(BaseModel):
     """Everything `tsunagu report` prints and /admin shows, for one period."""
 
@@ -138,8 +194,16 @@ class Report(BaseModel):
     by_faq: list[Segment] = Field(description="Conversations whose answers included the entry.")
     trend: list[DayPoint] = Field(description="CES per day, every day of the period.")
     faq_to_rewrite: list[FaqToRewrite] = Field(description="Worst CES first.")
-    unanswered_total: int
+    unanswered_total: int = Field(
+        description="Messages the bot could not answer and help-center searches with no result."
+    )
     unanswered: list[UnansweredGroup] = Field(description="Most frequent first.")
     faq_proposals: FaqProposals | None = Field(
         default=None, description="Only when the FAQ is loaded (see `tsunagu faq learn`)."
+    )
+    help_center: HelpCenterStats | None = Field(
+        default=None, description="Only when the help center is on."
+    )
+    agent_suggestions: AgentSuggestionStats | None = Field(
+        default=None, description="Only when agents replied with suggestions shown."
     )

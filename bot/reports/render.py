@@ -129,6 +129,27 @@ def report_text(report: Report) -> str:
             f"{waiting.rejected} often rejected answers, {waiting.drafts} new entry drafts): "
             f"{waiting.command}",
         ]
+    if report.agent_suggestions:
+        s = report.agent_suggestions
+        lines += [
+            "",
+            f"Agents answering from the FAQ: {_pct(s.from_faq_share)} of {s.replies} replies "
+            f"({s.used} as suggested, {s.edited} edited, {s.ignored} ignored)",
+        ]
+        lines += [f"  {e.used:>4} + {e.edited:<4} {e.faq_id}  {e.question}" for e in s.entries]
+    if report.help_center:
+        h = report.help_center
+        lines += [
+            "",
+            f"Help center: {h.views} views, {h.searches} searches ({h.searches_without_result} "
+            f"with no result), {h.feedback} reader answers, {_pct(h.helpful_share)} helped",
+        ]
+        for e in h.entries:
+            lines.append(
+                f"  {e.views:>5} views  {_pct(e.helpful_share):>4} helped ({e.helpful}/"
+                f"{e.helpful + e.not_helpful})  CES {_mean(e.ces_mean)}  {e.faq_id}"
+            )
+            lines += [f'        "{c.comment}"' for c in e.comments]
     return "\n".join(lines) + "\n"
 
 

@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
 from bot.faq.model import is_japanese
 from bot.faq.normalize import clean
-from bot.records import UnansweredMessage
 from bot.reports.model import UnansweredGroup
 
 SIMILARITY = 0.5  # 0-1: at least half the words of the two messages pair up
@@ -40,6 +40,22 @@ def comparable(text: str) -> str:
     if len(chars) < 2:
         return chars
     return " ".join(chars[i : i + 2] for i in range(len(chars) - 1))
+
+
+class Miss(Protocol):
+    """A question nothing answered: a chat message (`UnansweredMessage`) or a help-center
+    search with no result (`HelpSearch`)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def time(self) -> float: ...
+    @property
+    def best_faq_id(self) -> str | None: ...
+    @property
+    def best_score(self) -> float | None: ...
+    @property
+    def source(self) -> str: ...
 
 
 Units = Sequence[frozenset[str]]
@@ -131,11 +147,11 @@ def _typo_pairs(ours: list[list[str]], theirs: list[list[str]]) -> int:
 class _Group:
     text: str
     profile: _Profile
-    messages: list[UnansweredMessage] = field(default_factory=list)
+    messages: list[Miss] = field(default_factory=list)
 
 
 def group_unanswered(
-    messages: Iterable[UnansweredMessage],
+    messages: Iterable[Miss],
     faq_questions: Mapping[str, str],
     *,
     units_of: UnitsOf = plain_units,
@@ -156,7 +172,7 @@ def group_unanswered(
     frequent distinct wordings, the rarer ones (each seen as rarely as the last grouped
     one, usually once) are counted in the total but not grouped.
     """
-    by_wording: dict[str, list[UnansweredMessage]] = defaultdict(list)
+    by_wording: dict[str, list[Miss]] = defaultdict(list)
     for m in messages:
         by_wording[" ".join(m.text[:COMPARED_CHARS].casefold().split())].append(m)
     ranked = sorted(by_wording.values(), key=lambda ms: (-len(ms), ms[0].text))
@@ -205,7 +221,7 @@ def _summary(group: _Group, faq_questions: Mapping[str, str], tz: tzinfo) -> Una
         count=len(group.messages),
         last_seen=datetime.fromtimestamp(max(m.time for m in group.messages), tz),
         variants=ranked[1 : 1 + VARIANTS_SHOWN],
-        channels=dict(Counter(m.channel.value for m in group.messages).most_common()),
+        channels=dict(Counter(m.source for m in group.messages).most_common()),
         best_faq_id=best_id,
         best_faq_question=faq_questions.get(best_id) if best_id else None,
         best_score=round(sum(best_scores) / len(best_scores), 3) if best_scores else None,

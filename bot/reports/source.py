@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import datetime
+from typing import Protocol
 
 from bot.faq import FaqLibrary
 from bot.faq.learn import LearnSettings, learn
 from bot.faq.proposal import FaqProposal
 from bot.records import (
     AgentAnswered,
+    AgentSuggestion,
     ConversationRecord,
     FaqChoice,
     FaqRejected,
+    HelpFeedback,
+    HelpSearch,
     RecordStore,
     SurveyResponse,
     UnansweredMessage,
@@ -34,11 +38,30 @@ async def read_period(
     return convs, answers, misses
 
 
+class ViewCounts(Protocol):
+    """Where help-center views are counted (`bot.helpcenter.store.HelpCenterStore`)."""
+
+    async def views(self, since: float, until: float) -> dict[str, int]: ...
+
+
 async def report_from_store(
-    records: RecordStore, faq: FaqLibrary | None, period: Period, *, now: datetime | None = None
+    records: RecordStore,
+    faq: FaqLibrary | None,
+    period: Period,
+    *,
+    now: datetime | None = None,
+    help_views: ViewCounts | None = None,
 ) -> Report:
-    """The report of a period; FAQ ids are shown with their questions when `faq` is given."""
+    """The report of a period; FAQ ids are shown with their questions when `faq` is given.
+
+    With `help_views` (the help center is on), the report has its help-center section.
+    """
     convs, answers, misses = await read_period(records, period)
+    since, until = period.since.timestamp(), period.until.timestamp()
+    searches = [s async for s in records.read(HelpSearch, since, until)]
+    feedback = [f async for f in records.read(HelpFeedback, since, until)]
+    suggestions = [s async for s in records.read(AgentSuggestion, since, until)]
+    views = await help_views.views(since, until) if help_views is not None else None
     questions = {e.id: e.question for e in faq.entries} if faq is not None else {}
     # Grouping messages by similarity is CPU work: keep the event loop free meanwhile.
     report = await asyncio.to_thread(
@@ -50,6 +73,10 @@ async def report_from_store(
         faq_questions=questions,
         units_of=_units_of(faq) if faq is not None else None,
         now=now,
+        help_views=views,
+        help_searches=searches,
+        help_feedback=feedback,
+        agent_suggestions=suggestions,
     )
     if faq is None:
         return report

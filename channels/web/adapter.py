@@ -40,6 +40,7 @@ class WebSender:
                     text=reply.text,
                     choices=reply.choices,
                     time=outgoing.created_at,
+                    faq_id=reply.faq_id,
                 ),
             )
 

@@ -62,6 +62,9 @@ class WebMessage(BaseModel):
     choices: list[Choice] = Field(default_factory=list)
     time: float = Field(default_factory=time.time)
     client_id: str | None = Field(default=None, description="Echo of the sender's client_id.")
+    faq_id: str | None = Field(
+        default=None, description="The FAQ entry a bot answer comes from (the help center's page)."
+    )
 
 
 class WebOutbox:

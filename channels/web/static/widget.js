@@ -8,6 +8,7 @@
  *   data-locale  "ja" or "en" (default: from navigator.language)
  *   data-title   text in the panel header
  *   data-open    "true" to start with the panel open
+ *   data-help    "false" to leave out the help center's articles and links
  *
  * It speaks the web channel API (docs/web-api.md): one POST to start a conversation,
  * POST /web/messages to send, and a WebSocket (long polling as a fallback) to receive.
@@ -44,6 +45,8 @@
       reconnecting: '接続が切れました。再接続しています…',
       offline: 'オフラインです。接続が戻ると自動で再開します。',
       newConversation: '新しい会話',
+      helpTop: 'よく見られている質問',
+      helpArticle: 'ヘルプセンターで詳しく見る',
       empty: 'ご質問をどうぞ。ボットがお答えし、必要に応じてスタッフにおつなぎします。'
     },
     en: {
@@ -65,6 +68,8 @@
       reconnecting: 'Connection lost. Reconnecting…',
       offline: 'You are offline. The chat resumes when the connection is back.',
       newConversation: 'New conversation',
+      helpTop: 'Popular questions',
+      helpArticle: 'Read more in the help center',
       empty: 'Ask us anything. The bot answers, and hands you to a person when needed.'
     }
   };
@@ -97,7 +102,8 @@
       server: server.replace(/\/+$/, ''),
       locale: locale,
       title: data.title || STRINGS[locale].title,
-      startOpen: data.open === 'true'
+      startOpen: data.open === 'true',
+      help: data.help !== 'false'
     };
   }
 
@@ -550,6 +556,12 @@
     '.meta { font-size: 12px; color: var(--muted); margin: 2px 4px 0; display: flex; gap: 8px; align-items: center; }',
     '.meta.error { color: #b91c1c; }',
     '.link-button { border: 0; background: none; padding: 0; color: var(--accent); text-decoration: underline; cursor: pointer; font-size: 12px; }',
+    '.help { margin-top: 12px; padding: 8px 12px; border: 1px solid var(--line); border-radius: 12px; }',
+    '.help h3 { margin: 0 0 2px; font-size: 13px; color: var(--muted); font-weight: 600; }',
+    '.help ul { list-style: none; margin: 0; padding: 0; }',
+    '.help a, .article-link { color: var(--accent-dark); overflow-wrap: anywhere; }',
+    '.help a { display: block; padding: 6px 0; font-size: 14px; }',
+    '.article-link { font-size: 12px; margin: 2px 4px 0; }',
     '.divider { align-self: stretch; text-align: center; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 4px; }',
     '.choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }',
     '.choice { border: 1px solid var(--accent); background: #fff; color: var(--accent); border-radius: 999px;',
@@ -626,7 +638,9 @@
       h('span', { 'aria-hidden': 'true' }), h('span', { 'aria-hidden': 'true' }), h('span', { 'aria-hidden': 'true' }),
       h('span', { class: 'sr-only', text: t.typing })
     ]);
-    ui.scroller = h('div', { class: 'scroller' }, [ui.empty, ui.log, ui.pending, ui.typing]);
+    // The help center's most read articles, until the customer writes (see loadHelpCenter).
+    ui.help = h('nav', { class: 'help', 'aria-labelledby': 'tsg-help-title', hidden: true });
+    ui.scroller = h('div', { class: 'scroller' }, [ui.empty, ui.log, ui.help, ui.pending, ui.typing]);
     ui.input = h('textarea', {
       class: 'input', rows: '1', maxlength: '2000', 'aria-label': t.input, placeholder: t.placeholder,
       enterkeyhint: 'send'
@@ -664,6 +678,7 @@
     var typingTimer = null;
     var statusTimer = null;
     var loadedAt = Date.now() / 1000;
+    var helpCenter = null; // {url, title, top: [{id, title, url}]} once known; null: none
 
     var identity = createIdentity(onNewConversation);
     var stream = createStream(identity, {
@@ -694,6 +709,7 @@
         if (m.cursor) lastCursor = m.cursor;
 
         if (m.sender === 'customer') {
+          ui.help.hidden = true; // the articles are for before the first message
           confirmPending(m);
           disableChoices(ui.log); // the customer moved on: older buttons no longer apply
         } else {
@@ -715,6 +731,10 @@
       var bubble = h('div', { class: 'bubble', text: m.text == null ? '' : String(m.text) });
       if (m.time) bubble.title = new Date(m.time * 1000).toLocaleString(config.locale);
       row.appendChild(bubble);
+      if (sender === 'bot' && typeof m.faq_id === 'string' && m.faq_id) {
+        row.setAttribute('data-faq-id', m.faq_id);
+        addArticleLink(row);
+      }
       if (sender !== 'customer' && Array.isArray(m.choices) && m.choices.length) {
         var scale = isScale(m.choices);
         if (scale) row.classList.add('has-scale');
@@ -760,6 +780,44 @@
       return h('div', { class: 'scale-box' }, [group, ends]);
     }
 
+    // --- the help center ------------------------------------------------------
+
+    function articleUrl(path) {
+      return config.server + path + '?lang=' + config.locale;
+    }
+
+    /** Under an FAQ answer: a link to the help center's page of that entry. */
+    function addArticleLink(row) {
+      var id = row.getAttribute('data-faq-id');
+      if (!helpCenter || !id || row.querySelector('.article-link')) return;
+      var link = h('a', {
+        class: 'article-link', href: articleUrl(helpCenter.url + '/' + encodeURIComponent(id)),
+        target: '_blank', rel: 'noopener', text: t.helpArticle
+      });
+      row.insertBefore(link, row.querySelector('.choices, .scale-box'));
+    }
+
+    /** Ask the server whether it has a help center; if so, show its top articles. */
+    function loadHelpCenter() {
+      if (!config.help) return;
+      request('GET', '/web/help-center?lang=' + config.locale).then(function (res) {
+        var data = res.data;
+        if (res.status !== 200 || !data || typeof data.url !== 'string' || data.url.charAt(0) !== '/') return;
+        helpCenter = data;
+        var top = Array.isArray(data.top) ? data.top : [];
+        if (top.length) {
+          var items = top.slice(0, 5).map(function (item) {
+            return h('li', {}, [h('a', {
+              href: articleUrl(String(item.url)), target: '_blank', rel: 'noopener', text: String(item.title)
+            })]);
+          });
+          ui.help.replaceChildren(h('h3', { id: 'tsg-help-title', text: t.helpTop }), h('ul', {}, items));
+          ui.help.hidden = !!ui.log.querySelector('.msg.customer') || ui.pending.childNodes.length > 0;
+        }
+        ui.log.querySelectorAll('[data-faq-id]').forEach(addArticleLink);
+      }).catch(function () { /* no help center reachable: the chat works without it */ });
+    }
+
     function disableChoices(scope) {
       scope.querySelectorAll('.choice').forEach(function (b) { b.disabled = true; });
     }
@@ -775,6 +833,7 @@
         h('div', { class: 'bubble', text: displayText }), item.meta
       ]);
       pendingItems.push(item);
+      ui.help.hidden = true;
       ui.pending.appendChild(item.el);
       ui.empty.hidden = true;
       showTyping();
@@ -954,6 +1013,7 @@
       window.visualViewport.addEventListener('scroll', fitVisualViewport);
     }
 
+    loadHelpCenter();
     // A returning customer: reconnect now so history and agent replies arrive even while
     // closed. A first-time visitor gets a conversation only when they open the chat.
     if (identity.has()) stream.start();

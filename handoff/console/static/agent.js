@@ -29,6 +29,7 @@
       gone: "This conversation no longer exists.", sendFailed: "Not sent yet: {reason}",
       justNow: "< 1 min", minutes: "{n} min", hours: "{n} h", days: "{n} d",
       newWaiting: "New customer waiting: {name}",
+      suggestTitle: "Answers from the FAQ", useAnswer: "Use this answer", score: "match {n}%",
     },
     ja: {
       title: "エージェントコンソール", waiting: "待機中", withAgents: "対応中",
@@ -55,6 +56,7 @@
       gone: "この会話はもうありません。", sendFailed: "未送信：{reason}",
       justNow: "1分未満", minutes: "{n}分", hours: "{n}時間", days: "{n}日",
       newWaiting: "新しいお客様が待っています：{name}",
+      suggestTitle: "FAQの回答候補", useAnswer: "この回答を使う", score: "一致度 {n}%",
     },
   };
   const CHANNELS = { web: "Web", line: "LINE", slack: "Slack" };
@@ -79,6 +81,8 @@
     convTag: null,
     draft: null, // {text, clientId}: kept until the server has the message
     known: null, // customer keys seen waiting, to announce newcomers
+    suggest: null, // {stamp, data, ignored}: FAQ suggestions for the customer's newest message
+    inserted: null, // {faq_id, text, score}: the suggestion put in the reply box
     timer: null,
   };
 
@@ -297,6 +301,8 @@
       $("transcript").replaceChildren();
       $("reply").value = "";
       state.draft = null;
+      state.suggest = null;
+      state.inserted = null;
       // Until the conversation arrives: its name from the queue, "Loading…", no buttons yet.
       const q = state.queue || { waiting: [], with_agents: [] };
       const entry = [...q.waiting, ...q.with_agents].find((e) => e.customer_key === key);
@@ -345,6 +351,7 @@
       end: h.closed_at ? clock(h.closed_at) : "?",
       agent: h.agent || t("bot"),
     }))));
+    refreshSuggestions(mine).catch(() => {});
   }
   function line(entry) {
     const li = el("li", entry.sender);
@@ -359,6 +366,70 @@
     who.append(time);
     li.append(who, el("div", "text", entry.text));
     return li;
+  }
+
+  // -- FAQ answers suggested for the customer's newest message ------------------------------
+
+  function suggestionsPanel() {
+    let panel = $("suggestions");
+    if (!panel) {
+      panel = el("section", "suggestions");
+      panel.id = "suggestions";
+      panel.hidden = true;
+      panel.setAttribute("aria-labelledby", "suggestions-title");
+      const title = el("h3", "", t("suggestTitle"));
+      title.id = "suggestions-title";
+      panel.append(title, el("ul"));
+      $("composer").before(panel);
+    }
+    return panel;
+  }
+
+  /** Ask once per customer message which FAQ answers fit it (only for the agent holding it). */
+  async function refreshSuggestions(mine) {
+    const c = state.conv;
+    const panel = suggestionsPanel();
+    const last = mine ? [...c.transcript].reverse().find((e) => e.sender === "customer" && e.text) : null;
+    const stamp = last ? `${c.customer_key}|${last.time}` : null;
+    if (!stamp) { panel.hidden = true; return; }
+    if (state.suggest && state.suggest.stamp === stamp) return;
+    state.suggest = { stamp, data: null, ignored: false };
+    const { status, data } = await api("GET", `${convPath(c.customer_key)}/suggestions`);
+    if (status !== 200 || !data || !state.suggest || state.suggest.stamp !== stamp) return;
+    state.suggest.data = data;
+    panel.hidden = data.suggestions.length === 0;
+    panel.querySelector("ul").replaceChildren(...data.suggestions.map((s) => {
+      const head = el("div", "head");
+      head.append(el("span", "question", s.question), el("span", "score", t("score", { n: Math.round(s.score * 100) })));
+      const use = el("button", "", t("useAnswer"));
+      use.type = "button";
+      use.setAttribute("aria-label", `${t("useAnswer")}: ${s.question}`);
+      use.addEventListener("click", () => {
+        $("reply").value = s.answer; // ready to edit, then Enter sends it
+        state.inserted = { faq_id: s.faq_id, text: s.answer, score: s.score };
+        $("reply").focus();
+      });
+      const li = el("li", "suggestion");
+      li.append(head, el("p", "answer", s.answer), use);
+      return li;
+    }));
+  }
+
+  /** After a reply: did it send a suggestion as is, edited, or none of them (once a message)? */
+  function reportSuggestion(key, sent) {
+    const data = state.suggest && state.suggest.data;
+    const used = state.inserted;
+    state.inserted = null;
+    if (!data || !data.message || !data.suggestions.length) return;
+    if (!used && state.suggest.ignored) return;
+    const top = data.suggestions[0];
+    const outcome = !used ? "ignored" : sent.trim() === used.text.trim() ? "used" : "edited";
+    if (!used) state.suggest.ignored = true;
+    const body = {
+      faq_id: used ? used.faq_id : top.faq_id, score: used ? used.score : top.score,
+      outcome, message: data.message, reply: outcome === "edited" ? sent : null,
+    };
+    api("POST", `${convPath(key)}/suggestions/outcome`, { body }).catch(() => {});
   }
 
   // -- actions -----------------------------------------------------------------------------
@@ -410,6 +481,7 @@
       });
       if (status === 200) {
         state.draft = null;
+        reportSuggestion(state.selected, text);
         if ($("reply").value === text) $("reply").value = "";
       } else {
         notice(t("sendFailed", { reason: (data && data.detail) || status }), true);
