@@ -192,6 +192,8 @@ async def test_markup_in_the_faq_stays_text_in_pages_and_json_ld(
     for lang, needle in (("ja", "<b>無料</b>"), ("en", "<img src=x onerror=alert(1)>")):
         page = await client.get(f"/help/gift-wrapping?lang={lang}")
         assert needle not in page.text and "<script>alert" not in page.text
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "unsafe-inline" not in csp.split("style-src")[0]
         parsed = Page(page.text)
         assert not parsed.has("img") and not parsed.has("b")
         (data,) = parsed.json_ld  # still parses: the answer did not close the element
