@@ -35,7 +35,7 @@ POPULAR_SHOWN = 5
 POPULAR_REFRESH_SECONDS = 60.0
 RELATED_SHOWN = 4
 ASSETS = {"help.css": "text/css", "help.js": "text/javascript"}
-READ = ["GET", "HEAD"]  # crawlers and link checkers ask HEAD first
+READ = ["GET", "HEAD"]
 # Crawlers read pages to index them; counting them would drown the readers' views.
 CRAWLER = re.compile(r"bot|crawl|spider|slurp|preview|fetch", re.IGNORECASE)
 
@@ -113,9 +113,7 @@ class HelpCenter:
     def _routes(self) -> APIRouter:
         router = APIRouter(prefix=self.path, tags=["help center"])
 
-        @router.api_route(
-            "", methods=READ, response_class=HTMLResponse, summary="Help center: index and search"
-        )
+        @router.get("", response_class=HTMLResponse, summary="Help center: index and search")
         async def index(
             request: Request,
             lang: Lang = None,
@@ -150,7 +148,7 @@ class HelpCenter:
 
         router.add_api_route("/", index, methods=READ, include_in_schema=False)
 
-        @router.api_route("/sitemap.xml", methods=READ, summary="Sitemap of the help center")
+        @router.get("/sitemap.xml", summary="Sitemap of the help center")
         async def sitemap(request: Request) -> Response:
             """Every page of the help center in both languages, for search engines."""
             root = str(request.base_url).rstrip("/") + self.path
@@ -164,12 +162,7 @@ class HelpCenter:
             body = STATIC.joinpath(name).read_text(encoding="utf-8")
             return _cached(request, body, "public, max-age=300", media_type=ASSETS[name])
 
-        @router.api_route(
-            "/{entry_id}",
-            methods=READ,
-            response_class=HTMLResponse,
-            summary="One help-center entry",
-        )
+        @router.get("/{entry_id}", response_class=HTMLResponse, summary="One help-center entry")
         async def entry_page(
             request: Request,
             entry_id: Annotated[str, Path(max_length=100)],
@@ -204,6 +197,10 @@ class HelpCenter:
             if feedback is not None:  # personal to this reader: never cache it
                 return _html(body, "private, no-store")
             return _cached(request, body, "public, max-age=60")
+
+        # Crawlers and link checkers ask HEAD first (the same answer, without the body).
+        for path, endpoint in (("", index), ("/sitemap.xml", sitemap), ("/{entry_id}", entry_page)):
+            router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
 
         @router.post(
             "/{entry_id}/feedback",
