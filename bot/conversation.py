@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from bot.actor import Actor, legacy_id
 from bot.model import Channel, Outgoing
 from bot.records import (
+    AgentAnswered,
     ConversationRecord,
     FaqChoice,
     FaqRejected,
@@ -49,6 +51,16 @@ class FaqTurn(BaseModel):
 UNANSWERED_KEPT = 5
 
 
+class Takeover(BaseModel):
+    """An agent took a conversation another agent held (an explicit, recorded action)."""
+
+    agent_id: str
+    agent_name: str
+    from_agent_id: str
+    from_agent_name: str | None = None
+    time: float
+
+
 class Conversation(BaseModel):
     """One customer's current conversation. A message after `closed` opens a new one."""
 
@@ -68,7 +80,10 @@ class Conversation(BaseModel):
         default_factory=list,
         description=f"The last {UNANSWERED_KEPT} questions the bot could not answer.",
     )
-    agent: str | None = None
+    # Who holds (or last held) the conversation: the id decides, the name is shown.
+    agent_id: str | None = None
+    agent_name: str | None = None
+    takeovers: list[Takeover] = Field(default_factory=list)
     queued_at: float | None = None
     priority: int = 0  # higher is served first
     claimed_at: float | None = None
@@ -85,6 +100,17 @@ class Conversation(BaseModel):
     # Bumped by every save; a save that expected another version lost a race and retries.
     version: int = 0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _agent_by_name_only(cls, data: Any) -> Any:
+        """Read conversations stored when an agent was only a name (`agent`)."""
+        if isinstance(data, dict) and "agent" in data and "agent_name" not in data:
+            data = dict(data)
+            name = data.pop("agent")
+            data["agent_name"] = name
+            data["agent_id"] = legacy_id(name) if name else None
+        return data
+
     @property
     def customer_key(self) -> str:
         """`channel:user_id`, the key of everything stored about this customer."""
@@ -93,6 +119,18 @@ class Conversation(BaseModel):
     def note_unanswered(self, question: str) -> None:
         """Remember a question the bot could not answer (for the agent's reply to it)."""
         self.unanswered_questions = [*self.unanswered_questions, question][-UNANSWERED_KEPT:]
+
+    @property
+    def agent(self) -> Actor | None:
+        """The agent who holds (or last held) the conversation, if any."""
+        if self.agent_id is None:
+            return None
+        return Actor(id=self.agent_id, name=self.agent_name or self.agent_id)
+
+    def assign(self, actor: Actor | None) -> None:
+        """Make `actor` the conversation's agent (None: nobody)."""
+        self.agent_id = actor.id if actor is not None else None
+        self.agent_name = actor.name if actor is not None else None
 
     def to_record(self, ended_at: float) -> ConversationRecord:
         """The report record of this conversation, ending now."""
@@ -111,16 +149,18 @@ class Conversation(BaseModel):
             ended_at=ended_at,
             resolution=resolution_of(
                 handed_off=self.queued_at is not None,
-                agent=self.agent,
+                agent=self.agent_id,
                 bot_answered=bool(self.faq_answered),
             ),
-            agent=self.agent,
+            agent=self.agent_name,
+            agent_id=self.agent_id,
+            takeovers=len(self.takeovers),
             faq_answered=list(self.faq_answered),
             faq_suggested=list(self.faq_suggested),
             handed_off=self.queued_at is not None,
             wait_seconds=since(self.queued_at, self.claimed_at),
             first_response_seconds=since(self.queued_at, self.first_response_at),
-            handle_seconds=since(self.claimed_at, ended_at) if self.agent else None,
+            handle_seconds=since(self.claimed_at, ended_at) if self.agent_id else None,
             customer_messages=self.customer_messages,
             survey=survey,
         )
@@ -152,6 +192,7 @@ DeskEventKind = Literal[
     "unclaimed",  # nobody took the customer within the queue timeout
     "low_score",  # a bad survey answer: worth a follow-up
     "delivery_failed",  # an agent's reply could not be delivered to the customer
+    "taken_over",  # an agent took the conversation from the agent who held it
 ]
 
 
@@ -186,10 +227,12 @@ class Effects(BaseModel):
     these effects; each one is idempotent.
     """
 
+    conversation_id: str = Field(default="", description="The conversation they belong to.")
     outgoing: list[Outgoing] = Field(default_factory=list)
     queue: QueueAction | None = None
     queue_priority: int = 0
     queued_at: float | None = None
+    wait_seconds: float | None = Field(default=None, description="A claim: how long it waited.")
     desk_events: list[DeskEvent] = Field(default_factory=list)
     timers: list[Timer] = Field(default_factory=list)
     survey_responses: list[SurveyResponse] = Field(default_factory=list)
@@ -197,6 +240,7 @@ class Effects(BaseModel):
     unanswered: UnansweredMessage | None = None
     faq_choice: FaqChoice | None = None
     faq_rejected: FaqRejected | None = None
+    agent_answered: AgentAnswered | None = None
 
 
 class Step(BaseModel):

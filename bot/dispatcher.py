@@ -65,11 +65,21 @@ class Dispatcher:
         else:
             # Decided before a crash: finish the job.
             effects = stored.effects
-            conversation_id = inbound.meta.get("conversation_id", "")
-            if effects.outgoing:
+            conversation_id = effects.conversation_id or inbound.meta.get("conversation_id", "")
+            if not conversation_id and effects.outgoing:
                 conversation_id = effects.outgoing[0].conversation_id
-        await self.apply(effects, key, conversation_id)
-        await self.store.mark_applied(key, inbound.event_id)
+        await self.finish(key, inbound.event_id, effects, conversation_id)
+
+    async def finish(
+        self, customer_key: str, event_id: str, effects: Effects, conversation_id: str
+    ) -> None:
+        """Carry out a committed step's effects, then mark its event applied.
+
+        Customer events and agents' actions both end here; until the mark is set, a replay
+        carries the same effects out again (each is idempotent).
+        """
+        await self.apply(effects, customer_key, conversation_id)
+        await self.store.mark_applied(customer_key, event_id)
 
     async def _decide_and_save(self, inbound: Inbound) -> tuple[Effects, str] | None:
         for _ in range(_MAX_RACES):
@@ -111,6 +121,9 @@ class Dispatcher:
             )
         elif effects.queue is QueueAction.DEQUEUE:
             await self.queue.dequeue(customer_key)
+        if effects.wait_seconds is not None:
+            await self.queue.record_wait(effects.wait_seconds)
+            metrics.WAIT_SECONDS.observe(effects.wait_seconds)
         for timer in effects.timers:
             await self.timers.arm(timer, customer_key, conversation_id)
         new_responses = [
@@ -133,6 +146,9 @@ class Dispatcher:
                 await self.records.add(
                     labelled, dedupe_id=f"{labelled.conversation_id}:{labelled.time}"
                 )
+        if effects.agent_answered is not None:
+            answered = effects.agent_answered
+            await self.records.add(answered, dedupe_id=answered.conversation_id)
         await self.delivery.send(effects.outgoing)
         for event in effects.desk_events:
             await self.delivery.notify(event, self.desks)

@@ -29,6 +29,7 @@ class InboundKind(StrEnum):
     FOLLOW = "follow"  # the customer added us / opened the chat
     UNFOLLOW = "unfollow"  # the customer blocked us / left: stop sending
     TIMER = "timer"  # a timer fired (`payload` names it); not from the customer
+    AGENT = "agent"  # an agent acted (`payload` names the action); not from the customer
 
 
 class Inbound(BaseModel):

@@ -51,6 +51,10 @@ class HandoffQueue(Protocol):
         """How many waiting customers would be served before one joining now."""
         ...
 
+    async def record_wait(self, seconds: float) -> None:
+        """Remember how long a claimed customer waited (for the next estimates)."""
+        ...
+
     async def estimated_wait_seconds(self) -> float | None:
         """A wait estimate from recent waits, or None without enough history."""
         ...

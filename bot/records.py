@@ -50,7 +50,11 @@ class ConversationRecord(BaseModel):
         description="bot: never handed off; agent: an agent took it; abandoned: handed off "
         "but nobody took it, or the customer left first."
     )
-    agent: str | None = None
+    agent: str | None = Field(default=None, description="The agent's name when it ended.")
+    agent_id: str | None = Field(
+        default=None, description="The agent's stable id (`slack:U…`, `console:…`, `admin:…`)."
+    )
+    takeovers: int = Field(default=0, description="Times an agent took it from another.")
     faq_answered: list[str] = Field(default_factory=list)
     faq_suggested: list[str] = Field(default_factory=list)
     handed_off: bool = False
@@ -75,6 +79,7 @@ class SurveyResponse(BaseModel):
     scale_high: int = 7
     comment: str | None = None
     resolved_by: str = Field(description="'bot' or the agent's name.")
+    agent_id: str | None = Field(default=None, description="The agent's stable id, if any.")
     faq_ids: list[str] = Field(default_factory=list)
     wait_seconds: float | None = None
     handle_seconds: float | None = None
@@ -131,7 +136,8 @@ class AgentAnswered(BaseModel):
 
     questions: list[str] = Field(description="The customer's unanswered questions, in order.")
     reply: str = Field(description="The agent's first reply.")
-    agent: str
+    agent: str = Field(description="The agent's name.")
+    agent_id: str | None = Field(default=None, description="The agent's stable id.")
     customer_key: str
     channel: Channel
     conversation_id: str
@@ -210,7 +216,7 @@ class AgentSuggestion(BaseModel):
 
 
 def resolution_of(*, handed_off: bool, agent: str | None, bot_answered: bool) -> Resolution:
-    """How a conversation ended: by the bot, by an agent, or by nobody."""
+    """How a conversation ended: by the bot, by an agent (`agent`: any id of one), or nobody."""
     if agent:
         return "agent"
     if handed_off or not bot_answered:

@@ -105,12 +105,10 @@ class Runtime:
         )
         self.agents = AgentActions(
             self.store,
-            self.queue,
-            self.delivery,
+            self.dispatcher,
             self.flow,
-            self.records,
-            self.timers,
-            desks=self.dispatcher.desks,
+            self.redis,
+            pending_key=f"{self.keys.prefix}:agent_actions:pending",
         )
         self.console = AgentConsole(self)
         self.dispatcher.desks.append(self.console)
@@ -151,6 +149,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(sweeper.run(self._stop)))
             for outbound in self.delivery.sweepers():
                 self._tasks.append(asyncio.create_task(outbound.run(self._stop)))
+            # Agents' actions a crash left committed but not carried out.
+            self._tasks.append(asyncio.create_task(self.agents.recover_forever(self._stop)))
         log.info(
             "tsunagu started",
             extra={

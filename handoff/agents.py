@@ -1,36 +1,42 @@
-"""What agents do to a conversation: claim, reply, release, close.
+"""Agents' actions, carried out the way customer events are.
 
-Every action is a compare-and-set on the conversation's own state, so two agents pressing
-"Claim" at once get exactly one winner, whichever desk (Slack, the web console) they use.
+    note the intent → decide (bot/flow/agent_turn.py) → one Lua commit of step + effects
+    keyed by the action's event id → apply the effects (the dispatcher's applier) → mark
+    applied → forget the intent
+
+The commit is compare-and-set on the conversation's version, so of two agents pressing
+"Claim" at once exactly one wins, whichever desk they use. A retried request (same action
+id) finds its committed step and finishes it instead of deciding again. An action whose
+process died between commit and effects is finished by `recover`, which every process runs
+at start-up and then now and again: the intent noted first says where to look.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import json
+import logging
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import cast
 
-from bot import metrics
-from bot.conversation import (
-    Conversation,
-    ConversationState,
-    DeskEvent,
-    Timer,
-    TimerKind,
-    TranscriptEntry,
-)
-from bot.delivery import Delivery
+from redis.asyncio import Redis
+
+from bot.actor import Actor
+from bot.conversation import Conversation, ConversationState, Step
+from bot.dispatcher import Dispatcher
 from bot.flow import Flow
-from bot.model import Outgoing, Reply, ReplyKind
-from bot.ports import Desk
-from bot.records import AgentAnswered, RecordStore
-from bot.texts import language_of
-from bot.timers import Timers
-from handoff.queue import RedisHandoffQueue
-from handoff.store import RedisConversationStore
+from bot.flow.agent_turn import AgentAction, AgentRequest, Refusal, decide
+from handoff.store import TRANSCRIPT_CAP, RedisConversationStore
+
+log = logging.getLogger("tsunagu.agents")
 
 _MAX_RACES = 10
+RECOVER_EVERY_SECONDS = 30.0
+# An intent that never got committed is dropped only once no request can still be running.
+ABANDONED_AFTER_SECONDS = 300.0
 
 
 class ConversationNotFound(Exception):
@@ -39,232 +45,238 @@ class ConversationNotFound(Exception):
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What came of an agent's action; `holder` names who has the conversation now."""
+    """What came of an agent's action; `holder` is who has the conversation now.
+
+    `duplicate` is True when the action id had been committed before: this request only
+    finished (or found finished) what the first one decided.
+    """
 
     ok: bool
     state: ConversationState
-    holder: str | None = None
+    holder: Actor | None = None
     reason: str = ""
+    duplicate: bool = False
+
+
+def new_action_id() -> str:
+    """An id for a request whose desk gave none (returned to the caller to retry with)."""
+    return uuid.uuid4().hex
 
 
 class AgentActions:
-    """The agent-side transitions of the conversation state machine."""
+    """Claim, reply, release, close, take over and follow up, committed like events.
+
+    Each takes an `action_id` naming the request: a retry with the same id (by the same
+    agent) finishes the first instead of acting twice. Without one, a fresh id is used.
+    """
 
     def __init__(
         self,
         store: RedisConversationStore,
-        queue: RedisHandoffQueue,
-        delivery: Delivery,
+        dispatcher: Dispatcher,
         flow: Flow,
-        records: RecordStore,
-        timers: Timers,
-        desks: list[Desk] | None = None,
+        redis: Redis,
+        pending_key: str,
     ):
         self.store = store
-        self.queue = queue
-        self.delivery = delivery
+        self.dispatcher = dispatcher
         self.flow = flow
-        self.records = records
-        self.timers = timers
-        self.desks = desks if desks is not None else []
+        self._redis = redis
+        self._pending_key = pending_key
 
-    async def claim(self, customer_key: str, agent: str) -> ActionResult:
-        """Take a queued conversation. Exactly one of several simultaneous claims wins."""
-        for _ in range(_MAX_RACES):
-            conversation = await self._load(customer_key)
-            if conversation.state is not ConversationState.QUEUED:
-                holder = (
-                    conversation.agent
-                    if conversation.state is ConversationState.WITH_AGENT
-                    else None
-                )
-                reason = (
-                    f"already taken by {holder}"
-                    if holder
-                    else f"not waiting ({conversation.state})"
-                )
-                return ActionResult(False, conversation.state, holder, reason)
-            expected = conversation.version
-            conversation.state = ConversationState.WITH_AGENT
-            conversation.agent = agent
-            conversation.claimed_at = time.time()
-            conversation.updated_at = conversation.claimed_at
-            if await self.store.save(conversation, expected):
-                await self.queue.dequeue(customer_key)
-                if conversation.queued_at is not None:
-                    waited = conversation.claimed_at - conversation.queued_at
-                    await self.queue.record_wait(waited)
-                    metrics.WAIT_SECONDS.observe(waited)
-                language = language_of(conversation.locale)
-                text = self.flow.texts.get("agent_joined", language, agent=agent)
-                await self._say(
-                    conversation, Reply(text=text, kind=ReplyKind.NOTICE), f"claim:{expected}"
-                )
-                return ActionResult(True, conversation.state, agent)
-        raise RuntimeError("conversation kept changing during claim")
+    # -- the actions -------------------------------------------------------------------
+
+    async def claim(
+        self,
+        customer_key: str,
+        actor: Actor,
+        *,
+        action_id: str | None = None,
+        conversation_id: str | None = None,
+    ) -> ActionResult:
+        """Take a waiting customer. Exactly one of several simultaneous claims wins."""
+        request = AgentRequest(
+            AgentAction.CLAIM, actor, action_id or new_action_id(), conversation_id
+        )
+        return await self.act(customer_key, request)
 
     async def reply(
-        self, customer_key: str, agent: str, text: str, message_id: str
+        self,
+        customer_key: str,
+        actor: Actor,
+        text: str,
+        *,
+        action_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> ActionResult:
-        """Send the claiming agent's words to the customer (idempotent on `message_id`)."""
-        conversation = await self._load(customer_key)
-        if conversation.state is not ConversationState.WITH_AGENT or conversation.agent != agent:
-            return ActionResult(
-                False, conversation.state, conversation.agent, "not your conversation"
-            )
-        reply = Reply(text=text, kind=ReplyKind.AGENT, sender=agent)
-        await self._say(conversation, reply, f"agent:{message_id}", sender="agent", name=agent)
-        if conversation.first_response_at is None:
-            at = time.time()
-            await self._note_first_response(customer_key, at)
-            await self._note_agent_answer(conversation, agent, text, at)
-        return ActionResult(True, conversation.state, agent)
-
-    async def _note_agent_answer(
-        self, conversation: Conversation, agent: str, text: str, at: float
-    ) -> None:
-        """The first reply to questions the bot could not answer: an example to learn from."""
-        if not conversation.unanswered_questions:
-            return
-        record = AgentAnswered(
-            questions=list(conversation.unanswered_questions),
-            reply=text,
-            agent=agent,
-            customer_key=conversation.customer_key,
-            channel=conversation.channel,
-            conversation_id=conversation.id,
-            time=at,
+        """Send the holder's words to the customer (once per `action_id`)."""
+        request = AgentRequest(
+            AgentAction.REPLY, actor, action_id or new_action_id(), conversation_id, text
         )
-        await self.records.add(record, dedupe_id=conversation.id)
+        return await self.act(customer_key, request)
 
-    async def _note_first_response(self, customer_key: str, at: float) -> None:
-        """Remember when the agent first answered (for first-response time)."""
-        for _ in range(_MAX_RACES):
-            conversation = await self._load(customer_key)
-            if conversation.first_response_at is not None:
-                return
-            expected = conversation.version
-            conversation.first_response_at = at
-            if await self.store.save(conversation, expected):
-                return
-
-    async def release(self, customer_key: str, agent: str) -> ActionResult:
+    async def release(
+        self,
+        customer_key: str,
+        actor: Actor,
+        *,
+        action_id: str | None = None,
+        conversation_id: str | None = None,
+    ) -> ActionResult:
         """Put the conversation back in the queue, at the place it had."""
-        for _ in range(_MAX_RACES):
-            conversation = await self._load(customer_key)
-            if (
-                conversation.state is not ConversationState.WITH_AGENT
-                or conversation.agent != agent
-            ):
-                return ActionResult(
-                    False, conversation.state, conversation.agent, "not your conversation"
-                )
-            expected = conversation.version
-            conversation.state = ConversationState.QUEUED
-            conversation.agent = None
-            conversation.updated_at = time.time()
-            if await self.store.save(conversation, expected):
-                await self.queue.enqueue(
-                    customer_key,
-                    queued_at=conversation.queued_at or time.time(),
-                    priority=conversation.priority,
-                )
-                text = self.flow.texts.get("agent_released", language_of(conversation.locale))
-                await self._say(
-                    conversation, Reply(text=text, kind=ReplyKind.NOTICE), f"release:{expected}"
-                )
-                return ActionResult(True, conversation.state)
-        raise RuntimeError("conversation kept changing during release")
+        request = AgentRequest(
+            AgentAction.RELEASE, actor, action_id or new_action_id(), conversation_id
+        )
+        return await self.act(customer_key, request)
 
-    async def close(self, customer_key: str, agent: str) -> ActionResult:
-        """End the conversation: the customer is asked the CES question, then back to the bot."""
-        for _ in range(_MAX_RACES):
-            conversation = await self._load(customer_key)
-            if conversation.state not in (ConversationState.WITH_AGENT, ConversationState.QUEUED):
-                return ActionResult(False, conversation.state, conversation.agent, "not open")
-            if conversation.state is ConversationState.WITH_AGENT and conversation.agent != agent:
-                return ActionResult(
-                    False, conversation.state, conversation.agent, "not your conversation"
-                )
-            expected = conversation.version
-            now = time.time()
-            config = self.flow.ctx.config
-            conversation.agent = conversation.agent or agent
-            conversation.updated_at = now
-            last = conversation.last_surveyed_at
-            ask = not conversation.surveyed and (
-                last is None or now - last >= config.survey_cooldown_seconds
-            )
-            if ask:
-                conversation.state = ConversationState.SURVEY
-                conversation.surveyed = True
-                conversation.survey_index = 0
-                conversation.last_surveyed_at = now
-            else:
-                conversation.state = ConversationState.CLOSED
-            if await self.store.save(conversation, expected):
-                await self.queue.dequeue(customer_key)
-                if ask:
-                    reply = self.flow.survey_reply(language_of(conversation.locale))
-                    await self._say(conversation, reply, f"close:{expected}")
-                    timeout = Timer(
-                        kind=TimerKind.SURVEY_TIMEOUT, due_at=now + config.survey_timeout_seconds
-                    )
-                    await self.timers.arm(timeout, customer_key, conversation.id)
-                else:
-                    record = conversation.to_record(now)
-                    await self.records.add(record, dedupe_id=record.conversation_id)
-                return ActionResult(True, conversation.state)
-        raise RuntimeError("conversation kept changing during close")
+    async def close(
+        self,
+        customer_key: str,
+        actor: Actor,
+        *,
+        action_id: str | None = None,
+        conversation_id: str | None = None,
+    ) -> ActionResult:
+        """End the conversation: the survey if one may be asked, else closed."""
+        request = AgentRequest(
+            AgentAction.CLOSE, actor, action_id or new_action_id(), conversation_id
+        )
+        return await self.act(customer_key, request)
 
-    async def follow_up(self, customer_key: str, agent: str) -> ActionResult:
-        """Reopen a customer's finished conversation with `agent` (after a low score).
+    async def take_over(
+        self,
+        customer_key: str,
+        actor: Actor,
+        *,
+        action_id: str | None = None,
+        conversation_id: str | None = None,
+    ) -> ActionResult:
+        """Take a conversation another agent holds (recorded in the transcript and record)."""
+        request = AgentRequest(
+            AgentAction.TAKEOVER, actor, action_id or new_action_id(), conversation_id
+        )
+        return await self.act(customer_key, request)
 
-        The new conversation starts with the agent, keeps the transcript for context, and is
-        announced to the desks like an escalation so the agent can reply from there.
+    async def follow_up(
+        self, customer_key: str, actor: Actor, *, action_id: str | None = None
+    ) -> ActionResult:
+        """Reopen a customer's finished conversation with `actor` (after a low score)."""
+        request = AgentRequest(AgentAction.FOLLOW_UP, actor, action_id or new_action_id())
+        return await self.act(customer_key, request)
+
+    # -- the pipeline ------------------------------------------------------------------
+
+    async def act(self, customer_key: str, request: AgentRequest) -> ActionResult:
+        """Decide, commit and carry out one request; a retry of it finishes the first."""
+        await self._note_intent(customer_key, request.event_id)
+        try:
+            outcome = await self.commit(customer_key, request)
+        except ConversationNotFound:
+            await self._forget_intent(customer_key, request.event_id)
+            raise
+        if isinstance(outcome, Refusal):
+            await self._forget_intent(customer_key, request.event_id)
+            return ActionResult(False, outcome.state, outcome.holder, outcome.reason)
+        duplicate = outcome is None
+        await self._finish(customer_key, request.event_id)
+        conversation = await self._load(customer_key)
+        log.info(
+            "agent action",
+            extra={
+                "action": request.action.value,
+                "agent_id": request.actor.id,
+                "customer_key": customer_key,
+                "state": conversation.state.value,
+                "duplicate": duplicate,
+            },
+        )
+        return ActionResult(True, conversation.state, conversation.agent, duplicate=duplicate)
+
+    async def commit(self, customer_key: str, request: AgentRequest) -> Step | Refusal | None:
+        """Decide the request and commit its step (without carrying the effects out).
+
+        Returns the committed step, the refusal, or None when the request's event id was
+        committed before (a retry). `act` is this plus the effects; on its own, it leaves
+        the state a crash right after the commit leaves.
         """
         for _ in range(_MAX_RACES):
-            current = await self.store.load(customer_key)
-            if current is None:
-                raise ConversationNotFound(customer_key)
-            if current.state in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
-                holder = current.agent or "the queue"
-                return ActionResult(
-                    False, current.state, current.agent, f"already with a person ({holder})"
-                )
-            now = time.time()
-            conversation = Conversation(
-                channel=current.channel,
-                user_id=current.user_id,
-                state=ConversationState.WITH_AGENT,
-                locale=current.locale,
-                display_name=current.display_name,
-                started_at=now,
-                updated_at=now,
-                agent=agent,
-                queued_at=now,
-                claimed_at=now,
-                last_surveyed_at=current.last_surveyed_at,
+            if await self.store.handled(customer_key, request.event_id) is not None:
+                return None
+            current = await self._load(customer_key)
+            earlier = (
+                await self.store.transcript(customer_key, TRANSCRIPT_CAP)
+                if request.action is AgentAction.FOLLOW_UP
+                else []
             )
-            if current.state is not ConversationState.CLOSED:
-                # Still answering the survey or talking to the bot: that one ends here.
-                record = current.to_record(now)
-                await self.records.add(record, dedupe_id=record.conversation_id)
-            if await self.store.save(conversation, current.version):
-                text = self.flow.texts.get(
-                    "follow_up_notice", language_of(conversation.locale), agent=agent
+            outcome = decide(self.flow.ctx, current, request, time.time(), transcript=earlier)
+            if isinstance(outcome, Refusal):
+                return outcome
+            if await self.store.commit(request.event_id, outcome, current.version):
+                return outcome
+            # Lost a race with a customer's event or another agent: look again.
+        raise RuntimeError(f"conversation {customer_key} kept changing during {request.action}")
+
+    async def recover(
+        self, *, now: float | None = None, older_than: float = RECOVER_EVERY_SECONDS
+    ) -> int:
+        """Finish actions committed but not carried out (their process died); returns how many.
+
+        Looks only at intents noted more than `older_than` seconds ago, so a request still
+        running elsewhere is normally left to finish itself (if both do, the effects are
+        idempotent).
+        """
+        now = time.time() if now is None else now
+        due = cast(
+            list[tuple[str, float]],
+            await self._redis.zrangebyscore(
+                self._pending_key, "-inf", now - older_than, withscores=True
+            ),
+        )
+        finished = 0
+        for raw, noted_at in due:
+            member = str(raw)
+            customer_key, event_id = _unpack(member)
+            stored = await self.store.handled(customer_key, event_id)
+            if stored is None:
+                if now - float(noted_at) >= ABANDONED_AFTER_SECONDS:
+                    await self._redis.zrem(self._pending_key, member)
+                continue
+            if not stored.applied:
+                await self._finish(customer_key, event_id)
+                finished += 1
+                log.warning(
+                    "agent action finished after a crash",
+                    extra={"customer_key": customer_key, "event_id": event_id},
                 )
-                await self._say(conversation, Reply(text=text, kind=ReplyKind.NOTICE), "follow-up")
-                event = DeskEvent(
-                    kind="escalated",
-                    customer_key=customer_key,
-                    conversation_id=conversation.id,
-                    text="follow-up after a low survey score",
-                )
-                for desk in self.desks:
-                    await desk.notify(event)
-                return ActionResult(True, conversation.state, agent)
-        raise RuntimeError("conversation kept changing during follow-up")
+            await self._redis.zrem(self._pending_key, member)
+        return finished
+
+    async def recover_forever(self, stop: asyncio.Event) -> None:
+        """`recover` at start-up (everything pending), then every `RECOVER_EVERY_SECONDS`."""
+        older_than = 0.0
+        while not stop.is_set():
+            try:
+                await self.recover(older_than=older_than)
+            except Exception as exc:  # a Redis outage: try again next round
+                log.error("agent action recovery failed", extra={"error": str(exc)})
+            older_than = RECOVER_EVERY_SECONDS
+            try:
+                await asyncio.wait_for(stop.wait(), RECOVER_EVERY_SECONDS)
+            except TimeoutError:
+                pass
+
+    async def _finish(self, customer_key: str, event_id: str) -> None:
+        stored = await self.store.handled(customer_key, event_id)
+        if stored is not None and not stored.applied:
+            effects = stored.effects
+            await self.dispatcher.finish(customer_key, event_id, effects, effects.conversation_id)
+        await self._forget_intent(customer_key, event_id)
+
+    async def _note_intent(self, customer_key: str, event_id: str) -> None:
+        await self._redis.zadd(self._pending_key, {_pack(customer_key, event_id): time.time()})
+
+    async def _forget_intent(self, customer_key: str, event_id: str) -> None:
+        await self._redis.zrem(self._pending_key, _pack(customer_key, event_id))
 
     async def _load(self, customer_key: str) -> Conversation:
         conversation = await self.store.load(customer_key)
@@ -272,29 +284,15 @@ class AgentActions:
             raise ConversationNotFound(customer_key)
         return conversation
 
-    async def _say(
-        self,
-        conversation: Conversation,
-        reply: Reply,
-        action_id: str,
-        *,
-        sender: Literal["bot", "agent"] = "bot",
-        name: str | None = None,
-    ) -> None:
-        seed = f"{conversation.id}:{action_id}"
-        message_id = hashlib.sha256(seed.encode()).hexdigest()[:32]
-        await self.store.append_transcript(
-            conversation.customer_key,
-            TranscriptEntry(
-                sender=sender, sender_name=name, text=reply.text, kind=reply.kind.value
-            ),
-            once_per=message_id,
-        )
-        outgoing = Outgoing(
-            message_id=message_id,
-            channel=conversation.channel,
-            user_id=conversation.user_id,
-            conversation_id=conversation.id,
-            reply=reply,
-        )
-        await self.delivery.send([outgoing])
+    async def pending(self) -> Sequence[str]:
+        """Intents not yet finished (for tests and operators)."""
+        return [str(m) for m in await self._redis.zrange(self._pending_key, 0, -1)]
+
+
+def _pack(customer_key: str, event_id: str) -> str:
+    return json.dumps([customer_key, event_id])
+
+
+def _unpack(member: str) -> tuple[str, str]:
+    customer_key, event_id = json.loads(member)
+    return str(customer_key), str(event_id)

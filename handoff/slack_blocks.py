@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
+from bot.actor import Actor
 from bot.conversation import Conversation, ConversationState, DeskEvent, TranscriptEntry
+from bot.flow.agent_turn import AgentAction
 from handoff.agents import ActionResult
 
 CLAIM, RELEASE, CLOSE = "tsunagu_claim", "tsunagu_release", "tsunagu_close"
-FOLLOW_UP = "tsunagu_follow_up"
-DeskAction = Literal["claim", "release", "close", "follow_up"]
-ACTIONS: dict[str, DeskAction] = {
-    CLAIM: "claim",
-    RELEASE: "release",
-    CLOSE: "close",
-    FOLLOW_UP: "follow_up",
+TAKEOVER, FOLLOW_UP = "tsunagu_takeover", "tsunagu_follow_up"
+ACTIONS: dict[str, AgentAction] = {
+    CLAIM: AgentAction.CLAIM,
+    RELEASE: AgentAction.RELEASE,
+    CLOSE: AgentAction.CLOSE,
+    TAKEOVER: AgentAction.TAKEOVER,
+    FOLLOW_UP: AgentAction.FOLLOW_UP,
 }
 
 CHANNEL_NAMES = {"line": "LINE", "web": "Web", "slack": "Slack"}
@@ -68,7 +70,7 @@ def status_blocks(conversation_id: str, conversation: Conversation | None) -> li
     value = conversation_id
     if conversation is None or conversation.id != conversation_id:
         return [section(":white_check_mark: *Closed*", "status")]
-    state, agent = conversation.state, escape(conversation.agent or "")
+    state, agent = conversation.state, escape(conversation.agent_name or "")
     if state is ConversationState.QUEUED:
         return [
             section(":hourglass_flowing_sand: *Waiting for an agent*", "status"),
@@ -90,6 +92,8 @@ def status_blocks(conversation_id: str, conversation: Conversation | None) -> li
                 "elements": [
                     button("Release", RELEASE, value),
                     button("Close", CLOSE, value, "danger"),
+                    # Only for someone else than the holder: refused for the holder.
+                    button("Take over", TAKEOVER, value),
                 ],
             },
         ]
@@ -101,13 +105,15 @@ def status_blocks(conversation_id: str, conversation: Conversation | None) -> li
     ]
 
 
-def action_note(action: DeskAction, agent: str, result: ActionResult) -> str:
+def action_note(action: AgentAction, actor: Actor, result: ActionResult) -> str:
     """The thread note for an agent's successful button press."""
-    who = f"*{escape(agent)}*"
-    if action == "claim":
+    who = f"*{escape(actor.name)}*"
+    if action is AgentAction.CLAIM:
         return f":raising_hand: {who} claimed the conversation."
-    if action == "release":
+    if action is AgentAction.RELEASE:
         return f":arrows_counterclockwise: {who} released the conversation; it is waiting again."
+    if action is AgentAction.TAKEOVER:
+        return f":twisted_rightwards_arrows: {who} took the conversation over."
     if result.state is ConversationState.SURVEY:
         return (
             f":white_check_mark: {who} closed the conversation; the customer was asked the "
@@ -127,6 +133,8 @@ def note(event: DeskEvent) -> str:
         return f":alarm_clock: Still waiting: {text or 'nobody has claimed this yet'}."
     if event.kind == "low_score":
         return f":chart_with_downwards_trend: Low survey score: {text}"
+    if event.kind == "taken_over":
+        return f":twisted_rightwards_arrows: Taken over: {text}."
     return f":information_source: {escape(str(event.kind))}: {text}"
 
 

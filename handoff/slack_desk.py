@@ -19,15 +19,16 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actor import Actor
 from bot.conversation import Conversation, ConversationState, DeskEvent
 from bot.faq import FaqLibrary
+from bot.flow.agent_turn import AgentAction, AgentRequest, holds
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound
 from handoff.slack_blocks import (
     CHANNEL_NAMES,
     FOLLOW_UP,
     HISTORY_SHOWN,
     LINE_LIMIT,
-    DeskAction,
     action_note,
     button,
     clip,
@@ -200,7 +201,8 @@ class SlackDesk:
                 return
             channel = CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
             who = escape(conversation.display_name or conversation.user_id)
-            handled = f"with {escape(conversation.agent)}" if conversation.agent else "bot only"
+            agent = conversation.agent_name
+            handled = f"with {escape(agent)}" if agent else "bot only"
             blocks: list[dict[str, Any]] = [
                 section(
                     f":chart_with_downwards_trend: *Low survey score {escape(event.text)}* from "
@@ -233,9 +235,11 @@ class SlackDesk:
             )
             await self._redis.set(self._ts_key(alert.ts), alert.model_dump_json(), ex=self._ttl)
 
-    async def _follow_up(self, alert: EscalationThread, agent: str) -> ActionResult:
+    async def _follow_up(
+        self, alert: EscalationThread, actor: Actor, action_id: str
+    ) -> ActionResult:
         try:
-            result = await self._agents.follow_up(alert.customer_key, agent)
+            result = await self._agents.follow_up(alert.customer_key, actor, action_id=action_id)
         except ConversationNotFound:
             return ActionResult(False, ConversationState.CLOSED, None, "the customer is gone")
         if result.ok:
@@ -246,7 +250,7 @@ class SlackDesk:
                 blocks=[
                     *alert.blocks,
                     section(
-                        f":telephone_receiver: *{escape(agent)}* is following up "
+                        f":telephone_receiver: *{escape(actor.name)}* is following up "
                         "(a new escalation was opened)",
                         "status",
                     ),
@@ -287,41 +291,39 @@ class SlackDesk:
 
     # -- what agents do in Slack -----------------------------------------------------------
 
-    async def on_button(self, action: DeskAction, message_ts: str, user_id: str) -> ActionResult:
-        """Claim, release or close the escalation whose button `user_id` pressed."""
+    async def actor(self, user_id: str) -> Actor:
+        """The Slack user as an agent: their id decides, their display name is shown."""
+        return Actor.slack(user_id, await self._name_of(user_id))
+
+    async def on_button(
+        self, action: AgentAction, message_ts: str, user_id: str, action_id: str
+    ) -> ActionResult:
+        """Claim, release, close or take over the escalation whose button `user_id` pressed.
+
+        `action_id` names this press (Slack's `action_ts`), so a redelivery is one action.
+        """
         thread = await self.thread_at(message_ts)
         if thread is None:
             result = ActionResult(False, ConversationState.CLOSED, None, "unknown escalation")
             await self._tell(user_id, None, result.reason)
             return result
-        agent = await self._name_of(user_id)
-        if action == "follow_up":
-            result = await self._follow_up(thread, agent)
+        actor = await self.actor(user_id)
+        action_id = f"slack:{message_ts}:{action_id}"
+        if action is AgentAction.FOLLOW_UP:
+            result = await self._follow_up(thread, actor, action_id)
             if not result.ok:
                 await self._tell(user_id, thread, result.reason)
             return result
-        conversation = await self._store.load(thread.customer_key)
-        if conversation is None or conversation.id != thread.conversation_id:
+        request = AgentRequest(action, actor, action_id, conversation_id=thread.conversation_id)
+        try:
+            result = await self._agents.act(thread.customer_key, request)
+        except ConversationNotFound:
             result = ActionResult(
                 False, ConversationState.CLOSED, None, "this conversation is over"
             )
-        elif (
-            action == "close"
-            and conversation.state is ConversationState.WITH_AGENT
-            and conversation.agent != agent
-        ):
-            result = ActionResult(
-                False, conversation.state, conversation.agent, "not your conversation"
-            )
-        else:
-            try:
-                result = await getattr(self._agents, action)(thread.customer_key, agent)
-            except ConversationNotFound:
-                result = ActionResult(
-                    False, ConversationState.CLOSED, None, "this conversation is over"
-                )
         if result.ok:
-            await self._post_in_thread(thread, action_note(action, agent, result))
+            if action is not AgentAction.TAKEOVER:  # a takeover is noted as a desk event
+                await self._post_in_thread(thread, action_note(action, actor, result))
             await self.refresh(thread)
         else:
             await self._tell(user_id, thread, result.reason)
@@ -334,31 +336,37 @@ class SlackDesk:
                     await self.refresh(thread, latest)
         log.info(
             "slack desk action",
-            extra={"action": action, "agent": agent, "ok": result.ok, "reason": result.reason},
+            extra={
+                "action": action.value,
+                "agent_id": actor.id,
+                "ok": result.ok,
+                "reason": result.reason,
+            },
         )
         return result
 
     async def on_thread_message(
         self, thread_ts: str, user_id: str, text: str, message_id: str
     ) -> bool:
-        """Relay the claiming agent's thread reply to the customer; others are discussion."""
+        """Relay the holder's thread reply to the customer; others' are discussion."""
         thread = await self.thread_at(thread_ts)
         if thread is None or not text:
             return False
         conversation = await self._store.load(thread.customer_key)
-        if (
-            conversation is None
-            or conversation.id != thread.conversation_id
-            or conversation.state is not ConversationState.WITH_AGENT
-        ):
+        actor = await self.actor(user_id)
+        if conversation is None or not holds(conversation, actor):
+            return False  # discussion: only the holder (by Slack id) speaks to the customer
+        try:
+            result = await self._agents.reply(
+                thread.customer_key,
+                actor,
+                text,
+                action_id=f"slack:{message_id}",
+                conversation_id=thread.conversation_id,
+            )
+        except ConversationNotFound:
             return False
-        agent = await self._name_of(user_id)
-        if conversation.agent != agent:
-            return False
-        result = await self._agents.reply(
-            thread.customer_key, agent, text, message_id=f"slack:{message_id}"
-        )
-        return result.ok
+        return result.ok and not result.duplicate
 
     async def _tell(self, user_id: str, thread: EscalationThread | None, reason: str) -> None:
         """An ephemeral note only the agent who pressed the button sees."""

@@ -30,7 +30,8 @@ def _history_summary(before: Conversation | None, after: Conversation) -> str:
             "conversation_id": after.id,
             "started_at": after.started_at,
             "closed_at": after.updated_at,
-            "agent": after.agent,
+            "agent": after.agent_name,
+            "agent_id": after.agent_id,
             "faq_answered": after.faq_answered,
         },
         ensure_ascii=False,
@@ -90,6 +91,7 @@ class RedisConversationStore:
         conversation = step.conversation
         key = conversation.customer_key
         ttl = self.ttl_of(conversation)
+        step.effects.conversation_id = conversation.id
         before = await self.load(key) if conversation.state is ConversationState.CLOSED else None
         result = await self._commit(
             keys=[

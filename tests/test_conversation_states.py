@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.actor import Actor
 from bot.conversation import ConversationState
 from bot.model import Channel, Inbound, InboundKind
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
@@ -128,19 +129,19 @@ async def test_full_journey_bot_queue_agent_survey_closed(
     transcript = await runtime.store.transcript(customer.key)
     assert transcript[-1].text == "注文番号は 1234 です"
 
-    claimed = await runtime.agents.claim(customer.key, "Sato")
+    claimed = await runtime.agents.claim(customer.key, Actor.console("Sato"))
     assert claimed.ok
     assert await customer.state() is ConversationState.WITH_AGENT
     assert await runtime.queue.position(customer.key) is None
     [joined] = await customer.replies()
     assert "Sato" in joined.text
 
-    await runtime.agents.reply(customer.key, "Sato", "確認します。", message_id="m1")
+    await runtime.agents.reply(customer.key, Actor.console("Sato"), "確認します。", action_id="m1")
     [from_agent] = await customer.replies()
     assert (from_agent.sender, from_agent.sender_name) == ("agent", "Sato")
     assert await customer.send("ありがとう") == [], "an agent's customer is not answered by the bot"
 
-    closed = await runtime.agents.close(customer.key, "Sato")
+    closed = await runtime.agents.close(customer.key, Actor.console("Sato"))
     assert closed.state is ConversationState.SURVEY
     [question] = await customer.replies()
     assert question.kind == "survey"
@@ -279,8 +280,8 @@ async def test_a_second_claim_loses_and_names_the_winner(
     runtime: Runtime, customer: Customer
 ) -> None:
     await customer.send("担当者をお願いします")
-    assert (await runtime.agents.claim(customer.key, "Sato")).ok
-    lost = await runtime.agents.claim(customer.key, "Suzuki")
+    assert (await runtime.agents.claim(customer.key, Actor.console("Sato"))).ok
+    lost = await runtime.agents.claim(customer.key, Actor.console("Suzuki"))
     assert not lost.ok
     assert lost.reason == "already taken by Sato"
 
@@ -291,9 +292,9 @@ async def test_release_puts_the_customer_back_at_their_place(
     later = Customer(runtime)
     await customer.send("人と話したい")
     await later.send("人と話したい")
-    await runtime.agents.claim(customer.key, "Sato")
+    await runtime.agents.claim(customer.key, Actor.console("Sato"))
     assert await runtime.queue.position(later.key) == 1
-    await runtime.agents.release(customer.key, "Sato")
+    await runtime.agents.release(customer.key, Actor.console("Sato"))
     assert await customer.state() is ConversationState.QUEUED
     assert await runtime.queue.position(customer.key) == 1
     assert await runtime.queue.position(later.key) == 2

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
+from bot.actor import Actor
 from bot.conversation import ConversationState
 from bot.faq import Outcome
 from bot.settings import Settings
@@ -98,8 +99,12 @@ async def test_asking_for_a_person_then_a_late_agent_message_is_pushed(world: Li
     assert "担当者におつなぎします" in queued["text"]
     assert (await rt.store.load(f"line:{user}")).state is ConversationState.QUEUED  # type: ignore[union-attr]
 
-    assert (await rt.agents.claim(f"line:{user}", "Sato")).ok
-    assert (await rt.agents.reply(f"line:{user}", "Sato", "佐藤です。どうされましたか？", "m1")).ok
+    assert (await rt.agents.claim(f"line:{user}", Actor.console("Sato"))).ok
+    assert (
+        await rt.agents.reply(
+            f"line:{user}", Actor.console("Sato"), "佐藤です。どうされましたか？", action_id="m1"
+        )
+    ).ok
     await world.platform.wait_for_text(user, "佐藤です。どうされましたか？")
     pushes = [s for s in world.platform.sent if s.kind == "push"]
     assert [s.messages[0]["text"] for s in pushes][-1] == "佐藤です。どうされましたか？"
@@ -107,7 +112,11 @@ async def test_asking_for_a_person_then_a_late_agent_message_is_pushed(world: Li
     seen = len(world.platform.messages_to(user))
 
     # Delivered again (the agent's desk retried): LINE never shows it twice.
-    assert (await rt.agents.reply(f"line:{user}", "Sato", "佐藤です。どうされましたか？", "m1")).ok
+    assert (
+        await rt.agents.reply(
+            f"line:{user}", Actor.console("Sato"), "佐藤です。どうされましたか？", action_id="m1"
+        )
+    ).ok
     await asyncio.sleep(0.3)
     assert len(world.platform.messages_to(user)) == seen
 
@@ -146,7 +155,7 @@ async def test_media_gets_a_kind_reply_then_reaches_the_agent_with_a_link(
 
     await platform.tap(user, kind["quickReply"]["items"][0])
     await platform.wait_for_text(user, "担当者におつなぎします")
-    assert (await rt.agents.claim(f"line:{user}", "Sato")).ok
+    assert (await rt.agents.claim(f"line:{user}", Actor.console("Sato"))).ok
     await platform.wait_for_text(user, "Sato")
     seen = len(platform.messages_to(user))
     photo = platform.media(user, "image", content=b"receipt-photo")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bot import metrics
+from bot.actor import Actor
 from bot.conversation import ConversationState
 from bot.model import Channel, Choice, Outgoing, Reply, ReplyKind
 from bot.outbound import OutboundSweeper
@@ -193,17 +194,21 @@ async def test_blocked_user_is_logged_once_and_the_conversation_closed(
     user = world.new_user()
     await platform.say(user, "担当者と話したい")
     await platform.wait_for_text(user, "担当者におつなぎします")
-    assert (await rt.agents.claim(f"line:{user}", "Sato")).ok
+    assert (await rt.agents.claim(f"line:{user}", Actor.console("Sato"))).ok
     await platform.wait_for_text(user, "Sato")
     platform.block(user)
-    assert (await rt.agents.reply(f"line:{user}", "Sato", "まだいらっしゃいますか？", "a1")).ok
+    assert (
+        await rt.agents.reply(
+            f"line:{user}", Actor.console("Sato"), "まだいらっしゃいますか？", action_id="a1"
+        )
+    ).ok
     for _ in range(60):
         conversation = await rt.store.load(f"line:{user}")
         if conversation is not None and conversation.state is ConversationState.CLOSED:
             break
         await asyncio.sleep(0.05)
     assert conversation is not None and conversation.state is ConversationState.CLOSED
-    await rt.agents.reply(f"line:{user}", "Sato", "もう一度", "a2")
+    await rt.agents.reply(f"line:{user}", Actor.console("Sato"), "もう一度", action_id="a2")
     await world.channel_send(user, Reply(text="and again", kind=ReplyKind.AGENT))
     await line_sweeper(world).sweep(now=time.time() + 3600)
     refused = [r for r in platform.rejected if r[0] == "push"]

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from itsdangerous import TimestampSigner
 
+from bot.actor import Actor
 from bot.forget import forget, forget_customer
 from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
@@ -263,9 +264,13 @@ async def test_every_key_about_a_customer_expires(
         await world.platform.wait_for_messages(user, 1)
         await world.platform.say(user, "人と話したい")
         await world.platform.wait_for_text(user, "担当者におつなぎします")
-        assert (await rt.agents.claim(f"line:{user}", "Sato")).ok
-        assert (await rt.agents.reply(f"line:{user}", "Sato", "お待たせしました", "m1")).ok
-        assert (await rt.agents.close(f"line:{user}", "Sato")).ok
+        assert (await rt.agents.claim(f"line:{user}", Actor.console("Sato"))).ok
+        assert (
+            await rt.agents.reply(
+                f"line:{user}", Actor.console("Sato"), "お待たせしました", action_id="m1"
+            )
+        ).ok
+        assert (await rt.agents.close(f"line:{user}", Actor.console("Sato"))).ok
         async with httpx.AsyncClient(base_url=world.app.base_url) as http:
             customer = await WebCustomer.start(http)
             await customer.say("送料はいくらですか？")

@@ -144,8 +144,9 @@ async def test_many_agents_claim_at_once_and_exactly_one_wins(
     conversation = await served.runtime.store.load(f"web:{customer.user_id}")
     assert conversation is not None
     assert conversation.state is ConversationState.WITH_AGENT
-    winner = conversation.agent
+    winner = conversation.agent_name
     assert winner in AGENTS.values()
+    assert conversation.agent_id == f"slack:{next(u for u, n in AGENTS.items() if n == winner)}"
     claimed_notes = await fake.wait_for(
         lambda: [p for p in fake.posts(DESK, thread_ts=ts) if "claimed" in text_of(p)],
         what="the claim note",
@@ -160,7 +161,10 @@ async def test_many_agents_claim_at_once_and_exactly_one_wins(
     joined = await customer.next_from("bot")
     assert winner in joined["text"], "the customer hears who joined"
     await fake.wait_for(
-        lambda: button_ids(fake.current_blocks(DESK, ts)) == ["tsunagu_release", "tsunagu_close"],
+        lambda: (
+            button_ids(fake.current_blocks(DESK, ts))
+            == ["tsunagu_release", "tsunagu_close", "tsunagu_takeover"]
+        ),
         what="the message showing Release and Close",
     )
     assert f"Claimed by {winner}" in json.dumps(fake.current_blocks(DESK, ts))
@@ -248,7 +252,7 @@ async def test_release_puts_the_customer_back_in_the_queue(
     assert await served.runtime.queue.position(key) == 1
     await claimed_by(fake, escalation, SUZUKI)
     conversation = await served.runtime.store.load(key)
-    assert conversation is not None and conversation.agent == "Suzuki"
+    assert conversation is not None and conversation.agent_id == f"slack:{SUZUKI}"
 
 
 async def test_cancel_while_waiting_is_noted_and_the_buttons_go(
@@ -296,7 +300,11 @@ async def test_low_score_alert_and_follow_up_reopen_the_case_with_the_lead(
     key = f"web:{customer.user_id}"
     conversation = await served.runtime.store.load(key)
     assert conversation is not None
-    assert (conversation.state, conversation.agent) == (ConversationState.WITH_AGENT, "Sato")
+    assert (conversation.state, conversation.agent_id, conversation.agent_name) == (
+        ConversationState.WITH_AGENT,
+        f"slack:{SATO}",
+        "Sato",
+    )
     escalations: list[ApiCall] = await fake.wait_for(
         lambda: [
             p

@@ -171,7 +171,7 @@ async def test_acknowledged_within_three_seconds_even_when_slack_is_slow(
         if conversation is not None and conversation.state is ConversationState.WITH_AGENT:
             break
         await asyncio.sleep(0.1)
-    assert conversation is not None and conversation.agent == "Sato"
+    assert conversation is not None and conversation.agent_name == "Sato"
 
 
 def button_with(fake: FakeSlack, value: str) -> tuple[ApiCall, dict[str, Any]] | None:

@@ -113,7 +113,7 @@ class Flow:
             armed_at = float(inbound.meta.get("due_at", "0")) - config.idle_close_seconds
             if conversation.updated_at > armed_at + 0.01:
                 return b.step  # the customer wrote since; a later timer is armed
-            if (conversation.faq_answered or conversation.agent) and may_survey(self.ctx, b):
+            if (conversation.faq_answered or conversation.agent_id) and may_survey(self.ctx, b):
                 ask_survey(self.ctx, b)
             else:
                 b.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.conversation import (
     Conversation,
@@ -40,7 +41,14 @@ class StepBuilder:
         """The effects of the step (shorthand)."""
         return self.step.effects
 
-    def reply(self, reply: Reply, faq_ids: list[str] | None = None) -> None:
+    def reply(
+        self,
+        reply: Reply,
+        faq_ids: list[str] | None = None,
+        *,
+        sender: Literal["bot", "agent"] = "bot",
+        sender_name: str | None = None,
+    ) -> None:
         """Send `reply` to the customer (with a message id stable across replays)."""
         index = len(self.step.effects.outgoing)
         seed = f"{self.inbound.event_id}#{index}"
@@ -56,8 +64,19 @@ class StepBuilder:
         )
         self.step.transcript.append(
             TranscriptEntry(
-                sender="bot", text=reply.text, kind=reply.kind.value, faq_ids=faq_ids or []
+                time=self.now,
+                sender=sender,
+                sender_name=sender_name,
+                text=reply.text,
+                kind=reply.kind.value,
+                faq_ids=faq_ids or [],
             )
+        )
+
+    def note(self, text: str) -> None:
+        """Add a line to the transcript that only agents read (a takeover, say)."""
+        self.step.transcript.append(
+            TranscriptEntry(time=self.now, sender="system", text=text, kind="notice")
         )
 
     def say(

@@ -48,7 +48,7 @@ def ask_survey(ctx: FlowContext, b: StepBuilder) -> None:
 
 def finish(ctx: FlowContext, b: StepBuilder) -> None:
     """The customer is done: ask the survey if the bot or an agent helped, else say bye."""
-    helped = bool(b.conversation.faq_answered or b.conversation.agent)
+    helped = bool(b.conversation.faq_answered or b.conversation.agent_id)
     if helped and may_survey(ctx, b):
         ask_survey(ctx, b)
     else:
@@ -128,7 +128,9 @@ def _rating(b: StepBuilder, question: SurveyQuestion) -> int | None:
 def _record(b: StepBuilder, question: SurveyQuestion, score: int, comment: str | None) -> None:
     conversation = b.conversation
     handle = (
-        b.now - conversation.claimed_at if conversation.claimed_at and conversation.agent else None
+        b.now - conversation.claimed_at
+        if conversation.claimed_at and conversation.agent_id
+        else None
     )
     wait = (
         conversation.claimed_at - conversation.queued_at
@@ -145,7 +147,8 @@ def _record(b: StepBuilder, question: SurveyQuestion, score: int, comment: str |
             scale_low=question.low,
             scale_high=question.high,
             comment=comment,
-            resolved_by=conversation.agent or "bot",
+            resolved_by=conversation.agent_name or "bot",
+            agent_id=conversation.agent_id,
             faq_ids=list(conversation.faq_answered),
             wait_seconds=wait,
             handle_seconds=handle,

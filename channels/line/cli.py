@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.actor import Actor
 from channels.line.fake_platform import FakeLinePlatform, Sent
 from channels.line.settings import LineSettings
 
@@ -194,16 +195,20 @@ class _Chat:
             click.echo(f"(LINE language is now {p.users[user]['language']})")
         elif line.startswith("/agent claim"):
             self.agent = line.removeprefix("/agent claim").strip() or self.agent
-            result = await runtime.agents.claim(key, self.agent)
+            # The simulator's operator acts like the admin token under a typed name.
+            actor = Actor.admin(self.agent)
+            result = await runtime.agents.claim(key, actor, action_id=uuid.uuid4().hex)
             click.echo(f"(agent {self.agent} claim: {result.reason or 'ok'})")
             await asyncio.sleep(0.3)
         elif line == "/agent close":
-            result = await runtime.agents.close(key, self.agent)
+            actor = Actor.admin(self.agent)
+            result = await runtime.agents.close(key, actor, action_id=uuid.uuid4().hex)
             click.echo(f"(agent close: {result.reason or 'ok'})")
             await asyncio.sleep(0.3)
         elif line.startswith("/agent "):
             text = line.removeprefix("/agent ").strip()
-            result = await runtime.agents.reply(key, self.agent, text, uuid.uuid4().hex)
+            actor = Actor.admin(self.agent)
+            result = await runtime.agents.reply(key, actor, text, action_id=uuid.uuid4().hex)
             if not result.ok:
                 click.echo(f"(agent reply refused: {result.reason})")
             await asyncio.sleep(0.3)

@@ -132,14 +132,16 @@ def register(
 
     @app.action(re.compile(f"^({'|'.join(ACTIONS)})$"))
     async def on_desk_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Claim, Release or Close on an escalation (acknowledged first: it takes a while)."""
+        """A button on an escalation (acknowledged first: acting takes a while)."""
         await ack()
         clicker = _clicker(body, action)
         if clicker is None:
             return
         container = body.get("container") or {}
         message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-        await desk.on_button(ACTIONS[action["action_id"]], str(message_ts), clicker)
+        # One press is one action however often it is handled: Slack's time of the press.
+        press = str(action.get("action_ts") or body.get("trigger_id") or "")
+        await desk.on_button(ACTIONS[action["action_id"]], str(message_ts), clicker, press)
 
     @app.action(re.compile(f"^{re.escape(CHOICE_PREFIX)}"))
     async def on_choice(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -5,19 +5,20 @@ import time.
 """
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
-from redis.asyncio import Redis
 
+from bot.actor import Actor
 from bot.conversation import Conversation, ConversationState
-from handoff.agents import ActionResult, AgentActions, ConversationNotFound
+from handoff.agents import ActionResult, AgentActions, ConversationNotFound, new_action_id
 from handoff.console.auth import Agent, BadName, ConsoleAuth
 from handoff.console.schemas import (
+    CLIENT_ID_PATTERN,
     CUSTOMER_KEY_PATTERN,
     ActionDone,
     ActionRefused,
@@ -64,18 +65,45 @@ def _json(request: Request, body: BaseModel) -> Response:
 
 
 def _refused(result: ActionResult) -> JSONResponse:
-    body = ActionRefused(detail=result.reason, state=result.state, agent=result.holder)
+    holder = result.holder
+    body = ActionRefused(
+        detail=result.reason,
+        state=result.state,
+        agent=holder.name if holder else None,
+        agent_id=holder.id if holder else None,
+    )
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_409_CONFLICT)
 
 
-def build_router(
-    auth: ConsoleAuth,
-    views: ConsoleViews,
-    agents: AgentActions,
-    redis: Redis,
-    reply_key: Callable[[str, str], str],
-    reply_ttl_seconds: int,
-) -> APIRouter:
+def _done(result: ActionResult, action_id: str, message_id: str | None = None) -> ActionDone:
+    holder = result.holder if result.state is not ConversationState.QUEUED else None
+    return ActionDone(
+        state=result.state,
+        agent=holder.name if holder else None,
+        agent_id=holder.id if holder else None,
+        action_id=action_id,
+        message_id=message_id,
+        duplicate=result.duplicate,
+    )
+
+
+def _action_id(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            pattern=CLIENT_ID_PATTERN,
+            description="Random per action; a retry with the same key does nothing again. "
+            "Generated (and returned as `action_id`) when absent.",
+        ),
+    ] = None,
+) -> str:
+    return idempotency_key or new_action_id()
+
+
+ActionId = Annotated[str, Depends(_action_id)]
+
+
+def build_router(auth: ConsoleAuth, views: ConsoleViews, agents: AgentActions) -> APIRouter:
     """The `/agent` page and `/agent/api/*` routes, bound to this process's parts."""
     router = APIRouter(prefix="/agent")
     api = APIRouter(prefix="/api", tags=["agent console"])
@@ -99,15 +127,16 @@ def build_router(
             )
         return agent
 
-    def acting_agent(agent: Annotated[Agent, Depends(current_agent)]) -> str:
-        if agent.name is None:
+    def acting_agent(agent: Annotated[Agent, Depends(current_agent)]) -> Actor:
+        actor = agent.actor
+        if actor is None:
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST,
                 "with the admin token, name yourself in the 'X-Agent-Name' header",
             )
-        return agent.name
+        return actor
 
-    Acting = Annotated[str, Depends(acting_agent)]
+    Acting = Annotated[Actor, Depends(acting_agent)]
 
     async def load(customer_key: str) -> Conversation:
         conversation = await views.store.load(customer_key)
@@ -118,7 +147,8 @@ def build_router(
     @api.get("/me")
     async def me(agent: Annotated[Agent, Depends(current_agent)]) -> Me:
         """Who this token belongs to (checks a token the page was given)."""
-        return Me(name=agent.name, via=agent.via)
+        actor = agent.actor
+        return Me(id=actor.id if actor else None, name=agent.name, via=agent.via)
 
     @api.get("/queue", response_model=QueueView, responses={304: {"description": "Unchanged."}})
     async def queue(request: Request, _: Annotated[Agent, Depends(current_agent)]) -> Response:
@@ -140,58 +170,66 @@ def build_router(
         return _json(request, await views.conversation_view(await load(customer_key), limit))
 
     @api.post("/conversations/{customer_key}/claim", response_model=ActionDone, responses=_REFUSED)
-    async def claim(customer_key: CustomerKey, agent: Acting) -> ActionDone | JSONResponse:
+    async def claim(
+        customer_key: CustomerKey, actor: Acting, action_id: ActionId
+    ) -> ActionDone | JSONResponse:
         """Take a waiting customer. Of simultaneous claims exactly one wins; the rest get 409."""
-        result = await _act(agents.claim(customer_key, agent))
+        result = await _act(agents.claim(customer_key, actor, action_id=action_id))
         if not result.ok:
             return _refused(result)
         await views.track(customer_key)
-        return ActionDone(state=result.state, agent=result.holder)
+        return _done(result, action_id)
 
     @api.post("/conversations/{customer_key}/reply", response_model=ActionDone, responses=_REFUSED)
     async def reply(
-        customer_key: CustomerKey, body: AgentReply, agent: Acting
+        customer_key: CustomerKey, body: AgentReply, actor: Acting
     ) -> ActionDone | JSONResponse:
-        """Send text to the customer on their channel; resending a client_id is a no-op."""
-        guard = reply_key(customer_key, body.client_id)
-        if not await redis.set(guard, agent, nx=True, ex=reply_ttl_seconds):
-            current = await load(customer_key)
-            return ActionDone(
-                state=current.state, agent=current.agent, message_id=body.client_id, duplicate=True
-            )
-        try:
-            result = await _act(agents.reply(customer_key, agent, body.text, body.client_id))
-        except BaseException:
-            await redis.delete(guard)  # not sent: a retry must try again
-            raise
+        """Send text to the customer on their channel (only the holder may).
+
+        Resending a `client_id` you sent is a no-op (`duplicate: true`); anyone else gets
+        the answer their own request deserves (409 unless they hold the conversation).
+        """
+        result = await _act(agents.reply(customer_key, actor, body.text, action_id=body.client_id))
         if not result.ok:
-            await redis.delete(guard)
             return _refused(result)
-        return ActionDone(state=result.state, agent=result.holder, message_id=body.client_id)
+        return _done(result, body.client_id, message_id=body.client_id)
 
     @api.post(
         "/conversations/{customer_key}/release", response_model=ActionDone, responses=_REFUSED
     )
-    async def release(customer_key: CustomerKey, agent: Acting) -> ActionDone | JSONResponse:
+    async def release(
+        customer_key: CustomerKey, actor: Acting, action_id: ActionId
+    ) -> ActionDone | JSONResponse:
         """Put the customer back in the queue, at the place they had."""
-        result = await _act(agents.release(customer_key, agent))
+        result = await _act(agents.release(customer_key, actor, action_id=action_id))
         if not result.ok:
             return _refused(result)
         await views.track(customer_key)
-        return ActionDone(state=result.state)
+        return _done(result, action_id)
 
     @api.post("/conversations/{customer_key}/close", response_model=ActionDone, responses=_REFUSED)
-    async def close(customer_key: CustomerKey, agent: Acting) -> ActionDone | JSONResponse:
-        """End the conversation; the customer is asked the CES question (once)."""
-        current = await load(customer_key)
-        held_by_other = current.state is ConversationState.WITH_AGENT and current.agent != agent
-        if held_by_other:
-            reason = f"already taken by {current.agent}"
-            return _refused(ActionResult(False, current.state, current.agent, reason))
-        result = await _act(agents.close(customer_key, agent))
+    async def close(
+        customer_key: CustomerKey, actor: Acting, action_id: ActionId
+    ) -> ActionDone | JSONResponse:
+        """End the conversation; the customer is asked the survey (once, if surveys are on)."""
+        result = await _act(agents.close(customer_key, actor, action_id=action_id))
         if not result.ok:
             return _refused(result)
-        return ActionDone(state=result.state)
+        return _done(result, action_id)
+
+    @api.post(
+        "/conversations/{customer_key}/takeover", response_model=ActionDone, responses=_REFUSED
+    )
+    async def takeover(
+        customer_key: CustomerKey, actor: Acting, action_id: ActionId
+    ) -> ActionDone | JSONResponse:
+        """Take a conversation another agent holds. Recorded in the transcript, told to the
+        desks and counted in the conversation's record."""
+        result = await _act(agents.take_over(customer_key, actor, action_id=action_id))
+        if not result.ok:
+            return _refused(result)
+        await views.track(customer_key)
+        return _done(result, action_id)
 
     router.include_router(api)
     router.add_api_route("", _page, include_in_schema=False)

@@ -15,6 +15,8 @@ from urllib.parse import unquote
 from fastapi import Header, HTTPException, status
 from redis.asyncio import Redis
 
+from bot.actor import Actor
+
 log = logging.getLogger("tsunagu.console")
 
 MAX_NAME_LENGTH = 40
@@ -31,6 +33,15 @@ class Agent:
 
     name: str | None
     via: Literal["agent_token", "admin_token"]
+
+    @property
+    def actor(self) -> Actor | None:
+        """Their identity: `console:<token name>`, or `admin:<typed name>` (None untyped)."""
+        if self.name is None:
+            return None
+        if self.via == "agent_token":
+            return Actor.console(self.name)
+        return Actor.admin(self.name)
 
 
 def clean_name(raw: str | None) -> str | None:
@@ -108,7 +119,11 @@ class ConsoleAuth:
         if matched is not None:
             return Agent(matched, "agent_token")
         if is_admin:
-            return Agent(clean_name(typed_name), "admin_token")
+            typed = clean_name(typed_name)
+            if typed is not None and any(typed == agent for agent, _ in self._agents):
+                # Its id would differ, but customers and colleagues would see that agent.
+                raise BadName(f"'{typed}' is the name of an agent token; type your own name")
+            return Agent(typed, "admin_token")
         return None
 
 

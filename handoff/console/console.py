@@ -58,14 +58,7 @@ class AgentConsole:
             parts.redis, f"{keys.prefix}:console:open", parts.store, parts.queue
         )
         self._settings = settings
-        self.router: APIRouter = build_router(
-            self.auth,
-            self.views,
-            parts.agents,
-            parts.redis,
-            lambda key, client_id: f"{keys.prefix}:conv:{{{key}}}:console_reply:{client_id}",
-            settings.dedupe_ttl_seconds,
-        )
+        self.router: APIRouter = build_router(self.auth, self.views, parts.agents)
 
     async def start(self) -> None:
         """Resolve the admin token; a generated one is logged with the URL to open."""

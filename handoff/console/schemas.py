@@ -16,6 +16,10 @@ CUSTOMER_KEY_PATTERN = r"^(line|slack|web):[A-Za-z0-9_.:-]{1,128}$"
 class Me(BaseModel):
     """Who the bearer token (and, for the admin token, the typed name) says the agent is."""
 
+    id: str | None = Field(
+        description="The stable identity every action is checked against: "
+        "`console:<token name>` or `admin:<typed name>` (None until a name is typed)."
+    )
     name: str | None = Field(description="None until an admin-token user has typed a name.")
     via: Literal["agent_token", "admin_token"]
 
@@ -38,7 +42,8 @@ class ActiveConversation(BaseModel):
     customer_key: str
     channel: str
     display_name: str | None
-    agent: str | None
+    agent: str | None = Field(description="The holder's name.")
+    agent_id: str | None = Field(description="The holder's id.")
     claimed_at: float | None
     last_message: str | None
     last_message_at: float | None
@@ -60,7 +65,8 @@ class ConversationView(BaseModel):
     display_name: str | None
     locale: str | None
     state: ConversationState
-    agent: str | None
+    agent: str | None = Field(description="The holder's name (or last holder's, once over).")
+    agent_id: str | None = Field(description="The holder's id.")
     position: int | None
     queued_at: float | None
     claimed_at: float | None
@@ -90,9 +96,13 @@ class ActionDone(BaseModel):
 
     ok: Literal[True] = True
     state: ConversationState
-    agent: str | None = None
+    agent: str | None = Field(default=None, description="The holder's name afterwards.")
+    agent_id: str | None = Field(default=None, description="The holder's id afterwards.")
+    action_id: str = Field(description="Retry with this id (`Idempotency-Key`) to be safe.")
     message_id: str | None = Field(default=None, description="For a reply: its message id.")
-    duplicate: bool = Field(default=False, description="A retry of a reply already sent.")
+    duplicate: bool = Field(
+        default=False, description="This id was done before (by you): nothing happened again."
+    )
 
 
 class ActionRefused(BaseModel):
@@ -100,4 +110,5 @@ class ActionRefused(BaseModel):
 
     detail: str = Field(examples=["already taken by Sato"])
     state: ConversationState
-    agent: str | None = None
+    agent: str | None = Field(default=None, description="The holder's name.")
+    agent_id: str | None = Field(default=None, description="The holder's id.")
