@@ -22,7 +22,7 @@ from bot.model import Channel
 from bot.records import ConversationRecord, RecordStore, SurveyResponse, UnansweredMessage
 from bot.reports.admin import build_admin_router
 from bot.reports.commands import demo, report
-from bot.reports.compute import percentile, period_between
+from bot.reports.compute import compute_report, percentile, period_between
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.reports.source import report_from_store
 from bot.storage import Keys
@@ -181,10 +181,13 @@ async def test_report_figures_match_the_hand_computed_ones(
     assert (bot.key, bot.conversations, bot.ces.responses, bot.ces.mean) == ("bot", 6, 5, 3.8)
     assert (handed.key, handed.conversations, handed.ces.mean) == ("handed_off", 4, 4.5)
 
+    # Records from before agents had ids group under a legacy id of their name.
     agents = {s.key: s for s in r.by_agent}
-    assert (agents["Sato"].conversations, agents["Sato"].ces.mean) == (2, 4.5)
-    assert agents["Sato"].wait.median == 45
-    assert agents["Suzuki"].ces.mean is None and agents["Suzuki"].response_rate == 0.0
+    assert (agents["legacy:Sato"].conversations, agents["legacy:Sato"].ces.mean) == (2, 4.5)
+    assert agents["legacy:Sato"].label == "Sato"
+    assert agents["legacy:Sato"].wait.median == 45
+    assert agents["legacy:Suzuki"].ces.mean is None
+    assert agents["legacy:Suzuki"].response_rate == 0.0
 
     entries = {s.key: s for s in r.by_faq}
     assert entries["shipping-fee"].ces.mean == 6.5 and entries["shipping-fee"].conversations == 2
@@ -242,6 +245,23 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI reports in local time; make local time UTC for these tests."""
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
+
+
+def test_agents_are_reported_by_id_under_their_latest_name() -> None:
+    # Two different people called 佐藤, and one of them renamed themselves later.
+    records = [
+        conv("s1", "web", at(1, 10), "agent", agent="佐藤", agent_id="slack:U1", survey="answered"),
+        conv("s2", "web", at(2, 10), "agent", agent="佐藤", agent_id="slack:U2"),
+        conv("s3", "web", at(3, 10), "agent", agent="佐藤 花子", agent_id="slack:U1"),
+    ]
+    answers = [ces("s1", "web", at(1, 11), 6, by="佐藤", agent_id="slack:U1")]
+    r = compute_report(records, answers, [], PERIOD)
+    rows = {s.key: s for s in r.by_agent}
+    assert set(rows) == {"slack:U1", "slack:U2"}, "same name, two agents"
+    assert (rows["slack:U1"].label, rows["slack:U1"].conversations) == ("佐藤 花子", 2)
+    assert rows["slack:U1"].ces.mean == 6
+    assert (rows["slack:U2"].label, rows["slack:U2"].conversations) == ("佐藤", 1)
+    assert rows["slack:U2"].ces.responses == 0, "the other 佐藤's score is not theirs"
 
 
 async def test_cli_report_json_and_csv(store: RecordStore, key_prefix: str, utc: None) -> None:
@@ -362,7 +382,11 @@ async def test_demo_seed_fills_every_part_of_the_dashboard(
     )
     assert r.overall.conversations == count
     assert {s.key for s in r.by_channel} == {"line", "web", "slack"}
-    assert {s.key for s in r.by_agent} == {"Sato", "Suzuki", "Tanaka"}
+    assert {(s.key, s.label) for s in r.by_agent} == {
+        ("console:Sato", "Sato"),
+        ("console:Suzuki", "Suzuki"),
+        ("console:Tanaka", "Tanaka"),
+    }
     assert {s.key for s in r.by_path} == {"bot", "handed_off"}
     assert 0.5 < (r.overall.deflection_rate or 0) < 0.8
     assert [f.faq_id for f in r.faq_to_rewrite][:2] == ["refund-timing", "cancel-order"]

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from bot.actor import legacy_id
 from bot.records import (
     AgentSuggestion,
     ConversationRecord,
@@ -144,9 +145,9 @@ def compute_report(
         by_agent=_segments(
             convs,
             ces,
-            conv_keys=lambda c: [c.agent] if c.agent else [],
-            resp_keys=lambda r: [] if r.resolved_by == "bot" else [r.resolved_by],
-            label=str,
+            conv_keys=lambda c: _listed(conversation_agent(c)),
+            resp_keys=lambda r: _listed(response_agent(r)),
+            label=agent_labels(convs, ces).__getitem__,
         ),
         by_faq=by_faq,
         trend=_trend(convs, ces, period, tz),
@@ -255,6 +256,46 @@ def help_center_stats(
         helpful_share=_share(helpful, len(answers)),
         entries=rows,
     )
+
+
+def conversation_agent(record: ConversationRecord) -> str | None:
+    """The id of the agent who handled the conversation (a name-only record: its legacy id)."""
+    if record.agent_id:
+        return record.agent_id
+    return legacy_id(record.agent) if record.agent else None
+
+
+def response_agent(response: SurveyResponse) -> str | None:
+    """The id of the agent a survey answer rates, None when the bot resolved it."""
+    if response.agent_id:
+        return response.agent_id
+    return None if response.resolved_by == "bot" else legacy_id(response.resolved_by)
+
+
+def agent_labels(
+    convs: Sequence[ConversationRecord], responses: Sequence[SurveyResponse]
+) -> dict[str, str]:
+    """What to call each agent id: the latest name it went by.
+
+    Agents are ids; two agents with the same name stay two rows, told apart by their ids.
+    """
+    latest: dict[str, tuple[float, str]] = {}
+    named = [(conversation_agent(c), c.agent, c.ended_at) for c in convs] + [
+        (response_agent(r), r.resolved_by, r.time) for r in responses
+    ]
+    for agent_id, name, at in named:
+        if agent_id and name and (agent_id not in latest or at >= latest[agent_id][0]):
+            latest[agent_id] = (at, name)
+    names = {agent_id: name for agent_id, (_, name) in latest.items()}
+    shared = Counter(names.values())
+    return {
+        agent_id: f"{name} ({agent_id})" if shared[name] > 1 else name
+        for agent_id, name in names.items()
+    }
+
+
+def _listed(value: str | None) -> list[str]:
+    return [value] if value else []
 
 
 def ces_stats(scores: Sequence[int]) -> CesStats:

@@ -55,7 +55,7 @@ class Durations(BaseModel):
 class Segment(BaseModel):
     """Every figure for one slice of the conversations (a channel, an agent, an FAQ entry...)."""
 
-    key: str = Field(description="Channel name, 'bot'/'handed_off', agent name or FAQ id.")
+    key: str = Field(description="Channel name, 'bot'/'handed_off', agent id or FAQ id.")
     label: str = Field(description="What to show: e.g. the FAQ entry's question.")
     conversations: int = Field(description="Conversations that ended in the period.")
     resolved_by_bot: int

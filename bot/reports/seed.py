@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.actor import Actor
 from bot.faq import FaqLoadError, load_faq_dir
 from bot.model import Channel
 from bot.records import (
@@ -238,6 +239,7 @@ def _conversation(
             ended_at=ended,
             resolution=path,  # type: ignore[arg-type]
             agent=agent,
+            agent_id=Actor.console(agent).id if agent else None,
             faq_answered=faq,
             handed_off=path != "bot",
             wait_seconds=wait,
@@ -286,6 +288,7 @@ def _conversation(
                 score=score,
                 comment=comment,
                 resolved_by=agent or "bot",
+                agent_id=Actor.console(agent).id if agent else None,
                 faq_ids=faq,
                 wait_seconds=wait,
                 handle_seconds=handle,
