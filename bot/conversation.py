@@ -192,6 +192,9 @@ DeskEventKind = Literal[
     "unclaimed",  # nobody took the customer within the queue timeout
     "low_score",  # a bad survey answer: worth a follow-up
     "delivery_failed",  # an agent's reply could not be delivered to the customer
+    "claimed",  # an agent took a waiting customer (`text`: their name)
+    "released",  # the agent put the customer back in the queue
+    "agent_closed",  # an agent ended the conversation
     "taken_over",  # an agent took the conversation from the agent who held it
 ]
 

@@ -168,14 +168,8 @@ class AgentActions:
 
     async def act(self, customer_key: str, request: AgentRequest) -> ActionResult:
         """Decide, commit and carry out one request; a retry of it finishes the first."""
-        await self._note_intent(customer_key, request.event_id)
-        try:
-            outcome = await self.commit(customer_key, request)
-        except ConversationNotFound:
-            await self._forget_intent(customer_key, request.event_id)
-            raise
+        outcome = await self.commit(customer_key, request)
         if isinstance(outcome, Refusal):
-            await self._forget_intent(customer_key, request.event_id)
             return ActionResult(False, outcome.state, outcome.holder, outcome.reason)
         duplicate = outcome is None
         await self._finish(customer_key, request.event_id)
@@ -193,12 +187,25 @@ class AgentActions:
         return ActionResult(True, conversation.state, conversation.agent, duplicate=duplicate)
 
     async def commit(self, customer_key: str, request: AgentRequest) -> Step | Refusal | None:
-        """Decide the request and commit its step (without carrying the effects out).
+        """Note the intent, decide the request and commit its step; no effects yet.
 
         Returns the committed step, the refusal, or None when the request's event id was
         committed before (a retry). `act` is this plus the effects; on its own, it leaves
-        the state a crash right after the commit leaves.
+        what a crash right after the commit leaves, which `recover` finishes.
         """
+        await self._note_intent(customer_key, request.event_id)
+        try:
+            outcome = await self._decide_and_commit(customer_key, request)
+        except ConversationNotFound:
+            await self._forget_intent(customer_key, request.event_id)
+            raise
+        if isinstance(outcome, Refusal):
+            await self._forget_intent(customer_key, request.event_id)
+        return outcome
+
+    async def _decide_and_commit(
+        self, customer_key: str, request: AgentRequest
+    ) -> Step | Refusal | None:
         for _ in range(_MAX_RACES):
             if await self.store.handled(customer_key, request.event_id) is not None:
                 return None

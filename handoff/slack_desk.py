@@ -145,12 +145,16 @@ class SlackDesk:
         if event.kind == "customer_message":
             await self._relay_customer_message(thread, event)
             return
+        if event.kind in ("claimed", "released", "agent_closed"):
+            # Perhaps done from the console: show who holds it now, and the right buttons.
+            await self.refresh(thread)
+            return
         digest = hashlib.sha256(event.text.encode()).hexdigest()[:16]
         async with self._once(event.customer_key, f"{thread.ts}:{event.kind}:{digest}") as first:
             if not first:
                 return
             await self._post_in_thread(thread, note(event))
-            if event.kind in ("cancelled", "closed"):
+            if event.kind in ("cancelled", "closed", "taken_over"):
                 await self.refresh(thread)
 
     async def _escalate(self, event: DeskEvent) -> None:

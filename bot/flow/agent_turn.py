@@ -141,6 +141,7 @@ def decide_claim(
     if conversation.queued_at is not None:
         b.effects.wait_seconds = now - conversation.queued_at
     b.say("agent_joined", ReplyKind.NOTICE, agent=request.actor.name)
+    b.desk("claimed", request.actor.name)
     return b.step
 
 
@@ -188,6 +189,7 @@ def decide_release(
     b.effects.queued_at = conversation.queued_at or now
     b.effects.queue_priority = conversation.priority
     b.say("agent_released", ReplyKind.NOTICE)
+    b.desk("released", request.actor.name)
     return b.step
 
 
@@ -210,6 +212,7 @@ def decide_close(
         ask_survey(ctx, b)
     else:
         b.close()
+    b.desk("agent_closed", request.actor.name)
     return b.step
 
 

@@ -7,6 +7,7 @@
     en: {
       title: "Agent console", waiting: "Waiting", withAgents: "With agents",
       pick: "Pick a customer on the left.", claim: "Claim", release: "Release", close: "Close",
+      takeover: "Take over", tookOver: "You took {name} over from {agent}.",
       send: "Send", back: "‹ Back", replyLabel: "Reply", loading: "Loading…",
       placeholder: "Reply… (Enter sends, Shift+Enter for a new line)",
       tokenTitle: "Sign in", tokenLabel: "Token", signIn: "Sign in",
@@ -34,6 +35,7 @@
     ja: {
       title: "エージェントコンソール", waiting: "待機中", withAgents: "対応中",
       pick: "左の一覧からお客様を選んでください。", claim: "対応する", release: "キューに戻す",
+      takeover: "引き継ぐ", tookOver: "{agent}から{name}さんの対応を引き継ぎました。",
       close: "終了", send: "送信", back: "‹ 戻る", replyLabel: "返信", loading: "読み込み中…",
       placeholder: "返信…（Enter で送信、Shift+Enter で改行）",
       tokenTitle: "サインイン", tokenLabel: "トークン", signIn: "サインイン",
@@ -73,6 +75,7 @@
   const state = {
     token: localStorage.getItem(TOKEN_KEY) || "",
     name: localStorage.getItem(NAME_KEY) || "",
+    id: null, // who the server says we are: actions and "mine" go by this, never by name
     via: null,
     selected: null,
     queue: null,
@@ -90,8 +93,9 @@
 
   // -- the API -----------------------------------------------------------------------------
 
-  async function api(method, path, { body, etag } = {}) {
+  async function api(method, path, { body, etag, actionId } = {}) {
     const headers = { Authorization: `Bearer ${state.token}` };
+    if (actionId) headers["Idempotency-Key"] = actionId;
     if (state.via === "admin_token" && state.name) headers["X-Agent-Name"] = encodeURIComponent(state.name);
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (etag) headers["If-None-Match"] = etag;
@@ -128,7 +132,7 @@
   }
   const label = (item) =>
     item.display_name || `${t("customer")} ${item.customer_key.split(":").slice(1).join(":").slice(0, 10)}`;
-  const agentLabel = (name) => (name && name === state.name ? `${name} (${t("you")})` : name || "?");
+  const agentLabel = (name, id) => (id && id === state.id ? `${name} (${t("you")})` : name || "?");
   let noticeTimer = null;
   function notice(text, isError = false) {
     const box = $("notice");
@@ -171,8 +175,20 @@
       return undefined;
     }
     $("offline").hidden = true;
+    if (me.status === 400) {
+      // The typed name is refused (an agent token's name, say): type another.
+      state.name = "";
+      show("naming");
+      notice(t("refused", { reason: (me.data && me.data.detail) || me.status }), true);
+      $("name-input").focus();
+      return undefined;
+    }
+    const firstLook = state.via === null;
     state.via = me.data.via;
+    state.id = me.data.id;
     if (me.data.via === "agent_token") state.name = me.data.name;
+    // An admin token user's id comes with their typed name: ask again with it.
+    if (firstLook && state.via === "admin_token" && state.name) return signIn();
     if (!state.name) {
       show("naming");
       $("name-input").focus();
@@ -267,7 +283,7 @@
     const held = q.with_agents.map((c) => {
       const item = listItem(c);
       const since = c.claimed_at ? ` · ${t("since", { time: ago(c.claimed_at) })}` : "";
-      item.append(el("div", "since", t("heldBy", { agent: agentLabel(c.agent) }) + since));
+      item.append(el("div", "since", t("heldBy", { agent: agentLabel(c.agent, c.agent_id) }) + since));
       return item;
     });
     fill($("waiting"), waiting, t("emptyQueue"));
@@ -322,17 +338,18 @@
   function renderConversation() {
     const c = state.conv;
     if (!c) return;
-    const mine = c.state === "with_agent" && c.agent === state.name;
+    const mine = c.state === "with_agent" && c.agent_id === state.id;
     $("conv-title").textContent = label(c);
     const stateText = {
       queued: t("stateQueued", { n: c.position ?? "?" }),
-      with_agent: t("stateWith", { agent: agentLabel(c.agent) }),
+      with_agent: t("stateWith", { agent: agentLabel(c.agent, c.agent_id) }),
       bot: t("stateBot"), survey: t("stateSurvey"), closed: t("stateClosed"),
     }[c.state] || c.state;
     $("conv-meta").textContent = [CHANNELS[c.channel] || c.channel, stateText, c.customer_key].join(" · ");
     $("claim").hidden = c.state !== "queued";
     $("release").hidden = !mine;
     $("close").hidden = !mine;
+    $("takeover").hidden = !(c.state === "with_agent" && !mine);
     $("composer").hidden = !mine;
     $("handled").hidden = !(c.state === "with_agent" && !mine);
     $("handled").textContent = t("handledBy", { agent: c.agent || "?" });
@@ -437,16 +454,19 @@
   async function act(action) {
     const key = state.selected;
     const name = state.conv ? label(state.conv) : key;
-    for (const id of ["claim", "release", "close"]) $(id).disabled = true;
+    const buttons = ["claim", "release", "close", "takeover"];
+    const from = state.conv ? state.conv.agent : null;
+    for (const id of buttons) $(id).disabled = true;
     let claimed = false;
     try {
-      const { status, data } = await api("POST", `${convPath(key)}/${action}`);
+      const { status, data } = await api("POST", `${convPath(key)}/${action}`, { actionId: newClientId() });
       if (status === 200) {
         const done = { claim: t("claimed", { name }), release: t("released", { name }),
+          takeover: t("tookOver", { name, agent: from || "?" }),
           close: data.state === "survey" ? t("closed", { name }) : t("closedQuiet") }[action];
         notice(done);
-        claimed = action === "claim";
-      } else if (status === 409 && data && data.agent && data.agent !== state.name) {
+        claimed = action === "claim" || action === "takeover";
+      } else if (status === 409 && data && data.agent && data.agent_id !== state.id) {
         notice(t("lost", { agent: data.agent }), true);
       } else {
         notice(t("refused", { reason: (data && data.detail) || status }), true);
@@ -455,7 +475,7 @@
       if (err instanceof Unauthorized) return showLogin(true);
       notice(t("refused", { reason: err.message }), true);
     } finally {
-      for (const id of ["claim", "release", "close"]) $(id).disabled = false;
+      for (const id of buttons) $(id).disabled = false;
     }
     state.convTag = null;
     state.queueTag = null;
@@ -467,6 +487,7 @@
   $("claim").addEventListener("click", () => act("claim"));
   $("release").addEventListener("click", () => act("release"));
   $("close").addEventListener("click", () => act("close"));
+  $("takeover").addEventListener("click", () => act("takeover"));
 
   async function send() {
     const text = $("reply").value;
@@ -523,6 +544,7 @@
     const name = $("name-input").value.trim();
     if (!name) return;
     state.name = name;
+    state.via = null; // look again: the id comes with the name
     localStorage.setItem(NAME_KEY, name);
     signIn();
   });
