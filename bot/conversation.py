@@ -281,7 +281,10 @@ class ConversationStore(Protocol):
         ...
 
     async def save(self, conversation: Conversation, expected_version: int) -> bool:
-        """Save a conversation changed outside an event (an agent's action)."""
+        """Compare-and-set a conversation outside any event (maintenance and tests).
+
+        Agents' actions do not use it: they commit steps, like events.
+        """
         ...
 
     async def transcript(self, customer_key: str, limit: int = 50) -> list[TranscriptEntry]:

@@ -119,7 +119,7 @@ class RedisConversationStore:
         await self._redis.hset(self._keys.event(customer_key, event_id), "applied", "1")
 
     async def save(self, conversation: Conversation, expected_version: int) -> bool:
-        """Compare-and-set a conversation changed by an agent's action."""
+        """Compare-and-set a conversation outside any event (maintenance and tests)."""
         key = conversation.customer_key
         before = await self.load(key)
         result = await self._save(

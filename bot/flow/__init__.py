@@ -32,8 +32,8 @@ from bot.flow.config import (
 )
 from bot.flow.context import FlowContext
 from bot.flow.handoff_turn import queue_timeout, queued_turn
-from bot.flow.survey_turn import ask_survey, may_survey, survey_reply, survey_timeout, survey_turn
-from bot.model import Inbound, InboundKind, Reply
+from bot.flow.survey_turn import ask_survey, may_survey, survey_timeout, survey_turn
+from bot.model import Inbound, InboundKind
 from bot.ports import HandoffQueue
 from bot.texts import Texts, language_of
 
@@ -59,10 +59,6 @@ class Flow:
     def texts(self) -> Texts:
         """The bot's texts."""
         return self.ctx.texts
-
-    def survey_reply(self, language: str) -> Reply:
-        """The first survey question (for an agent closing a conversation)."""
-        return survey_reply(self.ctx, self.ctx.config.questions[0], language)
 
     async def step(self, current: Conversation | None, inbound: Inbound) -> Step:
         """Decide what happens for `inbound` given the customer's current conversation."""

@@ -1,4 +1,4 @@
--- Compare-and-set a conversation changed outside an event (an agent's claim, release, close).
+-- Compare-and-set a conversation outside any event (maintenance and tests; agents commit steps).
 -- KEYS: 1 state hash, 2 history list
 -- ARGV: 1 expected version, 2 conversation JSON, 3 conversation id, 4 TTL, 5 history summary or ''
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
