@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.actor import Actor
+from bot.actor import SLACK, Actor
 from bot.conversation import Conversation, ConversationState, DeskEvent, TranscriptEntry
 from bot.flow.agent_turn import AgentAction
 from handoff.agents import ActionResult
@@ -65,12 +65,19 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> d
     return button
 
 
+def exactly(actor: Actor) -> str:
+    """Which agent exactly, since names may be shared: a Slack mention, else the id."""
+    if actor.id.startswith(f"{SLACK}:"):
+        return f"<@{escape(actor.id.removeprefix(f'{SLACK}:'))}>"
+    return f"`{escape(actor.id)}`"
+
+
 def status_blocks(conversation_id: str, conversation: Conversation | None) -> list[dict[str, Any]]:
     """The state line and the buttons that fit it, for the escalation of `conversation_id`."""
     value = conversation_id
     if conversation is None or conversation.id != conversation_id:
         return [section(":white_check_mark: *Closed*", "status")]
-    state, agent = conversation.state, escape(conversation.agent_name or "")
+    state, holder = conversation.state, conversation.agent
     if state is ConversationState.QUEUED:
         return [
             section(":hourglass_flowing_sand: *Waiting for an agent*", "status"),
@@ -83,7 +90,10 @@ def status_blocks(conversation_id: str, conversation: Conversation | None) -> li
     if state is ConversationState.WITH_AGENT:
         return [
             section(
-                f":raising_hand: *Claimed by {agent}* — replies in this thread go to the customer",
+                f":raising_hand: *Claimed by {escape(holder.name)}* ({exactly(holder)}) — "
+                "replies in this thread go to the customer"
+                if holder
+                else ":raising_hand: *Claimed*",
                 "status",
             ),
             {
@@ -98,8 +108,8 @@ def status_blocks(conversation_id: str, conversation: Conversation | None) -> li
             },
         ]
     if state in (ConversationState.SURVEY, ConversationState.CLOSED):
-        by = f" by {agent}" if agent else ""
-        return [section(f":white_check_mark: *Closed{by}*", "status")]
+        by = f" by {escape(holder.name)}* ({exactly(holder)})" if holder else "*"
+        return [section(f":white_check_mark: *Closed{by}", "status")]
     return [
         section(":leftwards_arrow_with_hook: *Back with the bot* (no longer waiting)", "status")
     ]
@@ -107,7 +117,7 @@ def status_blocks(conversation_id: str, conversation: Conversation | None) -> li
 
 def action_note(action: AgentAction, actor: Actor, result: ActionResult) -> str:
     """The thread note for an agent's successful button press."""
-    who = f"*{escape(actor.name)}*"
+    who = f"*{escape(actor.name)}* ({exactly(actor)})"
     if action is AgentAction.CLAIM:
         return f":raising_hand: {who} claimed the conversation."
     if action is AgentAction.RELEASE:

@@ -166,8 +166,11 @@ async def test_two_slack_users_with_one_name_are_two_agents_and_takeover_is_expl
     key = f"web:{customer.user_id}"
     await fake.click(SATO_1, escalation, CLAIM)
     await fake.wait_for(
-        lambda: "Claimed by 佐藤" in json.dumps(fake.current_blocks(DESK, ts), ensure_ascii=False),
-        what="the claim",
+        lambda: (
+            f"Claimed by 佐藤* (<@{SATO_1}>)"
+            in json.dumps(fake.current_blocks(DESK, ts), ensure_ascii=False)
+        ),
+        what="the claim, showing which 佐藤",
     )
     await fake.user_says(SATO_2, "もう一人の佐藤です", DESK, thread_ts=ts)
     await fake.click(SATO_2, escalation, CLOSE)
