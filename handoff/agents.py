@@ -7,8 +7,9 @@
 The commit is compare-and-set on the conversation's version, so of two agents pressing
 "Claim" at once exactly one wins, whichever desk they use. A retried request (same action
 id) finds its committed step and finishes it instead of deciding again. An action whose
-process died between commit and effects is finished by `recover`, which every process runs
-at start-up and then now and again: the intent noted first says where to look.
+process died between commit and effects is finished by `recover`, which every inbox worker
+runs at start-up and every `RECOVER_EVERY_SECONDS`: the intent noted first says where to
+look.
 """
 
 from __future__ import annotations
