@@ -34,6 +34,7 @@ from handoff.slack_blocks import (
     clip,
     context,
     escape,
+    exactly,
     note,
     section,
     status_blocks,
@@ -254,8 +255,8 @@ class SlackDesk:
                 blocks=[
                     *alert.blocks,
                     section(
-                        f":telephone_receiver: *{escape(actor.name)}* is following up "
-                        "(a new escalation was opened)",
+                        f":telephone_receiver: *{escape(actor.name)}* ({exactly(actor)}) is "
+                        "following up (a new escalation was opened)",
                         "status",
                     ),
                 ],
