@@ -159,6 +159,7 @@ async def test_the_agents_first_reply_to_unanswered_questions_is_recorded_once(
     assert len(answered) == 1
     assert answered[0].questions == ["駐車場はありますか？"]
     assert (answered[0].reply, answered[0].agent) == (first["text"], "Sato")
+    assert answered[0].agent_id == "console:Sato"
 
 
 async def test_forget_erases_the_new_records(redis_client: aioredis.Redis, key_prefix: str) -> None:

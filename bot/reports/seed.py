@@ -270,6 +270,7 @@ def _conversation(
                     questions=[text],
                     reply=batch.examples.choice(AGENT_REPLIES[group]),
                     agent=agent,
+                    agent_id=Actor.console(agent).id,
                     customer_key=customer,
                     channel=channel,
                     conversation_id=conv_id,
