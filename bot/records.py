@@ -20,6 +20,7 @@ from typing import Literal, TypeVar, cast
 from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.model import Channel
 from bot.storage import Keys
 
@@ -258,16 +259,44 @@ CUSTOMER_STREAMS = (
 )
 
 
+# Append at the clock's millisecond, or just after the stream's newest entry if that is later
+# (another process's clock a little ahead): a record is never refused for being out of order.
+_ADD_NOW = """
+local ms = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local last = tonumber(string.match(info[i + 1], '^(%d+)'))
+      if last > ms then ms = last end
+    end
+  end
+end
+local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[3], ms .. '-*', 'r', ARGV[2])
+-- XADD takes one trimming rule: the count cap is a second, exact, trim.
+redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[4])
+return id
+"""
+
+
 class RecordStore:
     """Appends records to Redis streams and reads them back by time."""
 
     def __init__(
-        self, redis: Redis, keys: Keys, *, retention_days: float, max_entries: int = 200_000
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        retention_days: float,
+        max_entries: int = 200_000,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self._redis = redis
         self._prefix = keys.prefix
         self._retention_ms = int(retention_days * 86_400_000)
         self._max_entries = max_entries
+        self.clock = clock
+        self._add_now = redis.register_script(_ADD_NOW)
 
     def _stream(self, kind: type[BaseModel]) -> str:
         return f"{self._prefix}:records:{_STREAMS[kind]}"
@@ -285,17 +314,16 @@ class RecordStore:
             marker = f"{self._prefix}:records:seen:{_STREAMS[type(record)]}:{dedupe_id}"
             if not await self._redis.set(marker, "1", nx=True, px=self._retention_ms):
                 return False
-        # Stream ids are milliseconds, so MINID trims by age.
-        cutoff = max(0, int(time.time() * 1000) - self._retention_ms)
-        stream = self._stream(type(record))
+        # Stream ids are milliseconds of the runtime's clock (not Redis's, so that a report
+        # at any instant finds what was filed then), and MINID trims by age.
+        now_ms = int(self.clock.now() * 1000)
+        cutoff = max(0, now_ms - self._retention_ms)
+        stream, body = self._stream(type(record)), record.model_dump_json()
+        if at is None:
+            await self._add_now(keys=[stream], args=[now_ms, body, cutoff, self._max_entries])
+            return True
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                stream,
-                {"r": record.model_dump_json()},
-                id="*" if at is None else f"{int(at * 1000)}-*",
-                minid=cutoff,
-                approximate=True,
-            )
+            pipe.xadd(stream, {"r": body}, id=f"{int(at * 1000)}-*", minid=cutoff, approximate=True)
             # XADD takes one trimming rule: the count cap is a second, exact, trim.
             pipe.xtrim(stream, maxlen=self._max_entries, approximate=False)
             await pipe.execute()

@@ -12,6 +12,7 @@ import logging
 
 from redis.asyncio import Redis
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher
 from bot.faq import FaqLibrary
@@ -40,8 +41,11 @@ log = logging.getLogger("tsunagu")
 class Runtime:
     """Every long-lived part of one Tsunagu process, wired together."""
 
-    def __init__(self, settings: Settings, redis: Redis | None = None):
+    def __init__(
+        self, settings: Settings, redis: Redis | None = None, *, clock: Clock = SYSTEM_CLOCK
+    ):
         self.settings = settings
+        self.clock = clock  # every part that acts on the time of day reads this one
         self.redis = (
             redis
             if redis is not None
@@ -64,9 +68,10 @@ class Runtime:
             self.keys,
             retention_days=settings.records_retention_days,
             max_entries=settings.records_max_entries,
+            clock=clock,
         )
         self.timers = Timers(self.redis, self.keys)
-        self.flow = Flow(self.faq, self.texts, self.queue, settings.flow_config())
+        self.flow = Flow(self.faq, self.texts, self.queue, settings.flow_config(), clock=clock)
         self.tokens = WebTokens(settings.web_token_ttl_seconds)
         self.web = WebChannel(
             self.inbox,
@@ -83,7 +88,7 @@ class Runtime:
         self.delivery = Delivery(self.outbound, [self.web.sender])
         line_settings = LineSettings()
         self.line: LineChannel | None = (
-            LineChannel(line_settings, self.inbox, self.redis, self.keys)
+            LineChannel(line_settings, self.inbox, self.redis, self.keys, clock=clock)
             if line_settings.enabled
             else None
         )
@@ -145,7 +150,7 @@ class Runtime:
                 lease_seconds=self.settings.inbox_lease_seconds,
             )
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
-            sweeper = TimerSweeper(self.timers, self.inbox)
+            sweeper = TimerSweeper(self.timers, self.inbox, clock=self.clock)
             self._tasks.append(asyncio.create_task(sweeper.run(self._stop)))
             for outbound in self.delivery.sweepers():
                 self._tasks.append(asyncio.create_task(outbound.run(self._stop)))

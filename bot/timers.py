@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import cast
 
 from redis.asyncio import Redis
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.conversation import Timer
 from bot.errors import StorageUnavailable
 from bot.inbox import Inbox
@@ -52,7 +52,15 @@ class Timers:
 class TimerSweeper:
     """Turns due timers into inbox events."""
 
-    def __init__(self, timers: Timers, inbox: Inbox, *, interval_seconds: float = 1.0):
+    def __init__(
+        self,
+        timers: Timers,
+        inbox: Inbox,
+        *,
+        interval_seconds: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
+        self.clock = clock
         self.timers = timers
         self.inbox = inbox
         self.interval = interval_seconds
@@ -60,7 +68,7 @@ class TimerSweeper:
 
     async def sweep(self, now: float | None = None) -> int:
         """Put every due timer in the inbox; returns how many."""
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         due = cast(
             list[tuple[str, float]],
             await self.timers.redis.zrangebyscore(

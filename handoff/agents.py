@@ -82,6 +82,7 @@ class AgentActions:
         self.store = store
         self.dispatcher = dispatcher
         self.flow = flow
+        self.clock = flow.clock  # one clock per runtime
         self._redis = redis
         self._pending_key = pending_key
 
@@ -216,7 +217,7 @@ class AgentActions:
                 if request.action is AgentAction.FOLLOW_UP
                 else []
             )
-            outcome = decide(self.flow.ctx, current, request, time.time(), transcript=earlier)
+            outcome = decide(self.flow.ctx, current, request, self.clock.now(), transcript=earlier)
             if isinstance(outcome, Refusal):
                 return outcome
             if await self.store.commit(request.event_id, outcome, current.version):
@@ -233,7 +234,7 @@ class AgentActions:
         running elsewhere is normally left to finish itself (if both do, the effects are
         idempotent).
         """
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         due = cast(
             list[tuple[str, float]],
             await self._redis.zrangebyscore(

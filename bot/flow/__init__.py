@@ -7,9 +7,8 @@ here talks to a channel; the dispatcher saves the step and then carries its effe
 
 from __future__ import annotations
 
-import time
-
 from bot import intents
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.conversation import (
     Conversation,
     ConversationState,
@@ -52,8 +51,17 @@ __all__ = [
 class Flow:
     """Turns (conversation, event) into a `Step`."""
 
-    def __init__(self, faq: FaqLibrary, texts: Texts, queue: HandoffQueue, config: FlowConfig):
+    def __init__(
+        self,
+        faq: FaqLibrary,
+        texts: Texts,
+        queue: HandoffQueue,
+        config: FlowConfig,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
         self.ctx = FlowContext(faq=faq, texts=texts, queue=queue, config=config)
+        self.clock = clock
 
     @property
     def texts(self) -> Texts:
@@ -64,7 +72,7 @@ class Flow:
         """Decide what happens for `inbound` given the customer's current conversation."""
         if inbound.kind is InboundKind.TIMER:
             return self._timer(current, inbound)
-        now = time.time()
+        now = self.clock.now()
         conversation = _continue_or_start(current, inbound, now)
         conversation.locale = turn_language(conversation, inbound)
         b = StepBuilder(conversation, inbound, conversation.locale, self.ctx.texts, now)
@@ -76,6 +84,7 @@ class Flow:
                     sender_name=inbound.display_name,
                     text=inbound.text or (inbound.payload or ""),
                     kind=inbound.kind.value,
+                    time=now,
                 )
             )
         state = conversation.state
@@ -98,9 +107,8 @@ class Flow:
             current = Conversation(channel=inbound.channel, user_id=inbound.user_id)
             current.state = ConversationState.CLOSED
         conversation = current.model_copy(deep=True)
-        b = StepBuilder(
-            conversation, inbound, language_of(conversation.locale), self.ctx.texts, time.time()
-        )
+        language = language_of(conversation.locale)
+        b = StepBuilder(conversation, inbound, language, self.ctx.texts, self.clock.now())
         if inbound.meta.get("conversation_id") != conversation.id:
             return b.step  # a timer of an earlier conversation
         kind, state = inbound.payload, conversation.state

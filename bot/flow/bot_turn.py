@@ -82,6 +82,7 @@ async def _consult_faq(ctx: FlowContext, b: StepBuilder) -> None:
             conversation_id=b.conversation.id,
             best_faq_id=best.entry.id if best else None,
             best_score=round(best.score, 3) if best else None,
+            time=b.now,
         )
         await no_answer(ctx, b)
 

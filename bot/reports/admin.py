@@ -6,7 +6,6 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -14,11 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
+from bot.clock import now_in
 from bot.faq import FaqLibrary
 from bot.faq.proposal import render_proposal
 from bot.records import RecordStore, SurveyResponse
 from bot.reports.compute import local_timezone, period_for_days
-from bot.reports.model import Report
+from bot.reports.model import Period, Report
 from bot.reports.render import responses_csv
 from bot.reports.source import ViewCounts, learn_from_store, report_from_store
 
@@ -68,12 +68,14 @@ def build_admin_router(
     @api.get("/report", response_model=Report)
     async def report_json(days: Days = 7) -> Report:
         """The report of the last `days` days (what the page draws)."""
-        return await report_from_store(records, faq, period_for_days(days), help_views=help_store)
+        return await report_from_store(
+            records, faq, _last_days(records, days), help_views=help_store
+        )
 
     @api.get("/export.csv", response_class=Response)
     async def export_csv(days: Days = 30) -> Response:
         """Every survey answer of the last `days` days, one per row."""
-        period = period_for_days(days)
+        period = _last_days(records, days)
         tz = period.since.tzinfo or local_timezone()
         answers = [
             r
@@ -81,7 +83,7 @@ def build_admin_router(
                 SurveyResponse, period.since.timestamp(), period.until.timestamp()
             )
         ]
-        name = f"tsunagu-surveys-{datetime.now(tz):%Y%m%d}-{days}d.csv"
+        name = f"tsunagu-surveys-{now_in(records.clock, tz):%Y%m%d}-{days}d.csv"
         return Response(
             # A byte-order mark lets spreadsheet programs read the Japanese as UTF-8.
             "\ufeff" + responses_csv(answers, tz),
@@ -115,3 +117,9 @@ def build_admin_router(
     router.add_api_route("", page, include_in_schema=False)
     router.add_api_route("/", page, include_in_schema=False)
     return router
+
+
+def _last_days(records: RecordStore, days: int) -> Period:
+    """The last `days` calendar days up to the records' clock, in this process's zone."""
+    tz = local_timezone()
+    return period_for_days(days, now=now_in(records.clock, tz), tz=tz)

@@ -6,6 +6,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from bot.actor import Actor
@@ -20,6 +21,7 @@ from bot.records import (
     SurveyResponse,
     UnansweredMessage,
 )
+from bot.reports.compute import local_timezone, period_for_days
 
 SAMPLE_FAQ = Path(__file__).resolve().parents[2] / "faq_data"
 AGENTS = {"Sato": 55.0, "Suzuki": 95.0, "Tanaka": 170.0}  # median wait in seconds
@@ -121,15 +123,20 @@ async def seed_demo(
     days: int = 30,
     seed: int = 0,
     now: float | None = None,
+    tz: tzinfo | None = None,
     faq_dir: Path = SAMPLE_FAQ,
 ) -> int:
-    """Write `days` days of demo conversations in time order; return how many conversations.
+    """Write demo conversations in time order; return how many conversations.
 
+    They fill exactly the report's "last `days` days" (`period_for_days`: from midnight of
+    the first of `days` calendar days in `tz` up to `now`, the records' clock by default),
+    so a report of those days shows every one of them, whatever the time of day.
     Refuses (`StoreNotEmpty`) when the store already has conversations in that period, as
     demo data mixed with real records would mislead, and streams take records in time order.
     """
-    now = time.time() if now is None else now
-    start = now - days * 86_400
+    now = records.clock.now() if now is None else now
+    tz = tz or local_timezone()
+    start = period_for_days(days, now=datetime.fromtimestamp(now, tz), tz=tz).since.timestamp()
     async for _ in records.read(ConversationRecord, since=start):
         raise StoreNotEmpty(
             "the store already has conversations in the last "

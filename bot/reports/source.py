@@ -72,7 +72,7 @@ async def report_from_store(
         period,
         faq_questions=questions,
         units_of=_units_of(faq) if faq is not None else None,
-        now=now,
+        now=now or datetime.fromtimestamp(records.clock.now(), period.since.tzinfo),
         help_views=views,
         help_searches=searches,
         help_feedback=feedback,

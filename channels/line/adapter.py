@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.inbox import Inbox
 from bot.model import Channel, Inbound, InboundKind
 from bot.storage import Keys
@@ -30,7 +31,15 @@ class LineChannel:
 
     name = "line"
 
-    def __init__(self, settings: LineSettings, inbox: Inbox, redis: Redis, keys: Keys):
+    def __init__(
+        self,
+        settings: LineSettings,
+        inbox: Inbox,
+        redis: Redis,
+        keys: Keys,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ):
         self.settings = settings
         self.inbox = inbox
         self.redis = redis
@@ -47,6 +56,7 @@ class LineChannel:
             self.line_keys,
             settings,
             on_unreachable=self._unreachable,
+            clock=clock,
         )
         self.router = build_router(settings, self.api, self.handle_events)
         self._tasks: set[asyncio.Task[None]] = set()

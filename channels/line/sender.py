@@ -26,6 +26,7 @@ import aiohttp
 from linebot.v3.messaging import ApiException, TextMessage
 from redis.asyncio import Redis
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
 from bot.model import Channel, Outgoing
 from channels.line.client import LineApi
@@ -55,12 +56,14 @@ class LineSender:
         keys: LineKeys,
         settings: LineSettings,
         on_unreachable: Unreachable | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.api = api
         self.redis = redis
         self.keys = keys
         self.settings = settings
         self.on_unreachable = on_unreachable
+        self.clock = clock  # a reply token's age is measured against LINE's event time
 
     async def send(self, batch: list[Outgoing]) -> None:
         """Deliver one event's replies (in order) to one customer, or raise why not:
@@ -111,7 +114,7 @@ class LineSender:
             issued = float(meta.get("reply_token_at", "0"))
         except ValueError:
             return False
-        return time.time() - issued < self.settings.reply_token_ttl_seconds
+        return self.clock.now() - issued < self.settings.reply_token_ttl_seconds
 
     async def _reply(self, token: str, messages: list[TextMessage], *, retrying: bool) -> bool:
         """True if the reply went out; False means: push instead.
