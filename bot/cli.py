@@ -45,7 +45,12 @@ def serve(host: str | None, port: int | None, demo_data: bool) -> None:
 
 
 @main.command()
-def worker() -> None:
+@click.option(
+    "--burst",
+    is_flag=True,
+    help="Handle what is in the inbox now, then exit (once every event is settled).",
+)
+def worker(burst: bool) -> None:
     """Run an inbox worker alone (scale these out; they share the work through Redis)."""
     from bot.runtime import Runtime
 
@@ -63,8 +68,12 @@ def worker() -> None:
         stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
-        await runtime.start(run_worker=True)
-        await stopping.wait()
+        if burst:
+            await runtime.start(run_worker=False)
+            await runtime.drain_inbox(stopping)
+        else:
+            await runtime.start(run_worker=True)
+            await stopping.wait()
         await runtime.stop()
 
     asyncio.run(run())

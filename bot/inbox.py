@@ -58,8 +58,21 @@ class Inbox:
             await asyncio.wait_for(arrival.wait(), timeout)
         arrival.clear()
 
+    async def backlog(self) -> int:
+        """Events stored and not yet settled (unread, or being handled), over all shards.
+
+        A settled event is deleted from its shard, so this is zero exactly when every event
+        put so far has been handled (or dead-lettered).
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition in range(self.partitions):
+                pipe.xlen(self.keys.inbox(partition))
+            lengths = await pipe.execute()
+        return sum(int(n) for n in lengths)
+
     async def pending_count(self) -> int:
-        """Events stored but not yet acknowledged, over all shards."""
+        """Events a worker has read but not yet acknowledged, over all shards (unread events
+        are not counted: see `backlog`)."""
         total = 0
         for partition in range(self.partitions):
             with contextlib.suppress(ResponseError):

@@ -33,6 +33,7 @@ log = logging.getLogger("tsunagu.inbox")
 Handler = Callable[[Inbound], Awaitable[None]]
 
 _STORAGE_RETRY_MAX_SECONDS = 5.0
+_BURST_POLL_SECONDS = 0.05
 
 _RENEW_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -87,9 +88,15 @@ class InboxWorker:
         """The shards this worker reads now."""
         return sorted(self._consumers)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Balance shards with the other workers and consume them until `stop` is set."""
-        log.info("inbox worker started", extra={"worker": self.worker_id})
+    async def run(self, stop: asyncio.Event, *, burst: bool = False) -> None:
+        """Balance shards with the other workers and consume them until `stop` is set.
+
+        In `burst` mode, return as soon as the inbox is settled: every event put so far
+        handled (or dead-lettered), none in hand. For batch runs, and for tests that must
+        know that nothing more is coming before they look.
+        """
+        log.info("inbox worker started", extra={"worker": self.worker_id, "burst": burst})
+        pause = _BURST_POLL_SECONDS if burst else self.lease_ms / 3000
         try:
             while not stop.is_set():
                 try:
@@ -98,10 +105,17 @@ class InboxWorker:
                     log.warning("inbox: Redis unreachable, retrying", extra={"error": str(exc)})
                 except Exception:
                     log.exception("inbox: rebalance failed")
+                if burst and await self._settled():
+                    return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.lease_ms / 3000)
+                    await asyncio.wait_for(stop.wait(), pause)
         finally:
             await self._shutdown()
+
+    async def _settled(self) -> bool:
+        with contextlib.suppress(*STORAGE_ERRORS):
+            return not self._tasks and await self.inbox.backlog() == 0
+        return False
 
     async def _rebalance(self) -> None:
         redis, keys = self.inbox.redis, self.inbox.keys

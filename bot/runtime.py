@@ -143,13 +143,7 @@ class Runtime:
         if self.settings.faq_watch:
             self._tasks.append(asyncio.create_task(self.faq.watch(self._stop)))
         if run_worker:
-            worker = InboxWorker(
-                self.inbox,
-                self.dispatcher.handle,
-                max_attempts=self.settings.inbox_max_attempts,
-                lease_seconds=self.settings.inbox_lease_seconds,
-            )
-            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+            self._tasks.append(asyncio.create_task(self.inbox_worker().run(self._stop)))
             sweeper = TimerSweeper(self.timers, self.inbox, clock=self.clock)
             self._tasks.append(asyncio.create_task(sweeper.run(self._stop)))
             for outbound in self.delivery.sweepers():
@@ -164,6 +158,19 @@ class Runtime:
                 "worker": run_worker,
             },
         )
+
+    def inbox_worker(self) -> InboxWorker:
+        """An inbox worker feeding this runtime's dispatcher."""
+        return InboxWorker(
+            self.inbox,
+            self.dispatcher.handle,
+            max_attempts=self.settings.inbox_max_attempts,
+            lease_seconds=self.settings.inbox_lease_seconds,
+        )
+
+    async def drain_inbox(self, stop: asyncio.Event | None = None) -> None:
+        """Handle every event in the inbox now; return once all are settled (or at `stop`)."""
+        await self.inbox_worker().run(stop or asyncio.Event(), burst=True)
 
     async def stop(self) -> None:
         """Stop background work, letting the worker finish what it has started."""

@@ -18,6 +18,7 @@ from bot.serving import serve_in_loop
 from bot.settings import Settings
 from handoff.console import AgentConsole
 from tests.conftest import RunningApp
+from tests.eventually import eventually
 from tests.webclient import WebCustomer
 
 ADMIN = "admin-secret-token"
@@ -111,8 +112,7 @@ async def test_no_or_bad_token_gets_401_and_changes_nothing(
     assert stored is not None and stored.state is ConversationState.QUEUED
     assert await console_app.runtime.queue.position(key) == 1
     assert await console_app.runtime.store.transcript(key, 200) == before
-    await asyncio.sleep(0.3)
-    await customer.poll()
+    await customer.poll()  # an accepted reply is in the outbox before its 200
     assert [m for m in customer.seen if m["sender"] == "agent"] == []
 
 
@@ -183,8 +183,7 @@ async def test_replies_reach_the_customer_and_the_customer_reaches_the_agent(
 
     said = await customer.next_from("agent")
     assert said["text"] == reply["text"] and said["sender_name"] == "Sato"
-    await asyncio.sleep(0.3)
-    await customer.poll()
+    await customer.poll()  # both requests were answered: anything sent twice is there
     assert [m["text"] for m in customer.seen if m["sender"] == "agent"] == [reply["text"]]
 
     someone_else = await http.post(
@@ -193,13 +192,14 @@ async def test_replies_reach_the_customer_and_the_customer_reaches_the_agent(
     assert someone_else.status_code == 409
 
     await customer.say("注文番号は A-123 です")
-    for _ in range(100):
-        transcript = (await conversation(http, customer))["transcript"]
-        if any(line["text"] == "注文番号は A-123 です" for line in transcript):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError(f"the customer's words never reached the transcript: {transcript}")
+
+    async def transcript_with_the_order_number() -> list[dict[str, Any]] | None:
+        lines: list[dict[str, Any]] = (await conversation(http, customer))["transcript"]
+        return lines if any(line["text"] == "注文番号は A-123 です" for line in lines) else None
+
+    transcript = await eventually(
+        transcript_with_the_order_number, what="the customer's words reach the transcript"
+    )
     agent_lines = [line for line in transcript if line["sender"] == "agent"]
     assert [(line["sender_name"], line["text"]) for line in agent_lines] == [
         ("Sato", reply["text"])
@@ -247,12 +247,12 @@ async def test_close_asks_the_customer_the_survey_question(http: httpx.AsyncClie
         survey = await customer.next_from("bot")
         if survey["kind"] != "survey":
             break
-    for _ in range(100):
-        detail = await conversation(http, customer)
-        if detail["state"] == "closed":
-            break
-        await asyncio.sleep(0.05)
-    assert detail["state"] == "closed"
+
+    async def closed() -> dict[str, Any] | None:
+        detail: dict[str, Any] = await conversation(http, customer)
+        return detail if detail["state"] == "closed" else None
+
+    detail = await eventually(closed, what="the conversation is closed")
     assert [h.get("agent") for h in detail["history"]] == ["Sato"]
 
 

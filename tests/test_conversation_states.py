@@ -17,6 +17,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.timers import TimerSweeper
 from channels.web.outbox import WebMessage
+from tests.eventually import settled
 
 
 class Customer:
@@ -241,10 +242,7 @@ async def test_idle_conversation_is_closed_with_a_survey_then_times_out(
     assert await customer.state() is ConversationState.SURVEY
 
     await fire_timers(runtime, runtime.settings.survey_timeout_hours * 3600 + 5)
-    for _ in range(100):
-        if await customer.state() is ConversationState.CLOSED:
-            break
-        await asyncio.sleep(0.05)
+    await settled(runtime.inbox)
     assert await customer.state() is ConversationState.CLOSED
     [record] = await records(runtime, ConversationRecord)
     assert record.survey == "unanswered"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.faq import FaqLibrary, FaqLoadError, Outcome
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE = (
@@ -55,15 +57,24 @@ async def test_watch_picks_up_a_saved_change(tmp_path: Path) -> None:
     library = FaqLibrary(tmp_path)
     stop = asyncio.Event()
     watcher = asyncio.create_task(library.watch(stop))
-    await asyncio.sleep(0.5)  # let the watcher start
-    (tmp_path / "extra.yml").write_text(
-        "faqs:\n  - id: parking\n    question: 駐車場はありますか？\n    answer: 5台分あります。\n",
-        encoding="utf-8",
-    )
-    for _ in range(100):
+    extra = tmp_path / "extra.yml"
+    saved_at = -1.0
+
+    def save_until_picked_up() -> bool:
+        # Saved again now and then: a save before the watcher started is not an event.
+        nonlocal saved_at
         if library.entry("parking"):
-            break
-        await asyncio.sleep(0.1)
+            return True
+        if time.monotonic() - saved_at > 1.0:
+            extra.write_text(
+                "faqs:\n  - id: parking\n    question: 駐車場はありますか？\n"
+                "    answer: 5台分あります。\n",
+                encoding="utf-8",
+            )
+            saved_at = time.monotonic()
+        return False
+
+    await eventually(save_until_picked_up, what="the watcher loads the saved file")
     stop.set()
     await asyncio.wait_for(watcher, timeout=5)
     assert library.entry("parking") is not None

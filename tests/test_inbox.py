@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections import defaultdict
 
 import redis.asyncio as aioredis
@@ -16,18 +15,11 @@ from bot.inbox_worker import InboxWorker
 from bot.model import Channel, Inbound
 from bot.storage import Keys
 from tests.conftest import REDIS_URL, ROOT
+from tests.eventually import eventually
 
 
 def event(user: str, n: int) -> Inbound:
     return Inbound(event_id=f"{user}-{n}", channel=Channel.WEB, user_id=user, text=str(n))
-
-
-async def wait_until(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_an_event_read_but_not_acknowledged_before_a_crash_is_handled_after_restart_once(
@@ -50,7 +42,7 @@ async def test_an_event_read_but_not_acknowledged_before_a_crash_is_handled_afte
         async def started() -> bool:
             return await redis_client.llen(f"{key_prefix}:started") == 1
 
-        await wait_until(started)
+        await eventually(started)
     finally:
         doomed.send_signal(signal.SIGKILL)
         await doomed.wait()
@@ -66,9 +58,9 @@ async def test_an_event_read_but_not_acknowledged_before_a_crash_is_handled_afte
     task = asyncio.create_task(survivor.run(stop))
 
     async def drained() -> bool:
-        return handled == ["alice-1"] and await inbox.pending_count() == 0
+        return handled == ["alice-1"] and await inbox.backlog() == 0
 
-    await wait_until(drained)
+    await eventually(drained)
     stop.set()
     await task
     assert handled == ["alice-1"]
@@ -109,13 +101,13 @@ async def test_one_customers_events_run_in_order_and_never_at_once_across_worker
     async def all_done() -> bool:
         return sum(len(v) for v in order.values()) == 25 * len(users)
 
-    await wait_until(all_done, timeout=30)
+    await eventually(all_done)
     stop.set()
     await asyncio.gather(*tasks)
     assert not overlaps
     assert all(order[user] == list(range(25)) for user in users)
     assert concurrent_customers > 1, "different customers are handled concurrently"
-    assert await inbox.pending_count() == 0
+    assert await inbox.backlog() == 0
 
 
 async def test_a_failing_event_is_retried_then_dead_lettered_without_blocking_others(
@@ -138,12 +130,52 @@ async def test_a_failing_event_is_retried_then_dead_lettered_without_blocking_ot
     await inbox.put(event("broken", 1))
     await inbox.put(event("fine", 1))
 
-    async def settled() -> bool:
+    async def dead_lettered() -> bool:
         return await redis_client.xlen(keys.inbox_dead()) == 1 and handled == ["fine-1"]
 
-    await wait_until(settled)
+    await eventually(dead_lettered)
     stop.set()
     await task
     assert attempts.count("broken-1") == 3
     [(_, dead)] = await redis_client.xrange(keys.inbox_dead())
     assert "cannot handle this one" in dead["error"]
+
+
+async def test_a_burst_worker_handles_everything_then_returns(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    inbox = Inbox(redis_client, keys, partitions=4)
+    handled: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        handled.append(inbound.event_id)
+        if inbound.user_id == "broken":
+            raise ValueError("cannot handle this one")
+        if inbound.text == "0":  # handling one event puts another, as a timer does
+            await inbox.put(event(inbound.user_id, 1))
+
+    for user in ("alice", "bob", "carol", "broken"):
+        await inbox.put(event(user, 0))
+    worker = InboxWorker(inbox, handle, max_attempts=2, retry_base_seconds=0.01)
+    await asyncio.wait_for(worker.run(asyncio.Event(), burst=True), timeout=60)
+
+    assert await inbox.backlog() == 0
+    assert sorted(e for e in handled if not e.startswith("broken")) == [
+        "alice-0", "alice-1", "bob-0", "bob-1", "carol-0", "carol-1",
+    ]  # fmt: skip
+    assert await redis_client.xlen(keys.inbox_dead()) == 1, "the broken one, dead-lettered"
+    assert await redis_client.zcard(keys.workers()) == 0, "it left the worker set"
+
+
+async def test_a_burst_worker_on_an_empty_inbox_returns_at_once(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    inbox = Inbox(redis_client, Keys(key_prefix), partitions=2)
+    handled: list[Inbound] = []
+
+    async def handle(inbound: Inbound) -> None:
+        handled.append(inbound)
+
+    await asyncio.wait_for(InboxWorker(inbox, handle).run(asyncio.Event(), burst=True), 60)
+    assert handled == [] and await inbox.backlog() == 0

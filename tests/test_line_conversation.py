@@ -3,7 +3,6 @@ and records what the real line-bot-sdk client sends back."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -13,6 +12,7 @@ from bot.actor import Actor
 from bot.conversation import ConversationState
 from bot.faq import Outcome
 from bot.settings import Settings
+from tests.eventually import settled
 from tests.fakes.line_platform import LineWorld, line_world
 
 VAGUE = ["支払い", "注文について", "配送", "アカウント", "商品について", "order", "payment"]
@@ -117,7 +117,7 @@ async def test_asking_for_a_person_then_a_late_agent_message_is_pushed(world: Li
             f"line:{user}", Actor.console("Sato"), "佐藤です。どうされましたか？", action_id="m1"
         )
     ).ok
-    await asyncio.sleep(0.3)
+    await settled(rt.inbox)
     assert len(world.platform.messages_to(user)) == seen
 
 
@@ -125,11 +125,11 @@ async def test_redelivered_event_is_answered_once(world: LineWorld) -> None:
     user = world.new_user()
     event = world.platform.text(user, "送料はいくらですか？")
     await world.platform.post([event])
-    await world.platform.wait_for_messages(user, 1)
-    await asyncio.sleep(0.3)
+    await settled(world.app.runtime.inbox)
     answered = len(world.platform.messages_to(user))
+    assert answered >= 1
     assert await world.platform.post([event], redelivery=True) == 200
-    await asyncio.sleep(0.8)
+    await settled(world.app.runtime.inbox)
     assert len(world.platform.messages_to(user)) == answered
     assert len(world.platform.sent) == 1, "one reply call, no push"
 
@@ -160,7 +160,7 @@ async def test_media_gets_a_kind_reply_then_reaches_the_agent_with_a_link(
     seen = len(platform.messages_to(user))
     photo = platform.media(user, "image", content=b"receipt-photo")
     await platform.post([photo])
-    await asyncio.sleep(0.5)
+    await settled(rt.inbox)
     assert len(platform.messages_to(user)) == seen, "no bot reply while an agent has it"
     transcript = await rt.store.transcript(f"line:{user}")
     line = next(t.text for t in reversed(transcript) if t.text.startswith("[image]"))
@@ -196,11 +196,8 @@ async def test_unfollow_closes_the_conversation_and_sends_nothing(world: LineWor
     await platform.wait_for_messages(user, 1)
     assert await rt.queue.position(f"line:{user}") == 1
     await platform.post([platform.event("unfollow", user, reply=False)])
-    for _ in range(50):
-        conversation = await rt.store.load(f"line:{user}")
-        if conversation is not None and conversation.state is ConversationState.CLOSED:
-            break
-        await asyncio.sleep(0.05)
+    await settled(rt.inbox)
+    conversation = await rt.store.load(f"line:{user}")
     assert conversation is not None and conversation.state is ConversationState.CLOSED
     assert await rt.queue.position(f"line:{user}") is None
     assert [s.kind for s in platform.sent] == ["reply"], "nothing after the unfollow"

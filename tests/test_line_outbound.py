@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -17,6 +16,7 @@ from bot.model import Channel, Choice, Outgoing, Reply, ReplyKind
 from bot.outbound import OutboundSweeper
 from bot.settings import Settings
 from channels.line.render import read_postback
+from tests.eventually import settled
 from tests.fakes.line_platform import LineWorld, line_world
 
 
@@ -202,11 +202,9 @@ async def test_blocked_user_is_logged_once_and_the_conversation_closed(
             f"line:{user}", Actor.console("Sato"), "まだいらっしゃいますか？", action_id="a1"
         )
     ).ok
-    for _ in range(60):
-        conversation = await rt.store.load(f"line:{user}")
-        if conversation is not None and conversation.state is ConversationState.CLOSED:
-            break
-        await asyncio.sleep(0.05)
+    # The blocked user's conversation is closed through the inbox.
+    await settled(rt.inbox)
+    conversation = await rt.store.load(f"line:{user}")
     assert conversation is not None and conversation.state is ConversationState.CLOSED
     await rt.agents.reply(f"line:{user}", Actor.console("Sato"), "もう一度", action_id="a2")
     await world.channel_send(user, Reply(text="and again", kind=ReplyKind.AGENT))

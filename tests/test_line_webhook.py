@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from bot.settings import Settings
+from tests.eventually import eventually, settled
 from tests.fakes.line_platform import LineWorld, line_world, sign
 
 
@@ -24,7 +23,7 @@ async def world(
 
 async def test_verify_button_gets_200_and_changes_nothing(world: LineWorld) -> None:
     assert await world.platform.verify() == 200
-    assert await world.app.runtime.inbox.pending_count() == 0
+    assert await world.app.runtime.inbox.backlog() == 0
 
 
 async def test_bad_or_missing_signature_is_refused_without_side_effect(world: LineWorld) -> None:
@@ -43,8 +42,8 @@ async def test_bad_or_missing_signature_is_refused_without_side_effect(world: Li
         await platform.post([event], body=tampered, signature=sign(platform.channel_secret, body))
         == 401
     )
-    await asyncio.sleep(0.5)
-    assert await world.app.runtime.inbox.pending_count() == 0
+    # Accepted events are in the inbox before LINE gets its 200: none went in.
+    assert await world.app.runtime.inbox.backlog() == 0
     assert platform.sent == [] and platform.profile_requests == []
     assert await world.app.runtime.store.load(f"line:{user}") is None
 
@@ -135,7 +134,7 @@ async def test_every_event_type_is_handled_or_ignored_never_a_500(world: LineWor
     for event in events:
         assert await world.platform.post([event]) == 200, event["type"]
     assert await world.platform.post(_every_event(world, world.new_user())) == 200
-    await asyncio.sleep(1.0)
+    await settled(world.app.runtime.inbox)
     dead = await world.app.runtime.redis.xlen(world.app.runtime.keys.inbox_dead())
     assert dead == 0, "no event failed in the dispatcher either"
     assert world.platform.rejected == [], "LINE accepted everything we sent"
@@ -151,7 +150,7 @@ async def test_mention_mode_answers_in_groups_only_when_mentioned(
         group_id = "C" + "3" * 32
         group = {"type": "group", "groupId": group_id, "userId": user}
         await p.post([p.text(user, "送料はいくらですか？", source=group)])
-        await asyncio.sleep(0.5)
+        await settled(world.app.runtime.inbox)
         assert p.sent == []
         mention = {"mentionees": [{"index": 0, "length": 8, "type": "user", "isSelf": True}]}
         await p.post(
@@ -167,14 +166,17 @@ async def test_mention_mode_answers_in_groups_only_when_mentioned(
         assert "550" in answer["text"] and p.sent[0].kind == "reply"
 
 
-async def test_webhook_answers_fast_even_when_line_is_slow(world: LineWorld) -> None:
-    world.platform.slow("profile", 3.0)
+async def test_webhook_does_not_wait_for_a_slow_profile(world: LineWorld) -> None:
+    # The profile takes ten times PROFILE_TIMEOUT_SECONDS: the webhook answers without it
+    # (how fast it answers is measured by bench/webhook_load.py, not here).
+    world.platform.slow("profile", 5.0)
     user = world.new_user()
-    began = time.monotonic()
     assert await world.platform.say(user, "送料はいくらですか？") == 200
-    assert time.monotonic() - began < 1.5
-    answer = (await world.platform.wait_for_messages(user, 1))[0]
+    answer = (await world.platform.wait_for_messages(user, 1, timeout=30))[0]
     assert "550" in answer["text"]
+    line = world.app.runtime.line
+    assert line is not None
+    assert await line.profiles.cached(user) is None, "answered before the profile came"
 
 
 async def test_loading_animation_shows_while_the_answer_takes_time(
@@ -185,10 +187,7 @@ async def test_loading_animation_shows_while_the_answer_takes_time(
     async with line_world(settings, monkeypatch, loading_after_seconds=0.2) as world:
         user = world.new_user()
         await world.platform.say(user, "送料はいくらですか？")
-        for _ in range(40):
-            if world.platform.loading:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: world.platform.loading, what="the loading animation")
         assert [(c["chatId"], c["loadingSeconds"]) for c in world.platform.loading] == [(user, 20)]
 
 
@@ -196,5 +195,8 @@ async def test_no_loading_animation_for_an_instant_answer(world: LineWorld) -> N
     user = world.new_user()
     await world.platform.say(user, "送料はいくらですか？")
     await world.platform.wait_for_messages(user, 1)
-    await asyncio.sleep(1.3)
+    line = world.app.runtime.line
+    assert line is not None
+    # The check "answered yet?" runs in the background after LOADING_AFTER_SECONDS.
+    await eventually(lambda: not line._tasks, what="the loading check has run")
     assert world.platform.loading == []

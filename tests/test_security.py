@@ -7,7 +7,6 @@ the logs, retention (every per-customer key expires) and erasing a customer on r
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -32,6 +31,7 @@ from bot.storage import Keys
 from channels.line.webhook import signature_ok
 from channels.web.tokens import TokenError, WebTokens
 from tests.conftest import REDIS_URL, RunningApp
+from tests.eventually import settled
 from tests.fakes.line_platform import line_world
 from tests.webclient import WebCustomer
 
@@ -275,7 +275,7 @@ async def test_every_key_about_a_customer_expires(
             customer = await WebCustomer.start(http)
             await customer.say("送料はいくらですか？")
             await customer.next_from("bot")
-        await asyncio.sleep(0.3)
+        await settled(rt.inbox)
         forever = []
         async for key in rt.redis.scan_iter(match=f"{settings.key_prefix}:*"):
             if any(part in key for part in SHARED):

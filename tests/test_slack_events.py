@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.conversation import ConversationState
+from bot.conversation import Conversation, ConversationState
 from bot.records import SurveyResponse
 from bot.settings import Settings
+from tests.eventually import eventually, settled
 from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
 
 DESK = "C0DESK"
@@ -54,10 +55,11 @@ async def test_bad_signature_or_stale_request_is_refused_without_side_effects(
             f"{served.base_url}/slack/events", content=fake.event_body(event)
         )
     assert (wrong.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
-    await asyncio.sleep(0.5)
+    # A direct message goes into the inbox before Slack gets its answer: none went in.
+    assert await served.runtime.inbox.backlog() == 0
+    await settled(served.runtime.inbox)
     assert dm_posts(fake) == []
     assert await served.runtime.store.load(f"slack:{CUSTOMER}") is None
-    assert await served.runtime.inbox.pending_count() == 0
 
     # The same request, properly signed and fresh, is accepted.
     assert (await fake.send_event(event)).status_code == 200
@@ -131,7 +133,7 @@ async def test_slack_retries_never_answer_or_relay_twice(
     )
     assert [r.status_code for r in responses] == [200] * 4
     await fake.wait_for(lambda: dm_posts(fake), what="the answer")
-    await asyncio.sleep(0.5)
+    await settled(served.runtime.inbox)  # every delivery went into the inbox before its 200
     assert len([p for p in dm_posts(fake) if "550" in p.args["text"]]) == 1
     assert len({p.args["text"] for p in dm_posts(fake)}) == len(dm_posts(fake))
 
@@ -147,31 +149,39 @@ async def test_slack_retries_never_answer_or_relay_twice(
     await fake.deliver(reply, "application/json")
     await asyncio.gather(*(fake.deliver(reply, "application/json", retry_num=n) for n in (1, 2)))
     await fake.wait_for(lambda: [p for p in dm_posts(fake) if "少々" in p.args["text"]])
-    await asyncio.sleep(0.5)
+    # Redeliveries are dropped before Slack gets its 200; a later message relayed after
+    # them is the mark that any second relay would have shown by now.
+    await fake.user_says(SATO, "確認します", DESK, thread_ts=ts)
+    await fake.wait_for(lambda: [p for p in dm_posts(fake) if "確認" in p.args["text"]])
     assert len([p for p in dm_posts(fake) if "少々" in p.args["text"]]) == 1
     transcript = await served.runtime.store.transcript(f"slack:{CUSTOMER}")
     assert len([e for e in transcript if e.text == "少々お待ちください"]) == 1
 
 
-async def test_acknowledged_within_three_seconds_even_when_slack_is_slow(
+async def test_acknowledged_before_the_slow_slack_calls(
     served: SlackTestApp, fake: FakeSlack
 ) -> None:
     await fake.user_says(CUSTOMER, "人と話したい", DM)
     [escalation] = await fake.wait_for(
         lambda: [p for p in fake.posts(DESK) if "thread_ts" not in p.args], what="escalation"
     )
-    fake.api_delay = 2.5  # every Web API call now takes 2.5 s (users.info, chat.update…)
-    started = time.monotonic()
+    # Every Web API call now takes 5 s (users.info, chat.update…); the fake records a call
+    # when it answers it. Slack wants its answer within 3 s: how fast it comes is measured
+    # in bench/, here only that it came before any of that work.
+    fake.api_delay = 5.0
+    answered_calls = len(fake.calls)
     response = await fake.click(SATO, escalation, "tsunagu_claim")
     assert response.status_code == 200
-    assert time.monotonic() - started < 1.0, "acknowledged before the slow work"
-    conversation = None
-    for _ in range(100):
+    assert fake.calls[answered_calls:] == [], "acknowledged before the slow work"
+
+    async def with_agent() -> Conversation | None:
         conversation = await served.runtime.store.load(f"slack:{CUSTOMER}")
         if conversation is not None and conversation.state is ConversationState.WITH_AGENT:
-            break
-        await asyncio.sleep(0.1)
-    assert conversation is not None and conversation.agent_name == "Sato"
+            return conversation
+        return None
+
+    conversation = await eventually(with_agent, what="Sato has the conversation")
+    assert conversation.agent_name == "Sato"
 
 
 def button_with(fake: FakeSlack, value: str) -> tuple[ApiCall, dict[str, Any]] | None:

@@ -11,6 +11,7 @@ import websockets
 
 from bot.faq import Outcome
 from tests.conftest import RunningApp
+from tests.eventually import settled
 from tests.webclient import WebCustomer
 
 
@@ -85,13 +86,15 @@ async def test_nothing_relevant_says_so_and_offers_a_person(http: httpx.AsyncCli
     assert [c["payload"] for c in reply["choices"]] == ["handoff"]
 
 
-async def test_resending_the_same_client_id_is_handled_once(http: httpx.AsyncClient) -> None:
+async def test_resending_the_same_client_id_is_handled_once(
+    app: RunningApp, http: httpx.AsyncClient
+) -> None:
     customer = await WebCustomer.start(http)
     await customer.next_from("bot")
     for _ in range(3):
         assert (await customer.say("送料はいくらですか？", client_id="again")).status_code == 202
     await customer.next_from("bot")
-    await asyncio.sleep(0.5)
+    await settled(app.runtime.inbox)
     await customer.poll()
     assert [m["sender"] for m in customer.seen].count("customer") == 1
     answers = [m for m in customer.seen if m["sender"] == "bot" and m["kind"] == "answer"]
@@ -111,11 +114,12 @@ async def test_bad_or_missing_token_is_refused_and_nothing_is_stored(
     assert (
         await http.get("/web/messages", headers={"Authorization": "Bearer nope"})
     ).status_code == 401
-    assert await app.runtime.inbox.pending_count() == 0
     assert await app.runtime.redis.exists(
         app.runtime.keys.web_outbox(f"web:{customer.user_id}")
     ) in (0, 1)  # only the greeting, never the refused text
     await customer.next_from("bot")
+    await settled(app.runtime.inbox)
+    await customer.poll()
     assert not any(m["sender"] == "customer" for m in customer.seen)
 
 
@@ -158,7 +162,6 @@ async def test_websocket_resumes_after_a_drop_without_loss_or_repeat(
         await read_until(socket, 4)  # echo + answer + "did this solve it?"
     # Dropped. Meanwhile the customer (another tab) asks again.
     await customer.say("How much is shipping?")
-    await asyncio.sleep(0.5)
     async with websockets.connect(ws_url + f"&after={received[-1]['cursor']}") as socket:
         await read_until(socket, 7)
     ids = [m["message_id"] for m in received]

@@ -61,7 +61,7 @@ class WebCustomer:
         return list(body["messages"])
 
     async def next_from(
-        self, sender: str = "bot", timeout: float = 10.0, kind: str | None = None
+        self, sender: str = "bot", timeout: float = 30.0, kind: str | None = None
     ) -> dict[str, Any]:
         """The next unread message from `sender` (of `kind`, if given), skipping others."""
         loop = asyncio.get_running_loop()

@@ -249,7 +249,7 @@ class FakeLinePlatform:
         return [m for s in self.sent if s.to == to for m in s.messages]
 
     async def wait_for_messages(
-        self, to: str, count: int, timeout: float = 10.0
+        self, to: str, count: int, timeout: float = 30.0
     ) -> list[dict[str, Any]]:
         """Wait until at least `count` messages were delivered to `to`; returns them all."""
 
@@ -266,7 +266,7 @@ class FakeLinePlatform:
             ) from None
         return self.messages_to(to)
 
-    async def wait_for_text(self, to: str, part: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_for_text(self, to: str, part: str, timeout: float = 30.0) -> dict[str, Any]:
         """Wait for a message to `to` whose text contains `part`; returns it."""
 
         def found() -> dict[str, Any] | None:

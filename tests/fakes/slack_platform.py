@@ -221,7 +221,7 @@ class FakeSlack:
         ]
 
     async def wait_for(
-        self, found: Callable[[], Any], timeout: float = 10.0, what: str = "a Slack call"
+        self, found: Callable[[], Any], timeout: float = 30.0, what: str = "a Slack call"
     ) -> Any:
         """Wait until `found()` returns something truthy (re-checked after each API call)."""
         loop = asyncio.get_running_loop()
