@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import create_app
 from bot.runtime import Runtime
@@ -18,6 +20,13 @@ from bot.serving import serve_in_loop
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# Hypothesis: random examples while developing; in CI (HYPOTHESIS_PROFILE=ci) the same
+# examples on every run, so a failure there fails again here. Either way a failure prints
+# the example and a @reproduce_failure blob.
+hypothesis_settings.register_profile("dev", print_blob=True)
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
 REDIS_URL = os.environ.get("TSUNAGU_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -40,6 +49,20 @@ async def key_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
     yield prefix
     async for key in redis_client.scan_iter(match=f"{prefix}:*", count=1000):
         await redis_client.delete(key)
+
+
+@pytest.fixture
+def fault_seed(request: pytest.FixtureRequest) -> int:
+    """The seed of a test's random faults: `TSUNAGU_FAULT_SEED` if set, else a fresh one.
+
+    A failing test's report shows it, so the same faults can be played again.
+    """
+    given = os.environ.get("TSUNAGU_FAULT_SEED")
+    seed = int(given) if given else random.randrange(1_000_000)
+    request.node.add_report_section(
+        "call", "fault seed", f"TSUNAGU_FAULT_SEED={seed} repeats these faults\n"
+    )
+    return seed
 
 
 @pytest.fixture

@@ -32,8 +32,10 @@ from bot.faq import FaqEntry
 from bot.model import Channel, Outgoing, Reply
 from bot.settings import Settings
 from bot.storage import Keys
+from channels.line.sender import call_ids
 from handoff.slack_blocks import CLAIM
 from tests.conftest import ROOT
+from tests.eventually import eventually, settled
 from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import FakeSlack, serve_with_slack
 from tests.faults import PrivateRedis, WorkerProcess, worker_env
@@ -107,15 +109,6 @@ async def customer(
             await asyncio.sleep(pause)
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `condition` until it holds; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 def story(world: LineWorld, user: str) -> str:
     """What the platform recorded for one user, for a failure message."""
     lines = [
@@ -130,30 +123,24 @@ def texts_to(world: LineWorld, user: str) -> list[str]:
     return [m.get("text", "") for m in world.platform.messages_to(user)]
 
 
-async def settled(redis: aioredis.Redis, keys: Keys, partitions: int) -> bool:
-    """Nothing is left in the inbox: every event was handled and acknowledged."""
-    for partition in range(partitions):
-        if await redis.xlen(keys.inbox(partition)):
-            return False
-    return True
-
-
 async def test_sigkilled_workers_lose_nothing_and_answer_each_event_once_in_order(
     make_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
     private_redis: PrivateRedis,
     tmp_path: Path,
+    fault_seed: int,
 ) -> None:
     customers, per_customer, partitions, lease = 50, 40, 8, 2.0
+    total = customers * per_customer
     settings = make_settings(
         redis_url=private_redis.url,
         run_worker=False,  # this process only answers webhooks; the workers are killable
         inbox_partitions=partitions,
         ask_if_solved=False,
     )
-    seed = random.randrange(1_000_000)
-    chance = random.Random(seed)
-    log.warning("fault test seed: %d", seed)
+    chance = random.Random(fault_seed)
+    # Kill a worker once this many webhooks were accepted: mid-traffic on any machine.
+    kill_points = sorted(chance.sample(range(total // 10, total * 9 // 10), 5))
     async with line_world(settings, monkeypatch) as world:
         platform = world.platform
         env = worker_env(
@@ -178,16 +165,19 @@ async def test_sigkilled_workers_lose_nothing_and_answer_each_event_once_in_orde
             for offset, user in enumerate(users)
         }
         statuses: list[int] = []
-        kills = 0
-        traffic_done = asyncio.Event()
+        kills: list[int] = []
 
         async def killer() -> None:
-            nonlocal kills
-            while not traffic_done.is_set() and kills < 8:
-                await asyncio.sleep(chance.uniform(0.5, 2.0))
+            for point in kill_points:
+                await eventually(
+                    lambda point=point: statuses.count(200) >= point,  # type: ignore[misc]
+                    timeout=120,
+                    what=f"{point} webhooks accepted",
+                )
                 victim = chance.choice(workers)
                 await victim.kill()
-                kills += 1
+                kills.append(statuses.count(200))
+                # Down for a moment (a fault, not a wait): its shards wait for their lease.
                 await asyncio.sleep(chance.uniform(0.0, 0.5))
                 await victim.start()
 
@@ -195,7 +185,7 @@ async def test_sigkilled_workers_lose_nothing_and_answer_each_event_once_in_orde
             for worker in workers:
                 await worker.start()
             began = time.monotonic()
-            deadline = began + 90
+            deadline = began + 180  # a generous bound on being stuck, not on speed
             killing = asyncio.create_task(killer())
             await asyncio.gather(
                 *(
@@ -203,37 +193,30 @@ async def test_sigkilled_workers_lose_nothing_and_answer_each_event_once_in_orde
                     for user in users
                 )
             )
-            traffic_done.set()
             await killing
             accepted = time.monotonic() - began
-
-            def all_answered() -> bool:
-                return len(platform.sent) >= customers * per_customer
-
-            await wait_for(all_answered, timeout=60, what="every event answered")
-            redis = world.app.runtime.redis
-            keys = world.app.runtime.keys
-            deadline = time.monotonic() + 20
-            while not await settled(redis, keys, partitions):
-                assert time.monotonic() < deadline, "inbox not drained"
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(lease)  # time for a late duplicate to show, if any
+            await eventually(
+                lambda: len(platform.sent) >= total, timeout=120, what="every event answered"
+            )
+            await settled(world.app.runtime.inbox, timeout=60)
+            redis, keys = world.app.runtime.redis, world.app.runtime.keys
         finally:
             for worker in workers:
                 await worker.stop()
+        # The workers are gone and the inbox is empty: nothing more can be sent from here on.
 
         log.warning(
-            "fault test: %d webhooks accepted in %.1fs, %d SIGKILLs, all answered in %.1fs",
-            customers * per_customer,
+            "fault test: %d webhooks accepted in %.1fs, SIGKILLs after %s, all answered in %.1fs",
+            total,
             accepted,
             kills,
             time.monotonic() - began,
         )
-        assert kills >= 3, "the workers were killed several times"
-        assert statuses.count(200) == customers * per_customer
+        assert len(kills) == len(kill_points)
+        assert statuses.count(200) == total
         for user in users:
             assert texts_to(world, user) == [a for _, a in asked[user]], story(world, user)
-        assert len(platform.sent) == customers * per_customer, "no reply was sent twice"
+        assert len(platform.sent) == total, "no reply was sent twice"
         assert await redis.xlen(keys.inbox_dead()) == 0
 
 
@@ -255,32 +238,40 @@ async def test_redis_restart_gives_503_then_recovers_with_nothing_acknowledged_l
         }
         statuses: list[int] = []
         ready_during_outage: list[int] = []
-        deadline = time.monotonic() + 90
-        traffic = asyncio.gather(
-            *(
-                customer(world, user, [q for q, _ in asked[user]], statuses, deadline, pause=0.05)
-                for user in users
+        deadline = time.monotonic() + 180  # a generous bound on being stuck, not on speed
+
+        def traffic(part: slice) -> asyncio.Future[list[None]]:
+            return asyncio.gather(
+                *(
+                    customer(world, u, [q for q, _ in asked[u][part]], statuses, deadline, 0.05)
+                    for u in users
+                )
             )
-        )
+
+        # The outage comes mid-traffic by construction: after the first half of every
+        # customer's questions was accepted (and some answered), while the rest is sent.
+        half = per_customer // 2
+        await traffic(slice(0, half))
+        await eventually(lambda: world.platform.sent, what="a first answer")
         async with httpx.AsyncClient(base_url=world.app.base_url) as http:
-            await asyncio.sleep(1.0)
             answered_before = len(world.platform.sent)
             private_redis.stop()
             outage_began = len(statuses)
+            rest = traffic(slice(half, None))
             for _ in range(10):
                 ready_during_outage.append((await http.get("/readyz")).status_code)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # the outage lasts a while (a fault, not a wait)
             private_redis.start()
-            await traffic
+            await rest
             ready_after = (await http.get("/readyz")).status_code
 
         def all_answered() -> bool:
             return all(len(texts_to(world, u)) >= per_customer for u in users)
 
-        await wait_for(all_answered, timeout=45, what="every event answered after the restart")
-        await asyncio.sleep(1.0)
+        await eventually(all_answered, timeout=120, what="every event answered after the restart")
+        await settled(world.app.runtime.inbox)
 
-    assert 0 < answered_before < customers * per_customer, "the outage came mid-traffic"
+    assert 0 < answered_before <= customers * half, "the outage came mid-traffic"
     assert set(ready_during_outage) == {503}
     assert ready_after == 200
     assert 503 in statuses[outage_began:], "webhooks were refused during the outage"
@@ -301,19 +292,15 @@ async def test_a_slow_line_api_holds_up_no_other_customer(
         for endpoint in ("reply", "push", "profile"):
             platform.slow(endpoint, delay)  # every call takes seconds
 
-        async def ask(n: int, user: str) -> float:
-            began = time.monotonic()
-            assert await platform.say(user, pairs[n % len(pairs)][0]) == 200
-            return time.monotonic() - began
+        async def ask(n: int, user: str) -> int:
+            return await platform.say(user, pairs[n % len(pairs)][0])
 
-        began = time.monotonic()
-        acks = await asyncio.gather(*(ask(n, u) for n, u in enumerate(users)))
+        assert await asyncio.gather(*(ask(n, u) for n, u in enumerate(users))) == [200] * customers
         for n, user in enumerate(users):
-            await platform.wait_for_text(user, pairs[n % len(pairs)][1], timeout=3 * delay)
-        elapsed = time.monotonic() - began
-    assert max(acks) < 1.5, "the webhook waits for the profile only briefly"
-    # One at a time, this would take customers × delay (40 s).
-    assert elapsed < 3 * delay, f"{customers} customers took {elapsed:.1f}s"
+            await platform.wait_for_text(user, pairs[n % len(pairs)][1], timeout=120)
+    # Customers were answered side by side: while LINE held one reply, others were sent.
+    # (How long that takes is bench/webhook_load.py's business.)
+    assert platform.most_at_once["reply"] + platform.most_at_once["push"] > 1
 
 
 DESK = "C0DESK"
@@ -403,21 +390,10 @@ async def test_a_reply_that_went_out_just_before_a_crash_is_not_pushed_again(
         second = [batch[0].model_copy(update={"message_id": uuid.uuid4().hex, "meta": meta2})]
         await rt.redis.set(
             rt.keys.prefix + f":line:reply_token:{other['replyToken']}",
-            sender_call_id(second),
+            call_ids(second)[0],
         )
         await sender.send(second)
         assert [s.kind for s in platform.sent] == ["reply", "reply"]
-
-
-def sender_call_id(batch: list[Outgoing]) -> str:
-    """The id the LINE sender gives the first API call of a batch (as channels/line/sender)."""
-    import hashlib
-
-    from channels.line.render import calls, render
-
-    messages = [(f"{o.message_id}.{n}", m) for o in batch for n, m in enumerate(render(o.reply))]
-    ids = [mid for mid, _ in calls(messages)[0]]
-    return hashlib.sha256("|".join(ids).encode()).hexdigest()[:32]
 
 
 async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lettering(
@@ -440,16 +416,9 @@ async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lette
         await storage.incr(f"{key_prefix}:handled:{inbound.event_id}")
 
     private_redis.stop()
-    stop = asyncio.Event()
-    worker = InboxWorker(inbox, handle, max_attempts=2, retry_base_seconds=0.01)
-    task = asyncio.create_task(worker.run(stop))
     await inbox.put(Inbound(event_id="e1", channel=Channel.WEB, user_id="u1", text="hi"))
-    deadline = time.monotonic() + 20
-    while await inbox.pending_count() or len(attempts) < 7:
-        assert time.monotonic() < deadline, attempts
-        await asyncio.sleep(0.05)
-    stop.set()
-    await task
+    worker = InboxWorker(inbox, handle, max_attempts=2, retry_base_seconds=0.01)
+    await asyncio.wait_for(worker.run(asyncio.Event(), burst=True), timeout=60)
     assert attempts == ["e1"] * 7, "more outages than attempts, and still handled"
     assert await redis_client.xlen(keys.inbox_dead()) == 0
     assert await storage.get(f"{key_prefix}:handled:e1") == "1"
@@ -502,7 +471,7 @@ async def test_slack_gets_503_while_redis_is_down_and_its_retry_is_answered_once
     fake.add_user("U0CUSTOMER", "Tanaka")
     settings = make_settings(redis_url=private_redis.url, inbox_lease_seconds=1.5)
     try:
-        async with serve_with_slack(settings, fake):
+        async with serve_with_slack(settings, fake) as served:
             event = fake.message_event("U0CUSTOMER", "送料はいくらですか？", "D0CUSTOMER")
             body = fake.event_body(event, "EvOUTAGE0001")
             private_redis.stop()
@@ -514,7 +483,7 @@ async def test_slack_gets_503_while_redis_is_down_and_its_retry_is_answered_once
                 lambda: [p for p in fake.posts("D0CUSTOMER") if "550" in p.args["text"]],
                 what="the answer after the outage",
             )
-            await asyncio.sleep(0.5)
+            await settled(served.runtime.inbox)
             answers = [p for p in fake.posts("D0CUSTOMER") if "550" in p.args["text"]]
     finally:
         await fake.stop()

@@ -30,12 +30,8 @@ from tests.fakes.slack_platform import FakeSlack, SlackTestApp, serve_with_slack
 from tests.fakes.slack_platform import sign as slack_sign
 
 MAX_BODY = 64 * 1024
-FUZZ = hsettings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=False,
-)
+# Random in development, derandomized under HYPOTHESIS_PROFILE=ci (see tests/conftest.py).
+FUZZ = hsettings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 
 # -- strategies ------------------------------------------------------------------------
 
@@ -136,10 +132,12 @@ def closed_port_url() -> str:
 
 
 async def no_trace(rt: Runtime) -> None:
-    """Nothing was stored for any customer and nothing waits in the inbox."""
-    assert await rt.inbox.pending_count() == 0
-    for partition in range(rt.inbox.partitions):
-        assert await rt.redis.xlen(rt.keys.inbox(partition)) == 0
+    """Nothing was stored for any customer and nothing waits in the inbox.
+
+    No wait is needed: an accepted event is in the inbox before its request is answered,
+    and it leaves the inbox only after its conversation was stored.
+    """
+    assert await rt.inbox.backlog() == 0
     leftovers = [k async for k in rt.redis.scan_iter(match=f"{rt.keys.prefix}:conv:*")]
     assert leftovers == []
 
@@ -158,7 +156,7 @@ async def world(
 async def test_line_webhook_without_a_valid_signature_never_has_an_effect(
     world: LineWorld,
 ) -> None:
-    url, secret = world.app.webhook_url, world.platform.channel_secret
+    url = world.app.webhook_url
     statuses: set[int] = set()
 
     def fuzz() -> None:
@@ -182,10 +180,12 @@ async def test_line_webhook_without_a_valid_signature_never_has_an_effect(
 
     await asyncio.to_thread(fuzz)
     assert statuses == {401}
-    await asyncio.sleep(0.2)
     await no_trace(world.app.runtime)
     assert world.platform.sent == [] and world.platform.profile_requests == []
-    assert secret
+    # The same endpoint, properly signed, is answered: it was not refusing everything.
+    user = world.new_user()
+    assert await world.platform.say(user, "送料はいくらですか？") == 200
+    assert "550" in (await world.platform.wait_for_messages(user, 1))[0]["text"]
 
 
 async def test_line_webhook_signed_garbage_never_gets_a_500(world: LineWorld) -> None:
@@ -234,18 +234,18 @@ async def test_an_oversized_body_is_answered_413_without_being_read(world: LineW
         )
     # A request that claims a huge body is refused before a byte of it is sent.
     address = httpx.URL(url)
-    began = time.monotonic()
     reader, writer = await asyncio.open_connection(address.host, address.port)
     writer.write(
         f"POST {address.path} HTTP/1.1\r\nHost: x\r\nContent-Length: {10**9}\r\n"
         "X-Line-Signature: x\r\n\r\n".encode()
     )
     await writer.drain()
-    status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+    # Waiting for the body would wait forever: the refusal must come without it.
+    status_line = await asyncio.wait_for(reader.readline(), timeout=30)
     writer.close()
     assert declared.status_code == streamed.status_code == 413
     assert "too large" in declared.json()["detail"]
-    assert b" 413 " in status_line and time.monotonic() - began < 2
+    assert b" 413 " in status_line
     await no_trace(world.app.runtime)
 
 
@@ -330,7 +330,6 @@ async def test_slack_requests_fuzzed_never_500_and_unsigned_ones_leave_no_trace(
 
     await asyncio.to_thread(fuzz)
     assert unsigned_statuses == {401}
-    await asyncio.sleep(0.3)
     await no_trace(slack.runtime)
     assert slack.fake.posts() == []
 

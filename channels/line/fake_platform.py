@@ -87,6 +87,9 @@ class FakeLinePlatform:
         self._retry_keys: dict[str, str] = {}
         self._failures: dict[str, list[_Failure]] = {name: [] for name in ENDPOINTS}
         self._delays: dict[str, float] = dict.fromkeys(ENDPOINTS, 0.0)
+        # Calls being held by `slow`, now and at most at once (per endpoint).
+        self._waiting: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
+        self.most_at_once: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -290,7 +293,14 @@ class FakeLinePlatform:
     async def _gate(self, endpoint: str, request: web.Request) -> web.Response | None:
         """Delay, authentication and injected failures common to every endpoint."""
         if self._delays[endpoint]:
-            await asyncio.sleep(self._delays[endpoint])
+            self._waiting[endpoint] += 1
+            self.most_at_once[endpoint] = max(
+                self.most_at_once[endpoint], self._waiting[endpoint]
+            )
+            try:
+                await asyncio.sleep(self._delays[endpoint])
+            finally:
+                self._waiting[endpoint] -= 1
         if request.headers.get("Authorization") != f"Bearer {self.access_token}":
             return web.json_response({"message": "Authentication failed"}, status=401)
         failures = self._failures[endpoint]

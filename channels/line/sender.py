@@ -75,17 +75,13 @@ class LineSender:
         if await self.redis.exists(self.keys.unreachable(user_id)):
             log.info("line: customer unreachable, nothing sent", extra={"user": user_id})
             raise PermanentFailure(Channel.LINE, "the customer cannot be reached (blocked us)")
-        messages: list[tuple[str, TextMessage]] = [
-            (f"{outgoing.message_id}.{n}", message)
-            for outgoing in batch
-            for n, message in enumerate(render(outgoing.reply))
-        ]
+        messages = _messages(batch)
         token = meta.get("reply_token")
         to = meta.get("to") or user_id
         first_call = True
         for call in calls(messages):
             ids, group = [mid for mid, _ in call], [message for _, message in call]
-            call_id = hashlib.sha256("|".join(ids).encode()).hexdigest()[:32]
+            call_id = _call_id(ids)
             marker = self.keys.sent(user_id, call_id)
             if await self.redis.exists(marker):
                 first_call = False
@@ -175,6 +171,23 @@ class LineSender:
         )
         if to == user_id and self.on_unreachable is not None:
             await self.on_unreachable(user_id, call_id, reason)
+
+
+def call_ids(batch: list[Outgoing]) -> list[str]:
+    """The ids of the API calls that sending `batch` makes, in order (the same on a replay)."""
+    return [_call_id([mid for mid, _ in call]) for call in calls(_messages(batch))]
+
+
+def _messages(batch: list[Outgoing]) -> list[tuple[str, TextMessage]]:
+    return [
+        (f"{outgoing.message_id}.{n}", message)
+        for outgoing in batch
+        for n, message in enumerate(render(outgoing.reply))
+    ]
+
+
+def _call_id(message_ids: list[str]) -> str:
+    return hashlib.sha256("|".join(message_ids).encode()).hexdigest()[:32]
 
 
 def _body(exc: ApiException) -> str:
