@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,18 +18,21 @@ import redis.asyncio as aioredis
 from click.testing import CliRunner, Result
 from fastapi import FastAPI, Header, HTTPException
 
+from bot.clock import FixedClock, now_in
 from bot.faq import FaqLibrary
 from bot.model import Channel
 from bot.records import ConversationRecord, RecordStore, SurveyResponse, UnansweredMessage
 from bot.reports.admin import build_admin_router
 from bot.reports.commands import demo, report
-from bot.reports.compute import compute_report, percentile, period_between
+from bot.reports.compute import compute_report, percentile, period_between, period_for_days
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.reports.source import report_from_store
 from bot.storage import Keys
 from tests.conftest import REDIS_URL, ROOT
 
 ADMIN_TOKEN = "admin-secret"
+# /admin reads the records' clock: the last evening of a month, in Tokyo.
+ADMIN_CLOCK = FixedClock(datetime(2027, 4, 30, 23, 59, 30, tzinfo=ZoneInfo("Asia/Tokyo")))
 PERIOD = period_between(date(2024, 5, 1), date(2024, 5, 3), tz=UTC)
 
 
@@ -318,7 +322,7 @@ def require_admin(authorization: Annotated[str | None, Header()] = None) -> None
 async def admin(
     redis_client: aioredis.Redis, key_prefix: str, faq: FaqLibrary
 ) -> AsyncIterator[tuple[httpx.AsyncClient, RecordStore, int]]:
-    records = RecordStore(redis_client, Keys(key_prefix), retention_days=400)
+    records = RecordStore(redis_client, Keys(key_prefix), retention_days=400, clock=ADMIN_CLOCK)
     count = await seed_demo(records, days=3, seed=1)
     app = FastAPI()
     app.include_router(build_admin_router(records, faq, require_admin))
@@ -361,7 +365,7 @@ async def test_admin_serves_report_and_export_with_the_token(
     assert {s["key"] for s in data["by_channel"]} <= {"line", "web", "slack"}
     assert (await client.get("/admin/api/report?days=0", headers=auth)).status_code == 422
 
-    await records.add(ces("late", "web", time.time(), 2, comment="=1+1"))
+    await records.add(ces("late", "web", records.clock.now() - 1, 2, comment="=1+1"))
     res = await client.get("/admin/api/export.csv?days=7", headers=auth)
     assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
     assert "attachment" in res.headers["content-disposition"]
@@ -373,13 +377,15 @@ async def test_admin_serves_report_and_export_with_the_token(
 async def test_demo_seed_fills_every_part_of_the_dashboard(
     redis_client: aioredis.Redis, key_prefix: str, faq: FaqLibrary
 ) -> None:
-    records = RecordStore(redis_client, Keys(key_prefix), retention_days=400)
-    now = time.time()
-    count = await seed_demo(records, days=30, seed=0, now=now)
+    # Just before midnight: a seed of "30 days back from now" and a report from midnight 29
+    # days back disagreed by the conversations of those last minutes.
+    clock = FixedClock(datetime(2026, 11, 30, 23, 59, 30, tzinfo=ZoneInfo("Asia/Tokyo")))
+    records = RecordStore(redis_client, Keys(key_prefix), retention_days=400, clock=clock)
+    count = await seed_demo(records, days=30, seed=0, tz=ZoneInfo("Asia/Tokyo"))
     assert count > 300
-    r = await report_from_store(
-        records, faq, period_between(date.fromtimestamp(now - 29 * 86_400), date.today())
-    )
+    tokyo = ZoneInfo("Asia/Tokyo")
+    period = period_for_days(30, now=now_in(clock, tokyo), tz=tokyo)
+    r = await report_from_store(records, faq, period)
     assert r.overall.conversations == count
     assert {s.key for s in r.by_channel} == {"line", "web", "slack"}
     assert {(s.key, s.label) for s in r.by_agent} == {
