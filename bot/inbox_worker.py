@@ -201,13 +201,14 @@ class InboxWorker:
             await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
 
         # First what an earlier owner read but never acknowledged, oldest first.
-        start = "0-0"
+        start, last = "0-0", "-"
         while True:
             start, entries, _ = await redis.xautoclaim(
                 stream, GROUP, self.worker_id, min_idle_time=0, start_id=start, count=100
             )
             for entry_id, fields in entries:
                 await self._schedule(partition, entry_id, fields)
+                last = f"({entry_id}"
             if start == "0-0":
                 break
 
@@ -223,8 +224,19 @@ class InboxWorker:
                 continue
             streams = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], response)
             for _, entries in streams:
+                if entries:
+                    # A read whose reply was lost to a dropped connection, then sent again
+                    # by the client, left its entries delivered to us but unseen: they are
+                    # older than this batch, so they go first (settled entries are deleted,
+                    # so whatever remains between the last one seen and this batch is them).
+                    missed = cast(
+                        list[tuple[str, dict[str, str]]],
+                        await redis.xrange(stream, min=last, max=f"({entries[0][0]}"),
+                    )
+                    entries = [*missed, *entries]
                 for entry_id, fields in entries:
                     await self._schedule(partition, entry_id, fields)
+                    last = f"({entry_id}"
 
         # Draining: let what was read from this shard finish before the lease is freed.
         pending = [task for task in self._tasks if task.get_name() == f"inbox:{partition}"]

@@ -10,12 +10,12 @@ from collections import defaultdict
 
 import redis.asyncio as aioredis
 
-from bot.inbox import Inbox
+from bot.inbox import GROUP, Inbox
 from bot.inbox_worker import InboxWorker
 from bot.model import Channel, Inbound
 from bot.storage import Keys
 from tests.conftest import REDIS_URL, ROOT
-from tests.eventually import eventually
+from tests.eventually import eventually, settled
 
 
 def event(user: str, n: int) -> Inbound:
@@ -179,3 +179,37 @@ async def test_a_burst_worker_on_an_empty_inbox_returns_at_once(
 
     await asyncio.wait_for(InboxWorker(inbox, handle).run(asyncio.Event(), burst=True), 60)
     assert handled == [] and await inbox.backlog() == 0
+
+
+async def test_events_delivered_by_a_read_whose_reply_was_lost_are_handled_first(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    # When a connection drops after Redis delivered a read but before its reply arrived,
+    # the client sends the read again and gets the *next* events: the first ones sit
+    # delivered to this worker, unseen. They must still be handled, before the later ones.
+    keys = Keys(key_prefix)
+    inbox = Inbox(redis_client, keys, partitions=1)
+    handled: list[str] = []
+
+    async def handle(inbound: Inbound) -> None:
+        handled.append(inbound.event_id)
+
+    stop = asyncio.Event()
+    worker = InboxWorker(inbox, handle, worker_id="w-lost-reply", lease_seconds=5.0)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await inbox.put(event("alice", 0))
+        await eventually(lambda: handled == ["alice-0"], what="the worker is reading")
+        async with redis_client.pipeline(transaction=True) as pipe:
+            pipe.xadd(keys.inbox(0), {"event": event("alice", 1).model_dump_json()})
+            pipe.xadd(keys.inbox(0), {"event": event("alice", 2).model_dump_json()})
+            # The read whose reply was lost: delivered to the worker, never seen by it.
+            pipe.xreadgroup(GROUP, worker.worker_id, {keys.inbox(0): ">"}, count=1)
+            await pipe.execute()
+        await inbox.put(event("alice", 3))
+        await eventually(lambda: len(handled) >= 4, what="every event handled")
+        assert handled == ["alice-0", "alice-1", "alice-2", "alice-3"]
+        await settled(inbox)
+    finally:
+        stop.set()
+        await task
