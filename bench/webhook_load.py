@@ -1,6 +1,6 @@
 """LINE webhook load: what the app acknowledges and answers, next to a bare baseline.
 
-    .venv/bin/python bench/webhook_load.py [--rates 50,100,150,200] [--seconds 5]
+    .venv/bin/python bench/webhook_load.py [--rates 50,100,150,200] [--seconds 5] [--line-delay 2]
 
 Needs a Redis server (REDIS_URL, default redis://127.0.0.1:6379/0); uses a key prefix of
 its own and deletes it afterwards. Everything listens on loopback.
@@ -11,7 +11,9 @@ worker` processes — a separate load process sends signed text webhooks (one ne
 each, without a reply token, so each answer is a push) at fixed rates, open loop. Printed
 per rate: webhooks acknowledged per second, p50 and p99 acknowledgement latency, and end
 to end (webhook sent → reply recorded by the fake LINE platform) p50 and p99, with the
-ratio of the app's acknowledgement rate to the baseline's.
+ratio of the app's acknowledgement rate to the baseline's. With `--line-delay`, every call
+to the fake LINE (profile, reply, push) takes that many seconds more: a slow LINE should
+cost each answer that delay, not hold up the acknowledgements or the other customers.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ async def measure(
     return figures
 
 
-async def bench(rates: list[float], seconds: float) -> None:
+async def bench(rates: list[float], seconds: float, line_delay: float = 0.0) -> None:
     import redis.asyncio as aioredis
 
     from channels.line.fake_platform import FakeLinePlatform
@@ -209,6 +211,8 @@ async def bench(rates: list[float], seconds: float) -> None:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     secret, token = "bench-secret-" + uuid.uuid4().hex, "bench-token-" + uuid.uuid4().hex
     platform = await FakeLinePlatform(channel_secret=secret, access_token=token).start()
+    for endpoint in ("profile", "reply", "push"):
+        platform.slow(endpoint, line_delay)
     first_reply: dict[str, float] = {}
     platform.on_sent = lambda sent: first_reply.setdefault(sent.to, sent.at)
     rows: list[tuple[str, float, dict[str, float]]] = []
@@ -270,7 +274,8 @@ async def bench(rates: list[float], seconds: float) -> None:
         await client.aclose()
 
     baseline = {rate: f["acked_per_s"] for name, rate, f in rows if name == "baseline"}
-    print(f"\nLINE webhooks, {seconds:g} s per rate, on {os.cpu_count()} CPUs\n")
+    slow = f", every LINE call {line_delay:g} s" if line_delay else ""
+    print(f"\nLINE webhooks, {seconds:g} s per rate{slow}, on {os.cpu_count()} CPUs\n")
     print("| setup | offered/s | acked/s | vs baseline | ack p50 ms | ack p99 ms "
           "| reply p50 ms | reply p99 ms | replied | not 2xx |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -291,6 +296,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", default="50,100,150,200")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--line-delay", type=float, default=0.0, help="seconds every fake LINE call takes"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -300,7 +308,7 @@ def main() -> None:
         asyncio.run(load(args.load, args.secret, args.rate, args.seconds, Path(args.out)))
         return
     rates = [float(r) for r in args.rates.split(",")]
-    asyncio.run(bench(rates, args.seconds))
+    asyncio.run(bench(rates, args.seconds, args.line_delay))
 
 
 if __name__ == "__main__":

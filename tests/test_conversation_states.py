@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -46,13 +45,9 @@ class Customer:
     async def tap(self, payload: str) -> list[WebMessage]:
         return await self.send(payload, kind=InboundKind.CHOICE, payload=payload)
 
-    async def replies(self, wait: float = 0) -> list[WebMessage]:
-        deadline = time.monotonic() + wait
-        while True:
-            messages = await self.rt.web.outbox.read(self.key, self._read)
-            if messages or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(0.05)
+    async def replies(self) -> list[WebMessage]:
+        """What the bot said since the last look (settle the inbox first for timer events)."""
+        messages = await self.rt.web.outbox.read(self.key, self._read)
         if messages:
             self._read = messages[-1].cursor
         return messages
@@ -235,9 +230,11 @@ async def test_idle_conversation_is_closed_with_a_survey_then_times_out(
 ) -> None:
     await customer.send("送料はいくらですか？")
     await fire_timers(runtime, 60)
-    assert await customer.replies(wait=0.5) == [], "not idle yet"
+    await settled(runtime.inbox)
+    assert await customer.replies() == [], "not idle yet"
     await fire_timers(runtime, runtime.settings.idle_close_minutes * 60 + 1)
-    [survey] = await customer.replies(wait=5)
+    await settled(runtime.inbox)
+    [survey] = await customer.replies()
     assert survey.kind == "survey"
     assert await customer.state() is ConversationState.SURVEY
 
@@ -253,7 +250,8 @@ async def test_nobody_claims_in_time_the_customer_is_told(
 ) -> None:
     await customer.send("人と話したい")
     await fire_timers(runtime, runtime.settings.queue_timeout_minutes * 60 + 1)
-    [notice] = await customer.replies(wait=5)
+    await settled(runtime.inbox)
+    [notice] = await customer.replies()
     assert "メッセージ" in notice.text
     assert await customer.state() is ConversationState.QUEUED, "still waiting for a person"
 
