@@ -294,9 +294,7 @@ class FakeLinePlatform:
         """Delay, authentication and injected failures common to every endpoint."""
         if self._delays[endpoint]:
             self._waiting[endpoint] += 1
-            self.most_at_once[endpoint] = max(
-                self.most_at_once[endpoint], self._waiting[endpoint]
-            )
+            self.most_at_once[endpoint] = max(self.most_at_once[endpoint], self._waiting[endpoint])
             try:
                 await asyncio.sleep(self._delays[endpoint])
             finally:
