@@ -110,7 +110,9 @@ class FakeLinePlatform:
         await site.start()
         bound = self._runner.addresses[0]
         self.base_url = f"http://{host}:{bound[1]}"
-        self._session = aiohttp.ClientSession()
+        # A connection per webhook, as LINE opens them: a kept-alive one can be closed by the
+        # app's server as it is reused, failing a delivery for no reason of the app's.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
         return self
 
     async def stop(self) -> None:

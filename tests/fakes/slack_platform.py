@@ -74,7 +74,9 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._port = 0
-        self._http = httpx.AsyncClient(timeout=15)
+        # A connection per request, as Slack opens them: a kept-alive one can be closed by the
+        # app's server as it is reused, failing a delivery for no reason of the app's.
+        self._http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
         self.api_url = ""
         self._changed = asyncio.Event()
         self._shown: dict[tuple[str, str], list[str]] = {}
