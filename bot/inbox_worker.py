@@ -113,7 +113,7 @@ class InboxWorker:
             await self._shutdown()
 
     async def _settled(self) -> bool:
-        with contextlib.suppress(*STORAGE_ERRORS):
+        with contextlib.suppress(StorageUnavailable):
             return not self._tasks and await self.inbox.backlog() == 0
         return False
 

@@ -85,7 +85,7 @@ class Runtime:
             self.keys,
             RetryPolicy(give_up_seconds=settings.outbound_retry_seconds),
         )
-        self.delivery = Delivery(self.outbound, [self.web.sender])
+        self.delivery = Delivery(self.outbound, [self.web.sender], clock=clock.now)
         line_settings = LineSettings()
         self.line: LineChannel | None = (
             LineChannel(line_settings, self.inbox, self.redis, self.keys, clock=clock)

@@ -97,9 +97,9 @@ def build_admin_router(
     @api.get("/faq-proposal.yaml", response_class=Response)
     async def faq_proposal(days: Days = 30) -> Response:
         """What `tsunagu faq learn --days N` would write, as the file to review and apply."""
-        proposal = await learn_from_store(records, faq, period_for_days(days))
-        tz = proposal.until.tzinfo if proposal.until else local_timezone()
-        name = f"faq_proposal-{datetime.now(tz):%Y%m%d}-{days}d.yaml"
+        proposal = await learn_from_store(records, faq, _last_days(records, days))
+        tz = (proposal.until.tzinfo if proposal.until else None) or local_timezone()
+        name = f"faq_proposal-{now_in(records.clock, tz):%Y%m%d}-{days}d.yaml"
         return Response(
             render_proposal(proposal, name),
             media_type="application/yaml; charset=utf-8",
