@@ -44,6 +44,7 @@ from bot.serving import serve_in_loop
 from bot.settings import Settings
 from bot.storage import Keys
 from tests.conftest import REDIS_URL, ROOT, RunningApp
+from tests.eventually import eventually
 from tests.webclient import WebCustomer
 
 SAMPLE = ROOT / "faq_data"
@@ -478,14 +479,24 @@ async def test_a_running_bot_serves_an_applied_proposal(tmp_path: Path) -> None:
     library = FaqLibrary(faq_dir)
     stop = asyncio.Event()
     watcher = asyncio.create_task(library.watch(stop))
-    await asyncio.sleep(0.5)  # let the watcher start
     await asyncio.to_thread(
         CliRunner().invoke, faq, ["learn", "--apply", str(proposal), "--faq-dir", str(faq_dir)]
     )
-    for _ in range(100):
+    saved_at = time.monotonic()
+
+    def picked_up() -> bool:
+        # The files are saved again now and then, unchanged: a save before the watcher
+        # started is not an event it sees.
+        nonlocal saved_at
         if library.entry("parking"):
-            break
-        await asyncio.sleep(0.1)
+            return True
+        if time.monotonic() - saved_at > 1.0:
+            for path in faq_dir.glob("*.y*ml"):
+                path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+            saved_at = time.monotonic()
+        return False
+
+    await eventually(picked_up, what="the watcher serves the applied proposal")
     stop.set()
     await asyncio.wait_for(watcher, timeout=5)
     assert library.entry("parking") is not None

@@ -6,9 +6,8 @@ The real app, a real Redis, the fake LINE and Slack platforms over HTTP: Slack a
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -18,21 +17,13 @@ from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
 from bot.model import Channel, Outgoing, Reply
 from bot.runtime import Runtime
 from bot.settings import Settings
+from tests.eventually import eventually
 from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import FakeSlack
 from tests.webclient import WebCustomer
 
 DESK = "C0DESK"
 TANAKA, TANAKA_DM = "U0TANAKA", "D0TANAKA"
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str, timeout: float) -> None:
-    """Poll `condition` until it holds; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def faq(world: LineWorld, entry_id: str) -> tuple[str, str]:
@@ -106,7 +97,7 @@ async def test_a_slack_outage_delays_only_slack_sends(
                 async def both_parked() -> bool:
                     return await inbox_settled(rt) and await rt.redis.llen(line_key) == 2
 
-                await eventually(both_parked, "the Slack replies parked", timeout=10)
+                await eventually(both_parked, what="the Slack replies parked")
                 exposed = (await http.get("/metrics")).text
             assert slack.refused, "the replies were tried on Slack"
             assert 'tsunagu_outbound_pending{lane="slack"} 1.0' in exposed
@@ -124,7 +115,7 @@ async def test_a_slack_outage_delays_only_slack_sends(
             async def nothing_waits() -> bool:
                 return not await rt.outbound.waiting(f"slack:{TANAKA}", "slack")
 
-            await eventually(nothing_waits, "the line emptied", timeout=5)
+            await eventually(nothing_waits, what="the line emptied")
             assert metrics.REGISTRY.get_sample_value(*delivered) == delivered_before + 2
             assert await rt.redis.xlen(rt.keys.inbox_dead()) == 0
             assert await rt.redis.xlen(rt.keys.outbound_failed()) == 0
@@ -212,7 +203,7 @@ async def test_an_escalation_during_a_slack_outage_reaches_the_desk_afterwards_i
             async def both_parked() -> bool:
                 return await inbox_settled(rt) and await rt.redis.llen(desk_line) == 2
 
-            await eventually(both_parked, "the escalation and the message parked", timeout=10)
+            await eventually(both_parked, what="the escalation and the message parked")
             assert slack.refused and not slack.posts(DESK)
 
             slack.outage_status = None
