@@ -5,8 +5,9 @@ every per-conversation marker, the handoff queue entry and pending timers, cache
 Slack profiles, the Slack escalation thread's index, and the customer's report records
 (ended conversations, survey answers, the "did you mean…?" choices they tapped, the answers
 they rejected, the agent replies to them, and the unanswered questions of their conversations),
-the events of theirs that were dead-lettered, and, for a web customer, their token: it is
-revoked for as long as it could still be valid, so it cannot start a new conversation.
+the events of theirs that were dead-lettered, the sends to them that were parked or could
+not be delivered, and, for a web customer, their token: it is revoked for as long as it
+could still be valid, so it cannot start a new conversation.
 Counts for the reports that do not name anyone (Prometheus counters) stay.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -108,6 +110,14 @@ async def forget_customer(
         redis, f"{prefix}:records:unanswered", done, by_customer=False
     )
     done.dead_letters = await _delete_dead_letters(redis, keys.inbox_dead(), channel, user_id)
+    # Sends that could not be delivered name the customer; their parked sends went above
+    # with the customer's keys, the lanes' schedules only point at them.
+    done.records += await _delete_entries(
+        redis, keys.outbound_failed(), lambda fields: fields.get("customer") == customer_key
+    )
+    lanes = redis.scan_iter(match=keys.outbound_due("*"), count=1000, _type="zset")
+    async for lane_key in lanes:
+        await redis.zrem(lane_key, customer_key)
     if channel == "web":
         await redis.set(keys.web_revoked(user_id), "1", ex=token_ttl_seconds)
     log.info(
@@ -122,7 +132,10 @@ async def forget_customer(
     return done
 
 
-async def _delete_records(redis: Redis, stream: str, done: Forgotten, *, by_customer: bool) -> int:
+async def _delete_entries(
+    redis: Redis, stream: str, doomed: Callable[[dict[str, str]], bool]
+) -> int:
+    """Delete the entries of `stream` whose fields `doomed` picks; the count deleted."""
     deleted = 0
     start = "-"
     while True:
@@ -130,51 +143,46 @@ async def _delete_records(redis: Redis, stream: str, done: Forgotten, *, by_cust
             list[tuple[str, dict[str, str]]],
             await redis.xrange(stream, min=start, max="+", count=1000),
         )
-        doomed = []
-        for entry_id, fields in entries:
-            try:
-                record = json.loads(fields.get("r", "{}"))
-            except ValueError:
-                continue
-            if by_customer and record.get("customer_key") == done.customer_key:
-                doomed.append(entry_id)
-                if record.get("conversation_id"):
-                    done.conversations.add(str(record["conversation_id"]))
-            elif not by_customer and record.get("conversation_id") in done.conversations:
-                doomed.append(entry_id)
-        if doomed:
-            deleted += int(await redis.xdel(stream, *doomed))
+        picked = [entry_id for entry_id, fields in entries if doomed(fields)]
+        if picked:
+            deleted += int(await redis.xdel(stream, *picked))
         if len(entries) < 1000:
             return deleted
         start = "(" + entries[-1][0]
+
+
+def _json_field(fields: dict[str, str], name: str) -> dict[str, object]:
+    try:
+        value = json.loads(fields.get(name, "{}"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def _delete_records(redis: Redis, stream: str, done: Forgotten, *, by_customer: bool) -> int:
+    """Report records of the customer (by key), or of their conversations (by id)."""
+
+    def doomed(fields: dict[str, str]) -> bool:
+        record = _json_field(fields, "r")
+        if not by_customer:
+            return record.get("conversation_id") in done.conversations
+        if record.get("customer_key") != done.customer_key:
+            return False
+        if record.get("conversation_id"):
+            done.conversations.add(str(record["conversation_id"]))
+        return True
+
+    return await _delete_entries(redis, stream, doomed)
 
 
 async def _delete_dead_letters(redis: Redis, stream: str, channel: str, user_id: str) -> int:
     """Delete the customer's events from the dead letters (they hold the full text)."""
-    deleted = 0
-    start = "-"
-    while True:
-        entries = cast(
-            list[tuple[str, dict[str, str]]],
-            await redis.xrange(stream, min=start, max="+", count=1000),
-        )
-        doomed = []
-        for entry_id, fields in entries:
-            try:
-                event = json.loads(fields.get("event", "{}"))
-            except ValueError:
-                continue
-            if (
-                isinstance(event, dict)
-                and event.get("channel") == channel
-                and event.get("user_id") == user_id
-            ):
-                doomed.append(entry_id)
-        if doomed:
-            deleted += int(await redis.xdel(stream, *doomed))
-        if len(entries) < 1000:
-            return deleted
-        start = "(" + entries[-1][0]
+
+    def doomed(fields: dict[str, str]) -> bool:
+        event = _json_field(fields, "event")
+        return event.get("channel") == channel and event.get("user_id") == user_id
+
+    return await _delete_entries(redis, stream, doomed)
 
 
 @click.command()

@@ -21,12 +21,15 @@ from click.testing import CliRunner
 from itsdangerous import TimestampSigner
 
 from bot.actor import Actor
+from bot.errors import PlatformUnavailable
 from bot.forget import forget, forget_customer
 from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
 from bot.logs import JsonFormatter, RedactSecrets
-from bot.model import Channel, Inbound
+from bot.model import Channel, Inbound, Outgoing, Reply
+from bot.outbound import replies
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
+from bot.runtime import Runtime
 from bot.settings import Settings, get_settings
 from bot.storage import Keys
 from channels.line.webhook import signature_ok
@@ -408,3 +411,35 @@ async def test_forget_erases_dead_letters_and_revokes_the_web_token(
             async for k in rt.redis.scan_iter(match=f"{settings.key_prefix}:*")
             if gone.user_id in k
         ], "the revocation does not name the customer"
+
+
+async def test_forget_erases_the_customers_parked_and_undeliverable_sends(
+    runtime: Runtime, settings: Settings
+) -> None:
+    """Sends a platform could not take name the customer: parked ones wait under the
+    customer's keys, given-up ones in the failure log; both go, other customers' stay."""
+    delivery, retries = runtime.delivery, runtime.delivery.retries
+    outage = PlatformUnavailable(Channel.LINE, "503 from the platform")
+    sends = {}
+    for user in ("Ugone", "Ukept"):
+        reply = Outgoing(
+            channel=Channel.LINE,
+            user_id=user,
+            conversation_id=f"c-{user}",
+            message_id=f"m-{user}",
+            reply=Reply(text=f"ご住所は東京都 {user} 様宛"),
+        )
+        sends[user] = replies([reply])
+        await retries.park(sends[user], runtime.clock.now(), outage)
+        await delivery.undeliverable(sends[user], "gave up", gave_up=True)
+    failed = runtime.keys.outbound_failed()
+    assert await runtime.redis.xlen(failed) == 2
+
+    await forget_customer(runtime.redis, runtime.keys, "line:Ugone")
+
+    left = [fields["customer"] for _, fields in await runtime.redis.xrange(failed)]
+    assert left == ["line:Ukept"]
+    assert not await retries.waiting("line:Ugone", "line")
+    assert await retries.waiting("line:Ukept", "line"), "the other customer's send still waits"
+    due = await runtime.redis.zrange(runtime.keys.outbound_due("line"), 0, -1)
+    assert due == ["line:Ukept"]
