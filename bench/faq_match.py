@@ -7,6 +7,8 @@ are everyday customer questions. Three matchers in the same process: words only
 plain baseline, thefuzz's process.extractOne (difflib when thefuzz is not installed) over
 every question and alternative. Start-up is building the indexes (and embedding every
 question, alternative and answer); memory is the growth of the process's resident set.
+A second table splits the words + meaning decision into its phases, in the order a
+message goes through them (so each phase sees the caches the previous one left).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.faq.embedding import EmbeddingCache, shared_embedder
+from bot.faq.features import Evidence
 from bot.faq.index import FaqIndex
 from bot.faq.loader import load_faq_dir
 from bot.faq.matcher import Matcher
 from bot.faq.model import FaqEntry, FaqSet
+from bot.faq.normalize import matchable
 from bot.faq.policy import default_policies
 from bot.faq.semantic import SemanticIndex
 
@@ -90,6 +94,34 @@ def timings(fn: Callable[[str], object], rounds: int = 20) -> list[float]:
     return out
 
 
+PHASES = ("embedding", "meaning scores", "words", "features + policy")
+
+
+def phase_timings(matcher: Matcher, rounds: int = 20) -> dict[str, list[float]]:
+    """Milliseconds per phase of `matcher.decide` (with meaning), message by message."""
+    assert matcher.semantic is not None
+    semantic = matcher.semantic
+    out: dict[str, list[float]] = {name: [] for name in PHASES}
+    for _ in range(rounds):
+        for message in MESSAGES:
+            text = matchable(message)
+            marks = [time.perf_counter()]
+            vector = semantic.embed_message(text)
+            marks.append(time.perf_counter())
+            questions, answers = semantic.scores(vector)
+            marks.append(time.perf_counter())
+            signals, lexical = matcher.index.lexical(text)
+            marks.append(time.perf_counter())
+            evidence = Evidence(
+                lexical, signals.query_cover, signals.text_cover, signals.grams, questions, answers
+            )
+            matcher.ranked(evidence)
+            marks.append(time.perf_counter())
+            for name, begin, end in zip(PHASES, marks[:-1], marks[1:], strict=True):
+                out[name].append((end - begin) * 1000.0)
+    return out
+
+
 def baseline(texts: list[str]) -> Callable[[str], object]:
     """The plain matcher: best fuzzy match over all texts."""
     try:
@@ -138,6 +170,7 @@ def main() -> None:
         "| memory MB (words / + meaning) |"
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    split: dict[int, dict[str, list[float]]] = {}
     for size in (100, 1_000, 10_000):
         faq = grown_faq(base, size)
         before, start = rss_mb(), time.perf_counter()
@@ -147,7 +180,9 @@ def main() -> None:
         semantic = SemanticIndex(faq, EmbeddingCache(embedder))
         meaning_s, meaning_mb = time.perf_counter() - start, rss_mb() - before
         lexical = timings(Matcher(index, None, policies["none"]).decide)
-        both = timings(Matcher(index, semantic, policies["usem3"]).decide)
+        with_meaning = Matcher(index, semantic, policies["usem3"])
+        both = timings(with_meaning.decide)
+        split[size] = phase_timings(with_meaning)
         texts = [t for e in faq.entries for t in e.texts]
         plain = timings(baseline(texts), rounds=3 if size >= 10_000 else 10)
         print(
@@ -157,6 +192,14 @@ def main() -> None:
             f"| {words_s:.1f} / {words_s + meaning_s:.1f} "
             f"| {words_mb:.0f} / {words_mb + meaning_mb:.0f} |"
         )
+    print("\nWhere the words + meaning decision spends its time (p50 / p99 ms per phase):\n")
+    print("| entries | " + " | ".join(PHASES) + " |")
+    print("| ---: |" + " ---: |" * len(PHASES))
+    for size, phases in split.items():
+        cells = " | ".join(
+            f"{statistics.median(phases[name]):.2f} / {p99(phases[name]):.2f}" for name in PHASES
+        )
+        print(f"| {size:,} | {cells} |")
 
 
 if __name__ == "__main__":
