@@ -14,7 +14,7 @@ sent beside FAQ suggestions (used, edited or ignored); their free texts are clip
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field, field_validator
@@ -190,6 +190,15 @@ class HelpFeedback(BaseModel):
     _clip_comment = field_validator("comment")(clip_record_text)
 
 
+def current_feedback(feedback: Iterable[HelpFeedback]) -> list[HelpFeedback]:
+    """Each reader's answer once: the newest record of each `feedback_id` (the one with the
+    comment, if they added one)."""
+    latest: dict[str, HelpFeedback] = {}
+    for f in sorted(feedback, key=lambda f: f.time):
+        latest[f.feedback_id] = f
+    return list(latest.values())
+
+
 SuggestionOutcome = Literal["used", "edited", "ignored"]
 
 
@@ -205,7 +214,10 @@ class AgentSuggestion(BaseModel):
     customer_key: str
     conversation_id: str
     channel: Channel
-    agent: str
+    agent: str = Field(description="The agent's display name when they replied.")
+    agent_id: str | None = Field(
+        default=None, description="The agent's stable id (absent in records from before ids)."
+    )
     message: str = Field(description="The customer's message the suggestions were for.")
     faq_id: str
     score: float | None = Field(default=None, description="The matcher's score (0-1).")

@@ -126,3 +126,7 @@ async def test_what_agents_did_with_suggestions_reaches_admin(http: httpx.AsyncC
     first = stats["entries"][0]
     assert (first["faq_id"], first["used"], first["edited"]) == ("shipping-fee", 1, 1)
     assert first["question"] == "送料はいくらですか？"
+    # Grouped by the agent's id, shown by their name.
+    assert [(a["agent_id"], a["name"], a["replies"]) for a in stats["agents"]] == [
+        ("console:Sato", "Sato", 3)
+    ]

@@ -1,7 +1,9 @@
 """Learning from customers: labelled examples in, an `FaqProposal` out (pure functions).
 
 The examples are report records: "did you mean…?" choices customers tapped (their words
-meant that entry), answers they said did not solve it, questions the bot could not answer,
+meant that entry), customer messages an agent answered with that entry's suggested answer
+(used as is or edited), answers customers said did not solve it (in a chat, or "no" under
+a help-center article), questions neither the bot nor the help-center search could answer,
 and what agents replied to those.
 """
 
@@ -26,13 +28,24 @@ from bot.faq.proposal import (
 )
 from bot.records import (
     AgentAnswered,
+    AgentSuggestion,
     ConversationRecord,
     FaqChoice,
     FaqRejected,
+    HelpFeedback,
+    HelpSearch,
     UnansweredMessage,
+    current_feedback,
 )
 from bot.reports.model import Period
-from bot.reports.similar import SIMILARITY, UnitsOf, group_unanswered, plain_units, similarity
+from bot.reports.similar import (
+    SIMILARITY,
+    Miss,
+    UnitsOf,
+    group_unanswered,
+    plain_units,
+    similarity,
+)
 
 MIN_SEEN = 2  # a phrasing or question seen once may be one customer's slip
 MAX_PHRASING_CHARS = 60  # longer messages are stories, not ways of asking
@@ -40,6 +53,7 @@ NEAR_EXACT = 90  # rapidfuzz ratio (0-100) from which a phrasing adds nothing to
 MIN_REJECTIONS = 3
 REJECTION_RATE = 0.25  # one customer in four says the answer did not solve it
 QUESTIONS_SHOWN = 3
+COMMENTS_SHOWN = 3
 REPLIES_SHOWN = 3
 MAX_REPLY_CHARS = 500
 DRAFT_LIMIT = 10
@@ -94,58 +108,79 @@ def learn(
     conversations: Iterable[ConversationRecord],
     unanswered: Iterable[UnansweredMessage],
     agent_answers: Iterable[AgentAnswered],
+    help_searches: Iterable[HelpSearch] = (),
+    help_feedback: Iterable[HelpFeedback] = (),
+    agent_suggestions: Iterable[AgentSuggestion] = (),
     period: Period | None = None,
     units_of: UnitsOf = plain_units,
     settings: LearnSettings | None = None,
 ) -> FaqProposal:
     """The proposal for the FAQ `entries` from a period's records (pass only that period's)."""
     settings = settings or LearnSettings()
+    misses: list[Miss] = [*unanswered, *(s for s in help_searches if s.outcome == "none")]
+    misses.sort(key=lambda m: m.time)
     return FaqProposal(
         since=period.since if period else None,
         until=period.until if period else None,
-        alternatives=propose_alternatives(entries, choices, settings.min_seen),
-        rejected=rejected_entries(entries, rejections, conversations, settings),
-        new=draft_entries(
-            entries, list(unanswered), list(agent_answers), units_of, settings.min_seen
+        alternatives=propose_alternatives(
+            entries, choices, settings.min_seen, suggestions=agent_suggestions
         ),
+        rejected=rejected_entries(entries, rejections, conversations, settings, help_feedback),
+        new=draft_entries(entries, misses, list(agent_answers), units_of, settings.min_seen),
     )
 
 
 def propose_alternatives(
-    entries: Sequence[FaqEntry], choices: Iterable[FaqChoice], min_seen: int = MIN_SEEN
+    entries: Sequence[FaqEntry],
+    choices: Iterable[FaqChoice],
+    min_seen: int = MIN_SEEN,
+    *,
+    suggestions: Iterable[AgentSuggestion] = (),
 ) -> list[EntryAlternatives]:
-    """Customers' phrasings for the entries they tapped, most seen first.
+    """Customers' phrasings for the entries they meant, most seen first.
 
-    A phrasing goes to the entry more than half of its taps chose (else it is ambiguous),
-    once at least `min_seen` taps chose it, unless some entry says it (nearly) already.
+    Two kinds of labelled example say which entry a customer's words meant: a "did you
+    mean…?" choice the customer tapped, and a message an agent answered with the entry's
+    suggested answer (as is or edited; `ignored` labels nothing). A phrasing goes to the
+    entry more than half of its labels chose (else it is ambiguous), once at least
+    `min_seen` taps chose it or any agent did (a person read the message and judged), unless
+    some entry says it (nearly) already.
     """
     by_id = {entry.id: entry for entry in entries}
     every_text = [text for entry in entries for text in entry.texts]
     taps: dict[str, Counter[str]] = defaultdict(Counter)  # cleaned form -> entry id -> taps
+    agents: dict[str, Counter[str]] = defaultdict(Counter)  # cleaned form -> entry id -> agents
     wordings: dict[str, Counter[str]] = defaultdict(Counter)  # cleaned form -> raw wordings
-    for choice in choices:
-        form = clean(choice.question)
-        if form and choice.faq_id in by_id:
-            taps[form][choice.faq_id] += 1
-            wordings[form][choice.question.strip()] += 1
+    labels = [(c.question, c.faq_id, taps) for c in choices] + [
+        (s.message, s.faq_id, agents) for s in suggestions if s.outcome in ("used", "edited")
+    ]
+    for words, faq_id, tally in labels:
+        form = clean(words)
+        if form and faq_id in by_id:
+            tally[form][faq_id] += 1
+            wordings[form][words.strip()] += 1
     found: dict[str, list[NewAlternative]] = defaultdict(list)
-    for form, counts in taps.items():
-        faq_id, seen = counts.most_common(1)[0]
+    for form in wordings:
+        counts = taps[form] + agents[form]
+        faq_id, votes = counts.most_common(1)[0]
+        seen, answered = taps[form][faq_id], agents[form][faq_id]
         text = wordings[form].most_common(1)[0][0]
-        if seen < min_seen or 2 * seen <= counts.total() or not usable_phrasing(text):
+        if seen < min_seen and not answered:
+            continue
+        if 2 * votes <= counts.total() or not usable_phrasing(text):
             continue
         if adds_nothing(text, by_id[faq_id].texts) or clean(text) in map(clean, every_text):
             continue
-        found[faq_id].append(NewAlternative(text=text, seen=seen))
+        found[faq_id].append(NewAlternative(text=text, seen=seen, agents=answered))
     proposals = [
         EntryAlternatives(
             id=faq_id,
             question=by_id[faq_id].question,
-            add=sorted(adds, key=lambda a: (-a.seen, a.text)),
+            add=sorted(adds, key=lambda a: (-(a.seen + a.agents), a.text)),
         )
         for faq_id, adds in found.items()
     ]
-    return sorted(proposals, key=lambda p: (-sum(a.seen for a in p.add), p.id))
+    return sorted(proposals, key=lambda p: (-sum(a.seen + a.agents for a in p.add), p.id))
 
 
 def rejected_entries(
@@ -153,9 +188,25 @@ def rejected_entries(
     rejections: Iterable[FaqRejected],
     conversations: Iterable[ConversationRecord],
     settings: LearnSettings | None = None,
+    help_feedback: Iterable[HelpFeedback] = (),
 ) -> list[RejectedEntry]:
-    """Entries whose answer customers often said did not solve it, highest rate first."""
+    """Entries whose answer customers often said did not solve it, highest rate first.
+
+    Either evidence lists an entry: the bot's answer rejected in chats, or readers of its
+    help-center article answering "no" (each reader's newest answer, with their comment),
+    each at least `min_rejections` times and at `rejection_rate` or more.
+    """
     settings = settings or LearnSettings()
+    readers: Counter[str] = Counter()
+    not_helped: Counter[str] = Counter()
+    comments: dict[str, list[str]] = defaultdict(list)
+    for f in sorted(current_feedback(help_feedback), key=lambda f: -f.time):
+        readers[f.faq_id] += 1
+        if not f.helpful:
+            not_helped[f.faq_id] += 1
+            comment = (f.comment or "").strip()
+            if comment and comment not in comments[f.faq_id] and not looks_personal(comment):
+                comments[f.faq_id].append(comment)
     by_id = {entry.id: entry for entry in entries}
     answered = Counter(faq_id for c in conversations for faq_id in c.faq_answered)
     rejected: Counter[str] = Counter()
@@ -165,11 +216,17 @@ def rejected_entries(
         if rejection.question and usable_phrasing(rejection.question):
             asked[rejection.faq_id][rejection.question.strip()] += 1
     found = []
-    for faq_id, count in rejected.items():
+    for faq_id in by_id.keys() & (set(rejected) | set(not_helped)):
+        count = rejected[faq_id]
         # Conversations still open have no record yet: never show a rate above 100%.
         times = max(answered[faq_id], count)
-        rate = count / times
-        if faq_id in by_id and count >= settings.min_rejections and rate >= settings.rejection_rate:
+        rate = count / times if times else 0.0
+        help_rate = not_helped[faq_id] / readers[faq_id] if readers[faq_id] else 0.0
+
+        def often(count: int, rate: float) -> bool:
+            return count >= settings.min_rejections and rate >= settings.rejection_rate
+
+        if often(count, rate) or often(not_helped[faq_id], help_rate):
             found.append(
                 RejectedEntry(
                     id=faq_id,
@@ -178,19 +235,28 @@ def rejected_entries(
                     rejected=count,
                     rate=round(rate, 3),
                     questions=[q for q, _ in asked[faq_id].most_common(QUESTIONS_SHOWN)],
+                    help_answers=readers[faq_id],
+                    not_helpful=not_helped[faq_id],
+                    help_rate=round(help_rate, 3),
+                    comments=comments[faq_id][:COMMENTS_SHOWN],
                 )
             )
-    return sorted(found, key=lambda r: (-r.rate, -r.rejected, r.id))
+    return sorted(
+        found, key=lambda r: (-max(r.rate, r.help_rate), -(r.rejected + r.not_helpful), r.id)
+    )
 
 
 def draft_entries(
     entries: Sequence[FaqEntry],
-    unanswered: Sequence[UnansweredMessage],
+    unanswered: Sequence[Miss],
     agent_answers: Sequence[AgentAnswered],
     units_of: UnitsOf = plain_units,
     min_seen: int = MIN_SEEN,
 ) -> list[EntryDraft]:
     """New entries from groups of similar unanswered questions, most frequent first.
+
+    The questions are chat messages the bot could not answer and help-center searches that
+    found nothing (`HelpSearch` with outcome `none`), grouped together as on /admin.
 
     The question is the group's most common wording, the alternatives its others; the
     answer is left for the admin, with what agents replied to such questions beside it.
@@ -215,6 +281,7 @@ def draft_entries(
                 question=question,
                 alternatives=alternatives,
                 seen=group.count,
+                help_center=group.channels.get("help", 0),
                 closest=group.best_faq_id,
                 agent_replies=_replies_to(wordings, agent_answers, units_of),
             )

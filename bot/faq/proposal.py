@@ -30,6 +30,9 @@ class NewAlternative(_Strict):
 
     text: NonEmpty
     seen: int = Field(default=0, description="How many customers meant the entry with it.")
+    agents: int = Field(
+        default=0, description="How many agent replies answered it with the entry's answer."
+    )
 
 
 class EntryAlternatives(_Strict):
@@ -41,7 +44,8 @@ class EntryAlternatives(_Strict):
 
 
 class RejectedEntry(_Strict):
-    """An entry whose answer customers often said did not solve their problem."""
+    """An entry whose answer customers often said did not solve their problem, in a chat
+    (after the bot's answer) or in the help center (「この記事で解決しましたか？」 no)."""
 
     id: EntryId
     question: str = ""
@@ -50,6 +54,12 @@ class RejectedEntry(_Strict):
     rate: float = Field(description="rejected / answered.")
     questions: list[str] = Field(
         default_factory=list, description="What those customers had asked, most frequent first."
+    )
+    help_answers: int = Field(default=0, description="Help-center readers who said yes or no.")
+    not_helpful: int = Field(default=0, description="Of those, how many said it did not help.")
+    help_rate: float = Field(default=0.0, description="not_helpful / help_answers.")
+    comments: list[str] = Field(
+        default_factory=list, description="What those readers wrote they missed, newest first."
     )
 
 
@@ -65,6 +75,9 @@ class EntryDraft(_Strict):
     tags: list[NonEmpty] = Field(default_factory=list)
     keywords: list[NonEmpty] = Field(default_factory=list)
     seen: int = Field(default=0, description="Unanswered messages in the group.")
+    help_center: int = Field(
+        default=0, description="Of those, help-center searches that found nothing."
+    )
     closest: str | None = Field(default=None, description="The nearest existing entry, if any.")
     agent_replies: list[str] = Field(
         default_factory=list, description="What agents answered these questions, newest first."
@@ -108,11 +121,14 @@ _HEADER = """\
 # FAQ proposal: what customers taught the FAQ {period}.
 # Nothing changes until you apply it. Review it first:
 #   alternatives: customers' own words for existing entries ("did you mean…?" choices they
-#                 tapped; seen = how many times). Delete the ones you do not want.
-#   rejected:     entries customers often said did not solve it. Rewrite those answers in
-#                 the FAQ yourself: applying this file does not touch them.
-#   new:          entry drafts from questions the bot could not answer. Write each answer
-#                 (agent_replies shows what agents told customers), or delete the draft.
+#                 tapped, seen = how many times; messages agents answered with the entry's
+#                 suggested answer, agents = how many). Delete the ones you do not want.
+#   rejected:     entries customers often said did not solve it, in chats or in the help
+#                 center (comments: what readers missed). Rewrite those answers in the FAQ
+#                 yourself: applying this file does not touch them.
+#   new:          entry drafts from questions the bot and the help center could not answer
+#                 (help_center = searches among them). Write each answer (agent_replies
+#                 shows what agents told customers), or delete the draft.
 # Then:  tsunagu faq check {name}
 #        tsunagu faq learn --apply {name}
 """
@@ -175,31 +191,50 @@ def proposal_lines(proposal: FaqProposal, days: int) -> list[str]:
         added = sum(len(item.add) for item in proposal.alternatives)
         lines.append(
             f"\nNew alternatives ({added} for {len(proposal.alternatives)} entries), "
-            "from the “did you mean…?” choices customers tapped:"
+            "from the “did you mean…?” choices customers tapped and the suggested answers "
+            "agents sent:"
         )
         for item in proposal.alternatives:
             lines.append(f"  {item.id}  {item.question}")
-            lines += [f"    + {alt.text}  (seen {alt.seen}×)" for alt in item.add]
+            lines += [f"    + {alt.text}  ({_evidence(alt)})" for alt in item.add]
     if proposal.rejected:
         lines.append(
             f"\nOften rejected after the answer ({len(proposal.rejected)}): rewrite these answers"
         )
         for entry in proposal.rejected:
-            lines.append(
-                f"  {entry.id}  {entry.question}  {entry.rejected} of {entry.answered} "
-                f"answers rejected ({entry.rate:.0%})"
-            )
+            said = []
+            if entry.rejected:
+                said.append(
+                    f"{entry.rejected} of {entry.answered} answers rejected ({entry.rate:.0%})"
+                )
+            if entry.not_helpful:
+                said.append(
+                    f"{entry.not_helpful} of {entry.help_answers} help-center readers not "
+                    f"helped ({entry.help_rate:.0%})"
+                )
+            lines.append(f"  {entry.id}  {entry.question}  {'; '.join(said)}")
             lines += [f"    asked: {question}" for question in entry.questions]
+            lines += [f"    reader: {_short(comment)}" for comment in entry.comments]
     if proposal.new:
         lines.append(
             f"\nNew entry drafts ({len(proposal.new)}) from unanswered questions: "
             "write their answers"
         )
         for draft in proposal.new:
-            lines.append(f"  {draft.id}  {draft.question}  ({draft.seen} messages)")
+            found = f", {draft.help_center} from the help center" if draft.help_center else ""
+            lines.append(f"  {draft.id}  {draft.question}  ({draft.seen} messages{found})")
             lines += [f"    also: {alternative}" for alternative in draft.alternatives]
             lines += [f"    agent replied: {_short(reply)}" for reply in draft.agent_replies]
     return lines
+
+
+def _evidence(alternative: NewAlternative) -> str:
+    parts = []
+    if alternative.seen:
+        parts.append(f"seen {alternative.seen}×")
+    if alternative.agents:
+        parts.append(f"agents answered it {alternative.agents}×")
+    return ", ".join(parts)
 
 
 def _short(text: str, limit: int = 70) -> str:

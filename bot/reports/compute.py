@@ -15,6 +15,7 @@ from bot.records import (
     HelpSearch,
     SurveyResponse,
     UnansweredMessage,
+    current_feedback,
 )
 from bot.reports.model import (
     CES_EASY_FROM,
@@ -35,6 +36,7 @@ from bot.reports.model import (
     Report,
     Segment,
     SuggestedEntry,
+    SuggestingAgent,
 )
 from bot.reports.similar import Miss, UnitsOf, group_unanswered, plain_units
 
@@ -192,6 +194,7 @@ def suggestion_stats(
     ]
     entries.sort(key=lambda e: (-(e.used + e.edited), -e.ignored, e.faq_id))
     return AgentSuggestionStats(
+        agents=suggesting_agents(outcomes),
         replies=len(outcomes),
         used=total["used"],
         edited=total["edited"],
@@ -199,6 +202,43 @@ def suggestion_stats(
         from_faq_share=_share(total["used"] + total["edited"], len(outcomes)),
         entries=entries[:10],
     )
+
+
+def suggestion_agent(record: AgentSuggestion) -> str:
+    """The id of the agent who replied (a name-only record: its legacy id)."""
+    return record.agent_id or legacy_id(record.agent)
+
+
+def suggesting_agents(outcomes: Sequence[AgentSuggestion]) -> list[SuggestingAgent]:
+    """Each agent's use of the suggestions, by id; shown under the latest name they used.
+
+    Two agents with the same name stay two rows, told apart by their ids (as in reports
+    by agent).
+    """
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    latest: dict[str, tuple[float, str]] = {}
+    for s in outcomes:
+        agent_id = suggestion_agent(s)
+        counts[agent_id][s.outcome] += 1
+        if agent_id not in latest or s.time >= latest[agent_id][0]:
+            latest[agent_id] = (s.time, s.agent)
+    shared = Counter(name for _, name in latest.values())
+    rows = []
+    for agent_id, c in counts.items():
+        name = latest[agent_id][1]
+        replies = c.total()
+        rows.append(
+            SuggestingAgent(
+                agent_id=agent_id,
+                name=f"{name} ({agent_id})" if shared[name] > 1 else name,
+                replies=replies,
+                used=c["used"],
+                edited=c["edited"],
+                ignored=c["ignored"],
+                from_faq_share=_share(c["used"] + c["edited"], replies),
+            )
+        )
+    return sorted(rows, key=lambda a: (-(a.used + a.edited), -a.replies, a.agent_id))
 
 
 def help_center_stats(
@@ -214,10 +254,7 @@ def help_center_stats(
     A reader's comment after a "no" arrives as a later record with the same feedback id:
     only the newest record of an id counts, so the answer is counted once, with its comment.
     """
-    latest: dict[str, HelpFeedback] = {}
-    for f in sorted(feedback, key=lambda f: f.time):
-        latest[f.feedback_id] = f
-    answers = list(latest.values())
+    answers = current_feedback(feedback)
     per_entry: dict[str, list[HelpFeedback]] = defaultdict(list)
     for f in answers:
         per_entry[f.faq_id].append(f)

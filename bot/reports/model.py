@@ -169,6 +169,18 @@ class SuggestedEntry(BaseModel):
     ignored: int = Field(description="Times it was the top suggestion and agents wrote their own.")
 
 
+class SuggestingAgent(BaseModel):
+    """One agent's replies while suggestions were shown."""
+
+    agent_id: str = Field(description="The agent's stable id (records by name only: legacy).")
+    name: str = Field(description="The latest name they went by (with the id when shared).")
+    replies: int
+    used: int
+    edited: int
+    ignored: int
+    from_faq_share: float | None = Field(description="(used + edited) / replies.")
+
+
 class AgentSuggestionStats(BaseModel):
     """How agents answer with the FAQ answers suggested beside the reply box."""
 
@@ -178,6 +190,9 @@ class AgentSuggestionStats(BaseModel):
     ignored: int
     from_faq_share: float | None = Field(description="(used + edited) / replies.")
     entries: list[SuggestedEntry] = Field(description="Most used (as is or edited) first.")
+    agents: list[SuggestingAgent] = Field(
+        default_factory=list, description="Per agent id, most replies from the FAQ first."
+    )
 
 
 class Report(BaseModel):

@@ -137,6 +137,7 @@ def report_text(report: Report) -> str:
             f"({s.used} as suggested, {s.edited} edited, {s.ignored} ignored)",
         ]
         lines += [f"  {e.used:>4} + {e.edited:<4} {e.faq_id}  {e.question}" for e in s.entries]
+        lines += [f"  {_pct(a.from_faq_share):>4} of {a.replies:<4} {a.name}" for a in s.agents]
     if report.help_center:
         h = report.help_center
         lines += [

@@ -127,6 +127,9 @@ async def learn_from_store(
     choices = [c async for c in records.read(FaqChoice, since, until)]
     rejections = [r async for r in records.read(FaqRejected, since, until)]
     agent_answers = [a async for a in records.read(AgentAnswered, since, until)]
+    help_searches = [s async for s in records.read(HelpSearch, since, until)]
+    help_feedback = [f async for f in records.read(HelpFeedback, since, until)]
+    suggestions = [s async for s in records.read(AgentSuggestion, since, until)]
     return await asyncio.to_thread(
         learn,
         entries=faq.entries if faq is not None else [],
@@ -135,6 +138,9 @@ async def learn_from_store(
         conversations=conversations,
         unanswered=unanswered,
         agent_answers=agent_answers,
+        help_searches=help_searches,
+        help_feedback=help_feedback,
+        agent_suggestions=suggestions,
         period=period,
         units_of=_units_of(faq) if faq is not None else plain_units,
         settings=settings,

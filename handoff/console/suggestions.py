@@ -153,7 +153,8 @@ def build_suggestions_router(
         customer_key: CustomerKey, body: SuggestionReport, agent: SignedIn
     ) -> dict[str, bool]:
         """Record whether the reply used a suggestion as is, edited it, or ignored them."""
-        if agent.name is None:
+        actor = agent.actor
+        if actor is None:
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST,
                 "with the admin token, name yourself in the 'X-Agent-Name' header",
@@ -166,7 +167,8 @@ def build_suggestions_router(
                 customer_key=customer_key,
                 conversation_id=conversation.id,
                 channel=conversation.channel,
-                agent=agent.name,
+                agent=actor.name,
+                agent_id=actor.id,
                 message=body.message,
                 faq_id=body.faq_id,
                 score=body.score,
