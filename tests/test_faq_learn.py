@@ -27,9 +27,12 @@ from bot.forget import forget_customer
 from bot.model import Channel
 from bot.records import (
     AgentAnswered,
+    AgentSuggestion,
     ConversationRecord,
     FaqChoice,
     FaqRejected,
+    HelpFeedback,
+    HelpSearch,
     Record,
     RecordStore,
     UnansweredMessage,
@@ -309,6 +312,87 @@ def test_learn_proposes_phrasings_rejected_entries_and_drafts(library: FaqLibrar
     assert proposal.items == 2 + 1 + 2
 
 
+def search(text: str, n: int, outcome: str = "none") -> list[HelpSearch]:
+    return [
+        HelpSearch(text=text, language="ja", outcome=outcome, time=1000.0 + i)  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+
+
+def reader(faq_id: str, i: int, helpful: bool, comment: str | None = None) -> HelpFeedback:
+    return HelpFeedback(
+        feedback_id=f"{faq_id}-{i}",
+        faq_id=faq_id,
+        helpful=helpful,
+        comment=comment,
+        language="ja",
+        time=1000.0 + i,
+    )
+
+
+def suggestion(message: str, faq_id: str, outcome: str, i: int = 0) -> AgentSuggestion:
+    return AgentSuggestion(
+        customer_key=f"web:s{i}",
+        conversation_id=f"s{i}",
+        channel=Channel.WEB,
+        agent="Sato",
+        agent_id="console:Sato",
+        message=message,
+        faq_id=faq_id,
+        score=0.4,
+        outcome=outcome,  # type: ignore[arg-type]
+        time=1000.0 + i,
+    )
+
+
+def test_learn_uses_the_help_center_and_the_agents_suggestions(library: FaqLibrary) -> None:
+    proposal = learn(
+        entries=library.entries,
+        choices=[],
+        rejections=[],
+        conversations=[],
+        unanswered=unanswered("大阪に店舗はありますか？", 1),
+        agent_answers=[],
+        help_searches=[
+            *search("大阪に店舗はありますか？", 2),  # joins the chat message: 3 in all
+            *search("ギフト券は使えますか", 1),  # seen once: not yet
+            *search("送料", 5, outcome="answer"),  # found something: not a miss
+        ],
+        help_feedback=[
+            # A reader's "no" and, later, the same reader's comment: one answer.
+            reader("refund-timing", 0, False),
+            reader("refund-timing", 0, False, "銀行振込の場合が書いてない"),
+            reader("refund-timing", 1, False, "いつ届くのか知りたい"),
+            reader("refund-timing", 2, False, "連絡先 taro@example.com"),  # personal: left out
+            reader("refund-timing", 3, True),
+            *(reader("shipping-fee", i, i > 0) for i in range(10)),  # 1 of 10: fine
+        ],
+        agent_suggestions=[
+            suggestion("送料って結局いくら？", "shipping-fee", "used", 0),  # one agent suffices
+            suggestion("沖縄への送料を教えて", "shipping-fee", "edited", 1),
+            suggestion("カード番号 4111111111111111 で払える？", "payment-methods", "used", 2),
+            suggestion("返品したい", "refund-timing", "ignored", 3),  # labels nothing
+            suggestion("送料はいくらですか？", "shipping-fee", "used", 4),  # the question itself
+        ],
+    )
+    [shipping] = proposal.alternatives
+    assert (shipping.id, [(a.text, a.seen, a.agents) for a in shipping.add]) == (
+        "shipping-fee",
+        [("沖縄への送料を教えて", 0, 1), ("送料って結局いくら？", 0, 1)],
+    )
+    [refund] = proposal.rejected
+    assert (refund.id, refund.rejected, refund.not_helpful, refund.help_answers) == (
+        "refund-timing",
+        0,
+        3,
+        4,
+    )
+    assert refund.help_rate == 0.75
+    assert refund.comments == ["いつ届くのか知りたい", "銀行振込の場合が書いてない"]
+    [osaka] = proposal.new
+    assert (osaka.question, osaka.seen, osaka.help_center) == ("大阪に店舗はありますか？", 3, 2)
+
+
 # --- The commands --------------------------------------------------------------------------
 
 
@@ -398,6 +482,37 @@ async def test_learn_check_and_apply_as_an_admin_would(
     after = await run("learn", "--days", "7", "--out", str(proposal_file))
     assert after.exit_code == 0, after.output
     assert ": 1 items" in after.output and "Can I pay with PayPay?" in after.output
+
+
+async def test_learn_command_shows_the_help_center_and_agents_evidence(
+    redis_client: aioredis.Redis, key_prefix: str, tmp_path: Path
+) -> None:
+    faq_dir = tmp_path / "faq_data"
+    shutil.copytree(SAMPLE, faq_dir)
+    store = RecordStore(redis_client, Keys(key_prefix), retention_days=30)
+    now = time.time()
+    records: list[Any] = [
+        *search("大阪に店舗はありますか？", 3),
+        *(reader("refund-timing", i, False, "銀行振込の場合が書いてない") for i in range(3)),
+        suggestion("送料って結局いくら？", "shipping-fee", "used"),
+    ]
+    for record in records:
+        await store.add(record.model_copy(update={"time": now - 60}), at=now - 60)
+    proposal_file = tmp_path / "proposal.yaml"
+    out = await asyncio.to_thread(
+        CliRunner().invoke,
+        faq,
+        ["learn", "--days", "7", "--out", str(proposal_file)],
+        env=_env(key_prefix, faq_dir),
+    )
+    assert out.exit_code == 0, out.output
+    assert ": 3 items" in out.output
+    assert "+ 送料って結局いくら？  (agents answered it 1×)" in out.output
+    assert "3 of 3 help-center readers not helped (100%)" in out.output
+    assert "reader: 銀行振込の場合が書いてない" in out.output
+    assert "大阪に店舗はありますか？  (3 messages, 3 from the help center)" in out.output
+    written = FaqProposal.model_validate(yaml.safe_load(proposal_file.read_text("utf-8")))
+    assert written.new[0].help_center == 3 and written.rejected[0].not_helpful == 3
 
 
 async def test_apply_refuses_a_proposal_that_no_longer_fits(tmp_path: Path) -> None:
