@@ -1,10 +1,11 @@
-"""FAQ answers suggested to an agent for the customer's latest message, and what they did.
+"""FAQ answers suggested to an agent in the console, and what they did with them.
 
-`GET /agent/api/conversations/{customer_key}/suggestions` runs the bot's matcher on the
-customer's newest message and returns the best entries with their answers in the
-customer's language; the console shows them beside the reply box. After a reply, the
-console reports whether the agent sent a suggestion as it was, edited it, or ignored the
-suggestions (`POST …/suggestions/outcome`), filed as an `AgentSuggestion` record.
+`GET /agent/api/conversations/{customer_key}/suggestions` returns the best entries for the
+customer's newest message with their answers in the customer's language
+(`handoff.suggestions`, the rule the Slack desk uses too); the console shows them beside
+the reply box. After a reply, the console reports whether the agent sent a suggestion as
+it was, edited it, or ignored the suggestions (`POST …/suggestions/outcome`), filed as an
+`AgentSuggestion` record.
 
 No `from __future__ import annotations` here: FastAPI reads the local aliases at import time.
 """
@@ -14,41 +15,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.conversation import Conversation, TranscriptEntry
-from bot.faq import FaqLibrary, Outcome
-from bot.helpcenter.search import worth_showing
-from bot.intents import detect_language
-from bot.records import AgentSuggestion, RecordStore, SuggestionOutcome
-from bot.texts import language_of
+from bot.conversation import Conversation
+from bot.faq import FaqLibrary
+from bot.records import RecordStore, SuggestionOutcome
 from handoff.console.auth import Agent, BadName, ConsoleAuth
 from handoff.console.schemas import CUSTOMER_KEY_PATTERN
 from handoff.store import RedisConversationStore
+from handoff.suggestions import Suggestions, suggestion_record, suggestions_for
 
-MAX_SUGGESTIONS = 3
-TRANSCRIPT_LOOKBACK = 50
 FAQ_ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 CustomerKey = Annotated[str, Path(pattern=CUSTOMER_KEY_PATTERN, description="`channel:user_id`.")]
-
-
-class Suggestion(BaseModel):
-    """One FAQ entry that may answer the message, ready to put in the reply box."""
-
-    faq_id: str
-    question: str = Field(description="The entry's question, in the customer's language.")
-    answer: str = Field(description="The entry's answer, in the customer's language.")
-    score: float = Field(description="The matcher's probability (0-1) that this entry is meant.")
-
-
-class Suggestions(BaseModel):
-    """The suggestions for the customer's newest message (none when nothing fits)."""
-
-    customer_key: str
-    message: str | None = Field(description="The customer's newest message, if any.")
-    message_time: float | None
-    language: str = Field(description="'ja' or 'en': the language of the answers.")
-    outcome: Outcome = Field(description="What the bot itself would do with the message.")
-    suggestions: list[Suggestion] = Field(description="Best first, at most three.")
 
 
 class SuggestionReport(BaseModel):
@@ -61,47 +38,6 @@ class SuggestionReport(BaseModel):
     message: str = Field(min_length=1, max_length=4000, description="The customer's message.")
     score: float | None = Field(default=None, ge=0, le=1)
     reply: str | None = Field(default=None, max_length=4000, description="What was sent.")
-
-
-def latest_customer_message(transcript: list[TranscriptEntry]) -> TranscriptEntry | None:
-    """The newest line the customer typed (taps on buttons included)."""
-    return next((e for e in reversed(transcript) if e.sender == "customer" and e.text), None)
-
-
-def suggest(
-    faq: FaqLibrary, conversation: Conversation, message: TranscriptEntry | None
-) -> Suggestions:
-    """The FAQ entries for `message`, answers in the language the customer wrote in."""
-    language = (detect_language(message.text) if message else None) or language_of(
-        conversation.locale
-    )
-    if message is None:
-        return Suggestions(
-            customer_key=conversation.customer_key,
-            message=None,
-            message_time=None,
-            language=language,
-            outcome=Outcome.NONE,
-            suggestions=[],
-        )
-    decision = faq.decide(message.text, language)
-    shown = worth_showing(decision)[:MAX_SUGGESTIONS]
-    return Suggestions(
-        customer_key=conversation.customer_key,
-        message=message.text,
-        message_time=message.time,
-        language=language,
-        outcome=decision.outcome,
-        suggestions=[
-            Suggestion(
-                faq_id=s.entry.id,
-                question=s.entry.label_for(language),
-                answer=s.entry.answer_for(language),
-                score=round(s.score, 3),
-            )
-            for s in shown
-        ],
-    )
 
 
 def build_suggestions_router(
@@ -140,9 +76,7 @@ def build_suggestions_router(
     )
     async def suggestions(customer_key: CustomerKey, _: SignedIn) -> Suggestions:
         """The FAQ answers for the customer's newest message, best first, with scores."""
-        conversation = await load(customer_key)
-        transcript = await store.transcript(customer_key, limit=TRANSCRIPT_LOOKBACK)
-        return suggest(faq, conversation, latest_customer_message(transcript))
+        return await suggestions_for(store, faq, await load(customer_key))
 
     @router.post(
         "/conversations/{customer_key}/suggestions/outcome",
@@ -163,17 +97,14 @@ def build_suggestions_router(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such FAQ entry")
         conversation = await load(customer_key)
         await records.add(
-            AgentSuggestion(
-                customer_key=customer_key,
-                conversation_id=conversation.id,
-                channel=conversation.channel,
-                agent=actor.name,
-                agent_id=actor.id,
+            suggestion_record(
+                conversation,
+                actor,
                 message=body.message,
                 faq_id=body.faq_id,
-                score=body.score,
                 outcome=body.outcome,
-                reply=body.reply if body.outcome == "edited" else None,
+                score=body.score,
+                reply=body.reply,
             )
         )
         return {"recorded": True}
