@@ -9,6 +9,7 @@ from bot.actor import SLACK, Actor
 from bot.conversation import Conversation, ConversationState, DeskEvent, TranscriptEntry
 from bot.flow.agent_turn import AgentAction
 from handoff.agents import ActionResult
+from handoff.suggestions import Suggestions
 
 CLAIM, RELEASE, CLOSE = "tsunagu_claim", "tsunagu_release", "tsunagu_close"
 TAKEOVER, FOLLOW_UP = "tsunagu_takeover", "tsunagu_follow_up"
@@ -19,6 +20,10 @@ ACTIONS: dict[str, AgentAction] = {
     TAKEOVER: AgentAction.TAKEOVER,
     FOLLOW_UP: AgentAction.FOLLOW_UP,
 }
+
+# "Send this answer": one button per suggestion, `tsunagu_send_answer:<faq id>`.
+SEND_ANSWER = "tsunagu_send_answer"
+ANSWER_PREVIEW = 300
 
 CHANNEL_NAMES = {"line": "LINE", "web": "Web", "slack": "Slack"}
 SENDERS = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
@@ -161,3 +166,30 @@ def transcript_text(entries: list[TranscriptEntry]) -> str:
         lines.pop(0)  # keep the latest lines
         text = "…\n" + "\n".join(lines)
     return clip(text, SECTION_LIMIT)
+
+
+def suggestion_blocks(suggestions: Suggestions) -> list[dict[str, Any]]:
+    """The FAQ answers for the customer's latest message, each with "Send this answer"."""
+    asked = escape(clip((suggestions.message or "").replace("\n", " "), 150))
+    blocks: list[dict[str, Any]] = [
+        context(f":bulb: FAQ answers for “{asked}” — only the agent holding it can send one")
+    ]
+    for n, s in enumerate(suggestions.suggestions):
+        preview = escape(clip(s.answer.replace("\n", " "), ANSWER_PREVIEW))
+        blocks.append(section(f"*{escape(s.question)}*  ({s.score:.0%})\n>{preview}"))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"suggestion-{n}",
+                "elements": [button("Send this answer", f"{SEND_ANSWER}:{s.faq_id}", s.faq_id)],
+            }
+        )
+    return blocks
+
+
+def answer_sent_note(actor: Actor, question: str) -> str:
+    """The thread note for an FAQ answer the holder sent with its button."""
+    return (
+        f":outbox_tray: *{escape(actor.name)}* ({exactly(actor)}) sent the FAQ answer "
+        f"“{escape(question)}”."
+    )

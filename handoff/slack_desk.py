@@ -3,7 +3,9 @@
 Each escalation is one message in the handoff channel (who, what was said, which FAQ
 entries the bot tried, earlier conversations) with Claim / Release / Close buttons; its
 thread carries the customer's later messages, and the claiming agent's replies in it go
-to the customer. Every post is guarded by a marker in Redis, so a replayed desk event or a
+to the customer. While a Slack agent holds the conversation, the thread also gets the FAQ
+answers suggested for the customer's latest message, each with a "Send this answer" button
+for the holder. Every post is guarded by a marker in Redis, so a replayed desk event or a
 redelivered Slack event never posts or relays twice.
 """
 
@@ -19,10 +21,11 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actor import Actor
+from bot.actor import SLACK, Actor
 from bot.conversation import Conversation, ConversationState, DeskEvent
 from bot.faq import FaqLibrary
 from bot.flow.agent_turn import AgentAction, AgentRequest, holds
+from bot.records import RecordStore
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound
 from handoff.slack_blocks import (
     CHANNEL_NAMES,
@@ -30,6 +33,7 @@ from handoff.slack_blocks import (
     HISTORY_SHOWN,
     LINE_LIMIT,
     action_note,
+    answer_sent_note,
     button,
     clip,
     context,
@@ -38,10 +42,12 @@ from handoff.slack_blocks import (
     note,
     section,
     status_blocks,
+    suggestion_blocks,
     transcript_text,
     when,
 )
 from handoff.store import TRANSCRIPT_CAP, RedisConversationStore
+from handoff.suggestions import Suggestion, Suggestions, suggestion_record, suggestions_for
 
 log = logging.getLogger("tsunagu.slack.desk")
 
@@ -57,6 +63,17 @@ class EscalationThread(BaseModel):
     blocks: list[dict[str, Any]]  # the unchanging part: status and buttons are added
 
 
+class SuggestionPost(BaseModel):
+    """FAQ answers posted in an escalation's thread: what each "Send this answer" sends."""
+
+    thread_ts: str
+    suggestions: Suggestions
+
+    def find(self, faq_id: str) -> Suggestion | None:
+        """The suggestion a button names, as the agent saw it."""
+        return next((s for s in self.suggestions.suggestions if s.faq_id == faq_id), None)
+
+
 class SlackDesk:
     """`bot.ports.Desk` on Slack, and the handlers of its buttons and thread replies."""
 
@@ -70,6 +87,7 @@ class SlackDesk:
         store: RedisConversationStore,
         agents: AgentActions,
         faq: FaqLibrary,
+        records: RecordStore,
         name_of: Callable[[str], Awaitable[str]],
         transcript_lines: int = 15,
         ttl_seconds: int = 30 * 24 * 3600,
@@ -82,6 +100,7 @@ class SlackDesk:
         self._store = store
         self._agents = agents
         self._faq = faq
+        self._records = records
         self._name_of = name_of
         self._lines = transcript_lines
         self._ttl = ttl_seconds
@@ -94,6 +113,9 @@ class SlackDesk:
 
     def _ts_key(self, ts: str) -> str:
         return f"{self._prefix}:slack:thread:{ts}"
+
+    def _suggestion_key(self, ts: str) -> str:
+        return f"{self._prefix}:slack:suggestions:{ts}"
 
     def _marker_key(self, customer_key: str, marker: str) -> str:
         return f"{self._prefix}:conv:{{{customer_key}}}:slack_desk:{marker}"
@@ -275,11 +297,42 @@ class SlackDesk:
                 await self._post_in_thread(
                     thread, f":speech_balloon: *Customer:* {escape(event.text)}"
                 )
+                await self._suggest(thread)
 
     async def _post_in_thread(self, thread: EscalationThread, text: str) -> None:
         await self.client.chat_postMessage(
             channel=thread.channel, thread_ts=thread.ts, text=text, unfurl_links=False
         )
+
+    async def _suggest(self, thread: EscalationThread) -> None:
+        """Post the FAQ answers for the customer's latest message, if a Slack agent holds
+        the conversation and some fit. A helpful extra: a failure is logged, never retried."""
+        try:
+            conversation = await self._store.load(thread.customer_key)
+            if (
+                conversation is None
+                or conversation.id != thread.conversation_id
+                or conversation.state is not ConversationState.WITH_AGENT
+                or conversation.agent is None
+                or not conversation.agent.id.startswith(f"{SLACK}:")
+            ):
+                return  # nobody here could press the buttons
+            suggestions = await suggestions_for(self._store, self._faq, conversation)
+            if not suggestions.suggestions:
+                return
+            posted = await self.client.chat_postMessage(
+                channel=thread.channel,
+                thread_ts=thread.ts,
+                text="FAQ answers for the customer's latest message",
+                blocks=suggestion_blocks(suggestions),
+                unfurl_links=False,
+            )
+            post = SuggestionPost(thread_ts=thread.ts, suggestions=suggestions)
+            await self._redis.set(
+                self._suggestion_key(str(posted["ts"])), post.model_dump_json(), ex=self._ttl
+            )
+        except Exception as exc:  # Slack or Redis down: the agent can still type a reply
+            log.warning("suggestions not posted", extra={"error": str(exc)})
 
     async def refresh(
         self, thread: EscalationThread, conversation: Conversation | None = None
@@ -330,6 +383,8 @@ class SlackDesk:
             if action is not AgentAction.TAKEOVER:  # a takeover is noted as a desk event
                 await self._post_in_thread(thread, action_note(action, actor, result))
             await self.refresh(thread)
+            if action in (AgentAction.CLAIM, AgentAction.TAKEOVER) and not result.duplicate:
+                await self._suggest(thread)
         else:
             await self._tell(user_id, thread, result.reason)
             # The buttons pressed were out of date (another desk acted, say): show the state
@@ -347,6 +402,63 @@ class SlackDesk:
                 "ok": result.ok,
                 "reason": result.reason,
             },
+        )
+        return result
+
+    async def on_send_answer(
+        self, message_ts: str, user_id: str, faq_id: str, action_id: str
+    ) -> ActionResult:
+        """Send the suggested FAQ answer `faq_id` (posted at `message_ts`) as the holder's
+        reply, and record that it was used as suggested.
+
+        The reply is the same agent action as a typed one: only the holder may send it
+        (others get an ephemeral refusal), and `action_id` (Slack's `action_ts`) makes a
+        redelivered press one reply.
+        """
+        raw = await self._redis.get(self._suggestion_key(message_ts))
+        post = SuggestionPost.model_validate_json(raw) if raw else None
+        thread = await self.thread_at(post.thread_ts) if post else None
+        suggestion = post.find(faq_id) if post else None
+        if post is None or thread is None or suggestion is None:
+            result = ActionResult(False, ConversationState.CLOSED, None, "unknown suggestion")
+            await self._tell(user_id, thread, result.reason)
+            return result
+        actor = await self.actor(user_id)
+        action_id = f"slack:{message_ts}:{action_id}"
+        try:
+            result = await self._agents.reply(
+                thread.customer_key,
+                actor,
+                suggestion.answer,
+                action_id=action_id,
+                conversation_id=thread.conversation_id,
+            )
+        except ConversationNotFound:
+            result = ActionResult(
+                False, ConversationState.CLOSED, None, "this conversation is over"
+            )
+        if not result.ok:
+            await self._tell(user_id, thread, result.reason)
+            return result
+        conversation = await self._store.load(thread.customer_key)
+        if conversation is not None and conversation.id == thread.conversation_id:
+            # Recorded once per press, a retry after a crash included.
+            await self._records.add(
+                suggestion_record(
+                    conversation,
+                    actor,
+                    message=post.suggestions.message or "",
+                    faq_id=faq_id,
+                    outcome="used",
+                    score=suggestion.score,
+                ),
+                dedupe_id=action_id,
+            )
+        if not result.duplicate:
+            await self._post_in_thread(thread, answer_sent_note(actor, suggestion.question))
+        log.info(
+            "slack desk answer sent",
+            extra={"agent_id": actor.id, "faq_id": faq_id, "duplicate": result.duplicate},
         )
         return result
 

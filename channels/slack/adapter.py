@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import StorageUnavailable
 from bot.faq import FaqLibrary
 from bot.inbox import Inbox
+from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys
 from channels.slack.errors import TypedDesk
@@ -43,6 +44,7 @@ class SlackParts(Protocol):
     store: RedisConversationStore
     agents: AgentActions
     faq: FaqLibrary
+    records: RecordStore
 
 
 class SlackChannel:
@@ -76,6 +78,7 @@ class SlackChannel:
             store=parts.store,
             agents=parts.agents,
             faq=parts.faq,
+            records=parts.records,
             name_of=self.users.name_of,
             transcript_lines=self.settings.transcript_lines,
             ttl_seconds=core.conversation_ttl_seconds,

@@ -24,7 +24,7 @@ from bot.errors import StorageUnavailable
 from bot.inbox import Inbox
 from bot.model import Channel, Inbound, InboundKind
 from channels.slack.sender import CHOICE_PREFIX, META_CHANNEL
-from handoff.slack_blocks import ACTIONS
+from handoff.slack_blocks import ACTIONS, SEND_ANSWER
 from handoff.slack_desk import SlackDesk
 
 log = logging.getLogger("tsunagu.slack")
@@ -142,6 +142,19 @@ def register(
         # One press is one action however often it is handled: Slack's time of the press.
         press = str(action.get("action_ts") or body.get("trigger_id") or "")
         await desk.on_button(ACTIONS[action["action_id"]], str(message_ts), clicker, press)
+
+    @app.action(re.compile(f"^{re.escape(SEND_ANSWER)}:"))
+    async def on_send_answer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """ "Send this answer" under an FAQ suggestion in an escalation's thread."""
+        await ack()
+        clicker = _clicker(body, action)
+        if clicker is None:
+            return
+        container = body.get("container") or {}
+        message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        press = str(action.get("action_ts") or body.get("trigger_id") or "")
+        faq_id = str(action.get("value") or "")
+        await desk.on_send_answer(str(message_ts), clicker, faq_id, press)
 
     @app.action(re.compile(f"^{re.escape(CHOICE_PREFIX)}"))
     async def on_choice(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -330,8 +330,12 @@ class FakeSlack:
         action_id: str,
         *,
         secret: str | None = None,
+        action_ts: str | None = None,
     ) -> httpx.Response:
-        """A person presses a button of a message the bot posted (`message`: its post)."""
+        """A person presses a button of a message the bot posted (`message`: its post).
+
+        `action_ts` replays an earlier press (Slack redelivering it) instead of a new one.
+        """
         channel, ts = message.result["channel"], message.result["ts"]
         blocks = self.current_blocks(channel, ts) or message.args.get("blocks") or []
         button = next(
@@ -371,7 +375,7 @@ class FakeSlack:
                     "block_id": "actions",
                     "text": button["text"],
                     "value": button.get("value", ""),
-                    "action_ts": f"{time.time():.6f}",
+                    "action_ts": action_ts or f"{time.time():.6f}",
                 }
             ],
         }
