@@ -9,6 +9,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from bot.model import Channel
+from bot.records import AgentSuggestion
+from bot.reports.compute import suggestion_stats
 from bot.settings import Settings
 from tests.conftest import RunningApp
 from tests.webclient import WebCustomer
@@ -129,4 +132,37 @@ async def test_what_agents_did_with_suggestions_reaches_admin(http: httpx.AsyncC
     # Grouped by the agent's id, shown by their name.
     assert [(a["agent_id"], a["name"], a["replies"]) for a in stats["agents"]] == [
         ("console:Sato", "Sato", 3)
+    ]
+
+
+def test_agents_answering_from_the_faq_are_told_apart_by_id() -> None:
+    """Two agents called Sato are two rows; a record from before ids counts under its name."""
+
+    def used(agent_id: str | None, name: str, outcome: str, at: float) -> AgentSuggestion:
+        return AgentSuggestion(
+            customer_key="web:w1",
+            conversation_id="c1",
+            channel=Channel.WEB,
+            agent=name,
+            agent_id=agent_id,
+            message="送料は？",
+            faq_id="shipping-fee",
+            outcome=outcome,  # type: ignore[arg-type]
+            time=at,
+        )
+
+    stats = suggestion_stats(
+        [
+            used("slack:U1", "Sato", "used", 1.0),
+            used("slack:U1", "Sato", "edited", 2.0),
+            used("console:Sato", "Sato", "ignored", 3.0),
+            used(None, "Kato", "used", 4.0),
+        ],
+        str,
+    )
+    assert stats is not None
+    assert [(a.agent_id, a.name, a.replies, a.from_faq_share) for a in stats.agents] == [
+        ("slack:U1", "Sato (slack:U1)", 2, 1.0),
+        ("legacy:Kato", "Kato", 1, 1.0),
+        ("console:Sato", "Sato (console:Sato)", 1, 0.0),
     ]
