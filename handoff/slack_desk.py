@@ -450,6 +450,7 @@ class SlackDesk:
                     message=post.suggestions.message or "",
                     faq_id=faq_id,
                     outcome="used",
+                    now=self._records.clock.now(),
                     score=suggestion.score,
                 ),
                 dedupe_id=action_id,

@@ -98,13 +98,15 @@ def suggestion_record(
     message: str,
     faq_id: str,
     outcome: SuggestionOutcome,
+    now: float,
     score: float | None = None,
     reply: str | None = None,
 ) -> AgentSuggestion:
     """What `actor` did with the suggestion `faq_id` for the customer's `message`.
 
-    The agent is filed by id (who exactly) and name (what reports show); an edited reply is
-    kept, since it shows how the answer fell short.
+    `now` is the runtime clock's time of the reply. The agent is filed by id (who exactly)
+    and name (what reports show); an edited reply is kept, since it shows how the answer
+    fell short.
     """
     return AgentSuggestion(
         customer_key=conversation.customer_key,
@@ -117,4 +119,5 @@ def suggestion_record(
         score=score,
         outcome=outcome,
         reply=reply if outcome == "edited" else None,
+        time=now,
     )

@@ -103,6 +103,7 @@ def build_suggestions_router(
                 message=body.message,
                 faq_id=body.faq_id,
                 outcome=body.outcome,
+                now=records.clock.now(),
                 score=body.score,
                 reply=body.reply,
             )
