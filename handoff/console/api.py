@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from bot.actor import Actor
 from bot.conversation import Conversation, ConversationState
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound, new_action_id
-from handoff.console.auth import Agent, BadName, ConsoleAuth
+from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
 from handoff.console.schemas import (
     CLIENT_ID_PATTERN,
     CUSTOMER_KEY_PATTERN,
@@ -108,24 +108,7 @@ def build_router(auth: ConsoleAuth, views: ConsoleViews, agents: AgentActions) -
     router = APIRouter(prefix="/agent")
     api = APIRouter(prefix="/api", tags=["agent console"])
 
-    def current_agent(
-        authorization: Annotated[str | None, Header()] = None,
-        x_agent_name: Annotated[
-            str | None,
-            Header(description="With the admin token: the agent's name, percent-encoded UTF-8."),
-        ] = None,
-    ) -> Agent:
-        try:
-            agent = auth.identify(authorization, x_agent_name)
-        except BadName as exc:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-        if agent is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "expected 'Authorization: Bearer <admin or agent token>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return agent
+    current_agent = agent_dependency(auth)
 
     def acting_agent(agent: Annotated[Agent, Depends(current_agent)]) -> Actor:
         actor = agent.actor

@@ -140,3 +140,28 @@ def admin_dependency(auth: ConsoleAuth) -> Callable[[str | None], Awaitable[None
             )
 
     return require_admin
+
+
+def agent_dependency(auth: ConsoleAuth) -> Callable[[str | None, str | None], Agent]:
+    """A FastAPI dependency that identifies the signed-in agent (agent or admin token)."""
+
+    def current_agent(
+        authorization: Annotated[str | None, Header()] = None,
+        x_agent_name: Annotated[
+            str | None,
+            Header(description="With the admin token: the agent's name, percent-encoded UTF-8."),
+        ] = None,
+    ) -> Agent:
+        try:
+            agent = auth.identify(authorization, x_agent_name)
+        except BadName as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+        if agent is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "expected 'Authorization: Bearer <admin or agent token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return agent
+
+    return current_agent

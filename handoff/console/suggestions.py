@@ -12,13 +12,13 @@ No `from __future__ import annotations` here: FastAPI reads the local aliases at
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.conversation import Conversation
 from bot.faq import FaqLibrary
 from bot.records import RecordStore, SuggestionOutcome
-from handoff.console.auth import Agent, BadName, ConsoleAuth
+from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
 from handoff.console.schemas import CUSTOMER_KEY_PATTERN
 from handoff.store import RedisConversationStore
 from handoff.suggestions import Suggestions, suggestion_record, suggestions_for
@@ -46,21 +46,7 @@ def build_suggestions_router(
     """The suggestion routes under `/agent/api`, for any signed-in agent."""
     router = APIRouter(prefix="/agent/api", tags=["agent console"])
 
-    def current_agent(
-        authorization: Annotated[str | None, Header()] = None,
-        x_agent_name: Annotated[str | None, Header()] = None,
-    ) -> Agent:
-        try:
-            agent = auth.identify(authorization, x_agent_name)
-        except BadName as exc:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-        if agent is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "expected 'Authorization: Bearer <admin or agent token>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return agent
+    current_agent = agent_dependency(auth)
 
     SignedIn = Annotated[Agent, Depends(current_agent)]
 
