@@ -262,7 +262,7 @@ class StoredEvent(BaseModel):
 
 
 class ConversationStore(Protocol):
-    """Where conversations live. `handoff.store.RedisConversationStore` is the implementation."""
+    """Where conversations live; `bot.store.conversations.RedisConversationStore` is one."""
 
     async def load(self, customer_key: str) -> Conversation | None:
         """The customer's current conversation, or None."""

@@ -23,6 +23,7 @@ from bot.outbound import OutboundRetries, RetryPolicy
 from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys, connect
+from bot.store.conversations import RedisConversationStore
 from bot.texts import Texts
 from bot.timers import Timers, TimerSweeper
 from bot.webhooks import SurveyWebhook
@@ -33,7 +34,6 @@ from channels.web.tokens import WebTokens, shared_secret
 from handoff.agents import AgentActions
 from handoff.console import AgentConsole
 from handoff.queue import RedisHandoffQueue
-from handoff.store import RedisConversationStore
 
 log = logging.getLogger("tsunagu")
 

@@ -30,7 +30,7 @@ from bot.conversation import Conversation, ConversationState, Step
 from bot.dispatcher import Dispatcher
 from bot.flow import Flow
 from bot.flow.agent_turn import AgentAction, AgentRequest, Refusal, decide
-from handoff.store import TRANSCRIPT_CAP, RedisConversationStore
+from bot.store.conversations import TRANSCRIPT_CAP, RedisConversationStore
 
 log = logging.getLogger("tsunagu.agents")
 

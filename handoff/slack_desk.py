@@ -26,6 +26,7 @@ from bot.conversation import Conversation, ConversationState, DeskEvent
 from bot.faq import FaqLibrary
 from bot.flow.agent_turn import AgentAction, AgentRequest, holds
 from bot.records import RecordStore
+from bot.store.conversations import TRANSCRIPT_CAP, RedisConversationStore
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound
 from handoff.slack_blocks import (
     CHANNEL_NAMES,
@@ -46,7 +47,6 @@ from handoff.slack_blocks import (
     transcript_text,
     when,
 )
-from handoff.store import TRANSCRIPT_CAP, RedisConversationStore
 from handoff.suggestions import Suggestion, Suggestions, suggestion_record, suggestions_for
 
 log = logging.getLogger("tsunagu.slack.desk")

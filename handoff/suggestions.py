@@ -15,8 +15,8 @@ from bot.faq import FaqLibrary, Outcome
 from bot.helpcenter.search import worth_showing
 from bot.intents import detect_language
 from bot.records import AgentSuggestion, SuggestionOutcome
+from bot.store.conversations import RedisConversationStore
 from bot.texts import language_of
-from handoff.store import RedisConversationStore
 
 MAX_SUGGESTIONS = 3
 TRANSCRIPT_LOOKBACK = 50

@@ -22,6 +22,7 @@ from bot.inbox import Inbox
 from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys
+from bot.store.conversations import RedisConversationStore
 from channels.slack.errors import TypedDesk
 from channels.slack.events import register
 from channels.slack.sender import SlackSender
@@ -29,7 +30,6 @@ from channels.slack.settings import SlackSettings
 from channels.slack.users import SlackUsers
 from handoff.agents import AgentActions
 from handoff.slack_desk import SlackDesk
-from handoff.store import RedisConversationStore
 
 log = logging.getLogger("tsunagu.slack")
 

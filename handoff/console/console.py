@@ -10,12 +10,12 @@ from redis.asyncio import Redis
 from bot.conversation import DeskEvent
 from bot.settings import Settings
 from bot.storage import Keys
+from bot.store.conversations import RedisConversationStore
 from handoff.agents import AgentActions
 from handoff.console.api import build_router
 from handoff.console.auth import ConsoleAuth, log
 from handoff.console.views import ConsoleViews
 from handoff.queue import RedisHandoffQueue
-from handoff.store import RedisConversationStore
 
 
 class ConsoleParts(Protocol):

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.conversation import Conversation
 from bot.faq import FaqLibrary
 from bot.records import RecordStore, SuggestionOutcome
+from bot.store.conversations import RedisConversationStore
 from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
 from handoff.console.schemas import CUSTOMER_KEY_PATTERN
-from handoff.store import RedisConversationStore
 from handoff.suggestions import Suggestions, suggestion_record, suggestions_for
 
 FAQ_ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"

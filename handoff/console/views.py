@@ -14,6 +14,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.conversation import Conversation, ConversationState, TranscriptEntry
+from bot.store.conversations import RedisConversationStore
 from handoff.console.schemas import (
     ActiveConversation,
     ConversationView,
@@ -21,7 +22,6 @@ from handoff.console.schemas import (
     WaitingCustomer,
 )
 from handoff.queue import RedisHandoffQueue
-from handoff.store import RedisConversationStore
 
 MAX_WAITING = 100
 MAX_OPEN = 200

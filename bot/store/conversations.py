@@ -14,7 +14,7 @@ from bot.conversation import (
     TranscriptEntry,
 )
 from bot.storage import Keys
-from handoff.scripts import load_script
+from bot.store.scripts import load_script
 
 TRANSCRIPT_CAP = 200
 
