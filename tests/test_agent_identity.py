@@ -20,7 +20,7 @@ from bot.flow.agent_turn import AgentAction, AgentRequest
 from bot.records import ConversationRecord
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handoff.slack_blocks import CLAIM, CLOSE, RELEASE, TAKEOVER
+from channels.slack.blocks import CLAIM, CLOSE, RELEASE, TAKEOVER
 from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
 from tests.webclient import WebCustomer
 

@@ -33,7 +33,7 @@ from bot.model import Channel, Outgoing, Reply
 from bot.settings import Settings
 from bot.storage import Keys
 from channels.line.sender import call_ids
-from handoff.slack_blocks import CLAIM
+from channels.slack.blocks import CLAIM
 from tests.conftest import ROOT
 from tests.eventually import eventually, settled
 from tests.fakes.line_platform import LineWorld, line_world

@@ -16,7 +16,7 @@ import pytest
 from bot.conversation import ConversationState
 from bot.records import ConversationRecord, SurveyResponse
 from bot.settings import Settings
-from handoff.slack_blocks import CLAIM, CLOSE
+from channels.slack.blocks import CLAIM, CLOSE
 from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import ApiCall, FakeSlack
 

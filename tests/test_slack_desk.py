@@ -15,7 +15,7 @@ import pytest
 
 from bot.conversation import ConversationState, DeskEvent
 from bot.settings import Settings
-from handoff.slack_blocks import CLOSE, FOLLOW_UP
+from channels.slack.blocks import CLOSE, FOLLOW_UP
 from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
 from tests.webclient import WebCustomer
 

@@ -15,7 +15,7 @@ import pytest
 from bot.faq import FaqLibrary
 from bot.records import AgentSuggestion
 from bot.settings import Settings
-from handoff.slack_blocks import SEND_ANSWER
+from channels.slack.blocks import SEND_ANSWER
 from tests.conftest import ROOT
 from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
 from tests.webclient import WebCustomer

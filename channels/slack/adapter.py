@@ -23,13 +23,13 @@ from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys
 from bot.store.conversations import RedisConversationStore
+from channels.slack.desk import SlackDesk
 from channels.slack.errors import TypedDesk
 from channels.slack.events import register
 from channels.slack.sender import SlackSender
 from channels.slack.settings import SlackSettings
 from channels.slack.users import SlackUsers
 from handoff.agents import AgentActions
-from handoff.slack_desk import SlackDesk
 
 log = logging.getLogger("tsunagu.slack")
 

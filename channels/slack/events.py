@@ -23,9 +23,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.errors import StorageUnavailable
 from bot.inbox import Inbox
 from bot.model import Channel, Inbound, InboundKind
+from channels.slack.blocks import ACTIONS, SEND_ANSWER
+from channels.slack.desk import SlackDesk
 from channels.slack.sender import CHOICE_PREFIX, META_CHANNEL
-from handoff.slack_blocks import ACTIONS, SEND_ANSWER
-from handoff.slack_desk import SlackDesk
 
 log = logging.getLogger("tsunagu.slack")
 

@@ -27,8 +27,7 @@ from bot.faq import FaqLibrary
 from bot.flow.agent_turn import AgentAction, AgentRequest, holds
 from bot.records import RecordStore
 from bot.store.conversations import TRANSCRIPT_CAP, RedisConversationStore
-from handoff.agents import ActionResult, AgentActions, ConversationNotFound
-from handoff.slack_blocks import (
+from channels.slack.blocks import (
     CHANNEL_NAMES,
     FOLLOW_UP,
     HISTORY_SHOWN,
@@ -47,6 +46,7 @@ from handoff.slack_blocks import (
     transcript_text,
     when,
 )
+from handoff.agents import ActionResult, AgentActions, ConversationNotFound
 from handoff.suggestions import Suggestion, Suggestions, suggestion_record, suggestions_for
 
 log = logging.getLogger("tsunagu.slack.desk")
