@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.app import create_app
-from bot.runtime import Runtime
+from bot.composition.app import create_app
+from bot.composition.runtime import Runtime
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

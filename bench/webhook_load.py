@@ -246,7 +246,7 @@ async def bench(rates: list[float], seconds: float, line_delay: float = 0.0) -> 
         "LINE_DATA_API_BASE_URL": platform.base_url,
         "PYTHONPATH": str(ROOT),
     }
-    cli = ["-c", "from bot.cli import main; main()"]
+    cli = ["-c", "from bot.composition.cli import main; main()"]
     try:
         for workers in (1, 2):
             port = free_port()

@@ -1,7 +1,7 @@
 """The small interfaces the dispatcher needs from the world, implemented outside `bot`.
 
-The app factory (`bot.app`) plugs the real ones in: channel senders from `channels`, the
-queue and desks from `handoff`.
+The composition root (`bot.composition`) plugs the real ones in: channel senders from
+`channels`, the queue and desks from `handoff`.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import settings as hypothesis_settings
 
-from bot.app import create_app
-from bot.runtime import Runtime
+from bot.composition.app import create_app
+from bot.composition.runtime import Runtime
 from bot.serving import serve_in_loop
 from bot.settings import Settings
 

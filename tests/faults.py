@@ -117,7 +117,7 @@ class WorkerProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
-                "from bot.cli import main; main()",
+                "from bot.composition.cli import main; main()",
                 "worker",
                 cwd=ROOT,
                 env=self.env,

@@ -11,9 +11,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from bot.app import create_app
+from bot.composition.app import create_app
+from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
-from bot.runtime import Runtime
 from bot.serving import serve_in_loop
 from bot.settings import Settings
 from handoff.console import AgentConsole

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from bot.actor import Actor
+from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
 from bot.flow.agent_turn import AgentAction, AgentRequest
 from bot.records import ConversationRecord
-from bot.runtime import Runtime
 from bot.settings import Settings
 from channels.slack.blocks import CLAIM, CLOSE, RELEASE, TAKEOVER
 from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack

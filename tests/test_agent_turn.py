@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.actor import Actor
+from bot.composition.runtime import Runtime
 from bot.conversation import Conversation, ConversationState, QueueAction, Step, TimerKind
 from bot.flow.agent_turn import AgentAction, AgentRequest, Refusal, decide
 from bot.flow.context import FlowContext
 from bot.model import Channel, ReplyKind
-from bot.runtime import Runtime
 from bot.settings import Settings
 
 NOW = 1_800_000_000.0

@@ -19,6 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.clock import FixedClock, now_in
+from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
 from bot.model import Channel, Inbound, InboundKind
 from bot.records import ConversationRecord, RecordStore, SurveyResponse
@@ -26,7 +27,6 @@ from bot.reports import period_between, period_for_days
 from bot.reports.model import Period
 from bot.reports.seed import seed_demo
 from bot.reports.source import report_from_store
-from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import Keys
 from bot.timers import TimerSweeper

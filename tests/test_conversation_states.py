@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from bot.actor import Actor
+from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
 from bot.model import Channel, Inbound, InboundKind
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
-from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.timers import TimerSweeper
 from channels.web.outbox import WebMessage

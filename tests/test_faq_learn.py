@@ -18,7 +18,8 @@ import yaml
 from click.testing import CliRunner, Result
 from fastapi import FastAPI, Header, HTTPException
 
-from bot.app import create_app
+from bot.composition.app import create_app
+from bot.composition.runtime import Runtime
 from bot.faq import FaqLibrary, Outcome, load_faq_dir
 from bot.faq.commands import faq
 from bot.faq.learn import learn
@@ -42,7 +43,6 @@ from bot.reports.commands import report
 from bot.reports.compute import period_for_days
 from bot.reports.seed import seed_demo
 from bot.reports.source import learn_from_store
-from bot.runtime import Runtime
 from bot.serving import serve_in_loop
 from bot.settings import Settings
 from bot.storage import Keys

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from bot.runtime import Runtime
+from bot.composition.runtime import Runtime
 from bot.settings import Settings
 from tests.conftest import RunningApp
 from tests.fakes.line_platform import LineWorld, line_world, sign

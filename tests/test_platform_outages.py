@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from bot import metrics
+from bot.composition.runtime import Runtime
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
 from bot.model import Channel, Outgoing, Reply
-from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.eventually import eventually
 from tests.fakes.line_platform import LineWorld, line_world

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from itsdangerous import TimestampSigner
 
 from bot.actor import Actor
+from bot.composition.runtime import Runtime
 from bot.errors import PlatformUnavailable
 from bot.forget import forget, forget_customer
 from bot.inbox import Inbox
@@ -29,7 +30,6 @@ from bot.logs import JsonFormatter, RedactSecrets
 from bot.model import Channel, Inbound, Outgoing, Reply
 from bot.outbound import replies
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
-from bot.runtime import Runtime
 from bot.settings import Settings, get_settings
 from bot.storage import Keys
 from channels.line.webhook import signature_ok

@@ -23,7 +23,7 @@ from channels.line.fake_platform import FakeLinePlatform, Sent
 from channels.line.settings import LineSettings
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.composition.runtime import Runtime
     from bot.settings import Settings
     from channels.line.adapter import LineChannel
 
@@ -56,8 +56,8 @@ async def serve_with_line(
     When the runtime builds its own LINE channel (from the `LINE_*` environment), that one
     is used; otherwise one is made from `line_settings` and plugged in here.
     """
-    from bot.app import create_app
-    from bot.runtime import Runtime
+    from bot.composition.app import create_app
+    from bot.composition.runtime import Runtime
     from bot.serving import serve_in_loop
     from channels.line.adapter import LineChannel
 

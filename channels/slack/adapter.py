@@ -35,7 +35,7 @@ log = logging.getLogger("tsunagu.slack")
 
 
 class SlackParts(Protocol):
-    """The runtime parts the Slack channel uses (`bot.runtime.Runtime` has them all)."""
+    """The runtime parts the Slack channel uses (`bot.composition.runtime.Runtime` has them all)."""
 
     settings: Settings
     redis: Redis

@@ -19,7 +19,7 @@ from handoff.queue import RedisHandoffQueue
 
 
 class ConsoleParts(Protocol):
-    """The runtime parts the console uses (`bot.runtime.Runtime` has them all)."""
+    """The runtime parts the console uses (`bot.composition.runtime.Runtime` has them all)."""
 
     settings: Settings
     redis: Redis

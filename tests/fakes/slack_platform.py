@@ -432,8 +432,8 @@ async def serve_with_slack(
 ) -> AsyncIterator[SlackTestApp]:
     """Build the runtime, add the Slack channel and desk to it, and serve the app."""
 
-    from bot.app import create_app
-    from bot.runtime import Runtime
+    from bot.composition.app import create_app
+    from bot.composition.runtime import Runtime
     from bot.serving import serve_in_loop
     from channels.slack import SlackChannel, SlackSettings
 

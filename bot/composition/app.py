@@ -15,13 +15,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
+from bot.composition.runtime import Runtime
 from bot.errors import StorageUnavailable
 from bot.helpcenter import HelpCenter
 from bot.helpcenter.store import HelpCenterStore
 from bot.limits import BodySizeLimit, OpenSockets, RateLimiter, WebLimits
 from bot.reports.admin import build_admin_router
 from bot.reports.seed import StoreNotEmpty, seed_demo
-from bot.runtime import Runtime
 from bot.settings import Settings, get_settings
 from handoff.console.auth import admin_dependency
 from handoff.console.suggestions import build_suggestions_router

@@ -34,7 +34,7 @@ def main() -> None:
 )
 def serve(host: str | None, port: int | None, demo_data: bool) -> None:
     """Run the web server (webhooks, web widget, APIs) with an inbox worker inside."""
-    from bot.app import create_app
+    from bot.composition.app import create_app
     from bot.serving import uvicorn_config
 
     settings = get_settings()
@@ -52,7 +52,7 @@ def serve(host: str | None, port: int | None, demo_data: bool) -> None:
 )
 def worker(burst: bool) -> None:
     """Run an inbox worker alone (scale these out; they share the work through Redis)."""
-    from bot.runtime import Runtime
+    from bot.composition.runtime import Runtime
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
