@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from bot.faq import FaqLibrary, Outcome
-from bot.faq.channel import FloatArray
 from bot.faq.commands import faq
 from bot.faq.embedding import Usem3Embedder
 from bot.faq.policy import DECISION_FILE
+from bot.faq.postings import FloatArray
 
 ROOT = Path(__file__).resolve().parent.parent
 

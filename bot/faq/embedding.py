@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 
-from bot.faq.channel import FloatArray
+from bot.faq.postings import FloatArray
 
 # Stored vectors are float32: half the memory of a large FAQ, and cosines need no more.
 Vectors = npt.NDArray[np.float32]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.faq.channel import FloatArray, IntArray
+from bot.faq.postings import FloatArray, IntArray
 
 CANDIDATES_PER_RANKER = 5
 

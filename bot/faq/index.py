@@ -9,10 +9,10 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.faq.analyzer import Analyzer
-from bot.faq.channel import FloatArray, TermChannel
 from bot.faq.decision import ScoredEntry
 from bot.faq.model import FaqEntry, FaqSet
 from bot.faq.normalize import clean, question_part
+from bot.faq.postings import FloatArray, TermPostings
 from bot.faq.units import UnitChannel, Units
 
 SHORTLIST = 8  # entries rescored with rapidfuzz after the vectorised pass
@@ -52,7 +52,7 @@ class FaqIndex:
         owner_arr = np.asarray(owners, dtype=np.int64)
         n = len(faq.entries)
         self.words = UnitChannel(word_docs, owner_arr, n)
-        self.grams = TermChannel(gram_docs, owner_arr, n)
+        self.grams = TermPostings(gram_docs, owner_arr, n)
 
     def signals(self, text: str) -> Signals:
         """Compute the lexical signals of `text` against every entry at once."""

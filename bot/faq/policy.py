@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.faq.channel import FloatArray
 from bot.faq.features import FEATURES
+from bot.faq.postings import FloatArray
 
 logger = logging.getLogger("tsunagu.faq")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.faq.channel import FloatArray, IntArray
 from bot.faq.embedding import EmbeddingCache, Vectors, normalise_rows, one_blas_thread
 from bot.faq.model import FaqSet
 from bot.faq.normalize import question_part
+from bot.faq.postings import FloatArray, IntArray
 
 # How much of an entry's question score is its centroid's (the rest: its closest wording).
 # Leave-one-domain-out favoured 0.5 (recall +3 points at equal precision), but then a

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.faq.channel import FloatArray
 from bot.faq.decision import Decision, ScoredEntry
 from bot.faq.evaluation import CaseResult, EvalCase
 from bot.faq.features import FEATURES, candidate_features
 from bot.faq.matcher import MAX_SUGGESTIONS, Matcher, decide_outcome
 from bot.faq.model import FaqEntry
 from bot.faq.policy import DecisionPolicy, choice_probabilities
+from bot.faq.postings import FloatArray
 
 TARGET_PRECISION = 0.95
 # Choices are offered from the probability that keeps this share of the in-scope messages

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from bot.faq.channel import FloatArray, IntArray
+from bot.faq.postings import FloatArray, IntArray
 
 Units = list[tuple[frozenset[str], float]]
 

@@ -11,7 +11,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-class TermChannel:
+class TermPostings:
     """Postings of one kind of term (here: character bigrams) over texts.
 
     Texts belong to entries (`owners`, sorted); IDF is computed over entries so an entry
