@@ -18,8 +18,8 @@ from bot.flow import Flow
 from bot.model import Inbound, InboundKind
 from bot.ports import Desk, HandoffQueue
 from bot.records import RecordStore
+from bot.survey_webhook import SurveyWebhook
 from bot.timers import Timers
-from bot.webhooks import SurveyWebhook
 
 log = logging.getLogger("tsunagu.dispatcher")
 

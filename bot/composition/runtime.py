@@ -24,9 +24,9 @@ from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys, connect
 from bot.store.conversations import RedisConversationStore
+from bot.survey_webhook import SurveyWebhook
 from bot.texts import Texts
 from bot.timers import Timers, TimerSweeper
-from bot.webhooks import SurveyWebhook
 from channels.line import LineChannel, LineSettings
 from channels.slack import SlackChannel, SlackSettings
 from channels.web import WebChannel
