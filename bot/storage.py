@@ -157,6 +157,41 @@ class Keys:
         """The handoff queue: customer keys by priority and time."""
         return f"{self.prefix}:handoff:queue"
 
+    # Identities: keys of one link graph share the hash tag `{identity}`, so the linking
+    # transaction stays in one Redis Cluster slot.
+
+    def link_code(self, code: str) -> str:
+        """A one-time link code: who asked for it and until when (`bot.identity.codes`)."""
+        return f"{self.prefix}:identity:{{identity}}:code:{code}"
+
+    def link_codes_issued(self, customer_key: str) -> str:
+        """How many link codes one identity asked for in the current window."""
+        return f"{self.prefix}:identity:{{identity}}:issued:{customer_key}"
+
+    def link_tries(self, customer_key: str) -> str:
+        """Wrong link codes one identity typed in the current window."""
+        return f"{self.prefix}:identity:{{identity}}:tries:{customer_key}"
+
+    def identity_link(self, customer_key: str) -> str:
+        """The customer (profile key) a linked identity belongs to."""
+        return f"{self.prefix}:identity:{{identity}}:link:{customer_key}"
+
+    def identity_members(self, profile_key: str) -> str:
+        """Every identity of one linked customer (a set of customer keys)."""
+        return f"{self.prefix}:identity:{{identity}}:members:{profile_key}"
+
+    def identity_profile(self, profile_key: str) -> str:
+        """One customer's profile fields (VIP flag, language, when linked)."""
+        return f"{self.prefix}:identity:{{identity}}:profile:{profile_key}"
+
+    def archive(self, conversation_id: str) -> str:
+        """An ended conversation kept for /admin: its record and transcript (JSON)."""
+        return f"{self.prefix}:archive:{conversation_id}"
+
+    def archive_index(self) -> str:
+        """Archived conversations by the time they ended (a sorted set of ids)."""
+        return f"{self.prefix}:archive:index"
+
     def secret(self) -> str:
         """The generated signing secret when `SECRET_KEY` is unset."""
         return f"{self.prefix}:secret"

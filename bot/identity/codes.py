@@ -1,0 +1,139 @@
+"""One-time link codes: six digits an identity asks for and another identity types.
+
+A code names the identity that asked for it and is valid for `LINK_CODE_TTL_SECONDS`
+(by the runtime's clock). It is used up by the first redeeming attempt that names it.
+An identity may ask for `MAX_CODES_PER_WINDOW` codes per window, and one that types
+`MAX_WRONG_TRIES` wrong codes in a window is locked out of linking until the window ends:
+with a million codes and a handful of guesses per window, guessing is hopeless.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.storage import Keys
+
+CODE_DIGITS = 6
+LINK_CODE_TTL_SECONDS = 600
+MAX_CODES_PER_WINDOW = 5
+MAX_WRONG_TRIES = 5
+WINDOW_SECONDS = 600
+# Redis forgets a code or a counter this long after its window (garbage collection only:
+# validity is decided by the clock, so tests can move time).
+_SLACK_SECONDS = 3600
+
+
+class LinkCodeError(Exception):
+    """A code could not be issued or redeemed; `reason` says why, for the customer."""
+
+    reason = "invalid"
+
+
+class TooManyCodes(LinkCodeError):
+    """The identity asked for too many codes in this window."""
+
+    reason = "too_many_codes"
+
+
+class WrongCode(LinkCodeError):
+    """No valid code has these digits (never issued, expired or used)."""
+
+    reason = "wrong_code"
+
+
+class LockedOut(LinkCodeError):
+    """The identity typed too many wrong codes; linking is refused until the window ends."""
+
+    reason = "locked"
+
+
+class OwnCode(LinkCodeError):
+    """The identity typed the code it asked for itself."""
+
+    reason = "own_code"
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """A code handed to an identity, and when it stops working."""
+
+    code: str
+    expires_at: float
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether `text` is a link code's shape: exactly six ASCII digits."""
+    return len(text) == CODE_DIGITS and text.isascii() and text.isdigit()
+
+
+class LinkCodes:
+    """Issues and redeems link codes in Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, clock: Clock = SYSTEM_CLOCK):
+        self._redis = redis
+        self._keys = keys
+        self._clock = clock
+
+    async def issue(self, customer_key: str) -> IssuedCode:
+        """A fresh code for `customer_key`; raises `TooManyCodes` over the window's limit."""
+        now = self._clock.now()
+        if await self._count(self._keys.link_codes_issued(customer_key), now) > (
+            MAX_CODES_PER_WINDOW
+        ):
+            raise TooManyCodes()
+        expires_at = now + LINK_CODE_TTL_SECONDS
+        doc = json.dumps({"issuer": customer_key, "expires_at": expires_at})
+        while True:
+            code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+            # NX: two live codes never share digits (a taken one is simply drawn again).
+            if await self._redis.set(
+                self._keys.link_code(code), doc, nx=True, ex=LINK_CODE_TTL_SECONDS + _SLACK_SECONDS
+            ):
+                return IssuedCode(code=code, expires_at=expires_at)
+
+    async def redeem(self, code: str, customer_key: str) -> str:
+        """Use up `code` for `customer_key`; returns the identity that asked for it.
+
+        Raises `LockedOut` after too many wrong tries, `WrongCode` (counted as a wrong try)
+        when no valid code has these digits, `OwnCode` when the identity typed its own.
+        """
+        now = self._clock.now()
+        tries_key = self._keys.link_tries(customer_key)
+        if await self._current(tries_key, now) >= MAX_WRONG_TRIES:
+            raise LockedOut()
+        raw = (
+            await self._redis.getdel(self._keys.link_code(code)) if looks_like_code(code) else None
+        )
+        found = json.loads(raw) if raw else None
+        if found is None or float(found["expires_at"]) <= now:
+            if await self._count(tries_key, now) >= MAX_WRONG_TRIES:
+                raise LockedOut()
+            raise WrongCode()
+        issuer = str(found["issuer"])
+        if issuer == customer_key:
+            raise OwnCode()
+        await self._redis.delete(tries_key)
+        return issuer
+
+    async def _current(self, key: str, now: float) -> int:
+        """The count in `key` if its window is still open, else 0."""
+        count, since = await self._redis.hmget(key, ["count", "since"])
+        if count is None or since is None or now - float(since) >= WINDOW_SECONDS:
+            return 0
+        return int(count)
+
+    async def _count(self, key: str, now: float) -> int:
+        """Count one more in `key`'s window (a new window if the last one ended)."""
+        if await self._current(key, now) == 0:
+            await self._redis.delete(key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "since", now)
+            pipe.hincrby(key, "count", 1)
+            pipe.expire(key, WINDOW_SECONDS + _SLACK_SECONDS)
+            _, count, _ = await pipe.execute()
+        return int(count)
