@@ -65,8 +65,15 @@ class Conversation(BaseModel):
     """One customer's current conversation. A message after `closed` opens a new one."""
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # Where the customer last wrote: replies go there.
     channel: Channel
     user_id: str
+    # The customer's profile key, where the conversation is stored: the same whichever of
+    # their linked channels they write on (`bot.identity`). None: `channel:user_id`.
+    key: str | None = None
+    channels: list[Channel] = Field(
+        default_factory=list, description="Every channel the customer wrote on in it."
+    )
     state: ConversationState = ConversationState.BOT
     locale: str | None = None
     display_name: str | None = None
@@ -113,7 +120,13 @@ class Conversation(BaseModel):
 
     @property
     def customer_key(self) -> str:
-        """`channel:user_id`, the key of everything stored about this customer."""
+        """The key of everything stored about this customer: their profile key, or
+        `channel:user_id` for a conversation stored before channels could be linked."""
+        return self.key or f"{self.channel.value}:{self.user_id}"
+
+    @property
+    def contact_key(self) -> str:
+        """`channel:user_id` of the identity the customer last wrote from."""
         return f"{self.channel.value}:{self.user_id}"
 
     def note_unanswered(self, question: str) -> None:
@@ -175,6 +188,9 @@ class TranscriptEntry(BaseModel):
     text: str
     kind: str = "text"
     faq_ids: list[str] = Field(default_factory=list)
+    channel: str | None = Field(
+        default=None, description="The channel a customer's line was written on."
+    )
 
 
 class QueueAction(StrEnum):

@@ -15,6 +15,7 @@ from bot import metrics
 from bot.conversation import ConversationStore, Effects, QueueAction
 from bot.delivery import Delivery
 from bot.flow import Flow
+from bot.identity import Identities
 from bot.model import Inbound, InboundKind
 from bot.ports import Desk, HandoffQueue
 from bot.records import RecordStore
@@ -40,6 +41,7 @@ class Dispatcher:
         *,
         desks: list[Desk] | None = None,
         survey_webhook: SurveyWebhook | None = None,
+        identities: Identities | None = None,
     ):
         self.store = store
         self.flow = flow
@@ -49,10 +51,12 @@ class Dispatcher:
         self.timers = timers
         self.desks = desks if desks is not None else []
         self.survey_webhook = survey_webhook
+        self.identities = identities
 
     async def handle(self, inbound: Inbound) -> None:
         """Handle one event exactly once in effect, however often it is delivered."""
-        key = inbound.customer_key
+        inbound = await self.as_customer(inbound)
+        key = inbound.conversation_key
         stored = await self.store.handled(key, inbound.event_id)
         if stored is None:
             decided = await self._decide_and_save(inbound)
@@ -70,6 +74,20 @@ class Dispatcher:
                 conversation_id = effects.outgoing[0].conversation_id
         await self.finish(key, inbound.event_id, effects, conversation_id)
 
+    async def as_customer(self, inbound: Inbound) -> Inbound:
+        """`inbound` naming the customer its identity belongs to now.
+
+        The inbox resolved it when the event was put (to keep a linked customer's events
+        in one shard); linking may have happened since, and the store decides, so it is
+        resolved again here. A timer already names the conversation's own key.
+        """
+        if self.identities is None or inbound.kind is InboundKind.TIMER:
+            return inbound
+        customer = await self.identities.resolve(inbound.customer_key)
+        if customer == (inbound.customer or inbound.customer_key):
+            return inbound
+        return inbound.model_copy(update={"customer": customer})
+
     async def finish(
         self, customer_key: str, event_id: str, effects: Effects, conversation_id: str
     ) -> None:
@@ -83,7 +101,7 @@ class Dispatcher:
 
     async def _decide_and_save(self, inbound: Inbound) -> tuple[Effects, str] | None:
         for _ in range(_MAX_RACES):
-            current = await self.store.load(inbound.customer_key)
+            current = await self.store.load(inbound.conversation_key)
             if inbound.kind is InboundKind.TIMER and current is None:
                 return None  # the conversation expired; nothing is left to time
             step = await self.flow.step(current, inbound)
@@ -102,10 +120,10 @@ class Dispatcher:
                 )
                 return step.effects, step.conversation.id
             # Lost a race with an agent's action (or a twin delivery): look again.
-            stored = await self.store.handled(inbound.customer_key, inbound.event_id)
+            stored = await self.store.handled(inbound.conversation_key, inbound.event_id)
             if stored is not None:
                 return None
-        raise RuntimeError(f"conversation {inbound.customer_key} kept changing; will retry")
+        raise RuntimeError(f"conversation {inbound.conversation_key} kept changing; will retry")
 
     async def apply(self, effects: Effects, customer_key: str, conversation_id: str) -> None:
         """Carry out a saved step's effects. Each is idempotent, so repeating is safe.

@@ -22,6 +22,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from bot.identity.links import Identities
 from bot.model import Inbound
 from bot.storage import Keys
 
@@ -36,14 +37,22 @@ class Inbox:
         self.keys = keys
         self.partitions = partitions
         self._arrivals = [asyncio.Event() for _ in range(partitions)]
+        self.identities = Identities(redis, keys)
 
     def partition_of(self, customer_key: str) -> int:
         """The shard of a customer: stable across processes and restarts."""
         return zlib.crc32(customer_key.encode("utf-8")) % self.partitions
 
     async def put(self, inbound: Inbound) -> str:
-        """Store an event durably; returns its stream id. Raises if Redis is unreachable."""
-        partition = self.partition_of(inbound.customer_key)
+        """Store an event durably; returns its stream id. Raises if Redis is unreachable.
+
+        A linked customer's events go to the shard of their profile key, so what they
+        write on LINE and on the web is handled in order, one after another.
+        """
+        customer = await self.identities.resolve(inbound.customer_key)
+        if customer != inbound.customer_key:
+            inbound = inbound.model_copy(update={"customer": customer})
+        partition = self.partition_of(inbound.conversation_key)
         entry_id = cast(
             str,
             await self.redis.xadd(self.keys.inbox(partition), {"event": inbound.model_dump_json()}),

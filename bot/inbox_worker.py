@@ -252,7 +252,7 @@ class InboxWorker:
             await self._settle(partition, entry_id, fields, error="unreadable")
             return
         await self._in_flight.acquire()
-        key = inbound.customer_key
+        key = inbound.conversation_key  # a linked customer: one chain
         previous = self._tails.get(key)
         task = asyncio.create_task(
             self._handle_after(previous, partition, entry_id, fields, inbound),

@@ -44,6 +44,10 @@ THANKS_WORDS = (
     "that helped",
     "solved",
 )
+# Linking another channel: the whole message must be one of these (after folding), so a
+# sentence that happens to contain the words is still a question for the FAQ.
+LINK_CODE_WORDS = ("連携コード", "連携", "link code", "link")
+UNLINK_WORDS = ("連携解除", "unlink")
 NUMBER_WORDS = {
     "one": 1,
     "two": 2,
@@ -78,6 +82,26 @@ def _contains_word(text: str, words: tuple[str, ...]) -> bool:
         elif word in folded:
             return True
     return False
+
+
+def asks_for_link_code(text: str) -> bool:
+    """True when the whole message asks for a code to link another channel."""
+    return fold(text) in LINK_CODE_WORDS
+
+
+def asks_to_unlink(text: str) -> bool:
+    """True when the whole message asks to unlink this channel from the others."""
+    return fold(text) in UNLINK_WORDS
+
+
+def typed_link_code(text: str) -> str | None:
+    """The six digits of a typed link code ("123456", "連携 123456", "link 123456")."""
+    folded = fold(text)
+    for word in LINK_CODE_WORDS:
+        if folded.startswith(word):
+            folded = folded[len(word) :].strip(" :：")
+            break
+    return folded if len(folded) == 6 and folded.isascii() and folded.isdigit() else None
 
 
 def asks_for_human(text: str, extra_words: tuple[str, ...] = ()) -> bool:

@@ -49,11 +49,21 @@ class Inbound(BaseModel):
     received_at: float = Field(default_factory=time.time)
     # Platform details the outbound side needs later (a LINE reply token, a Slack thread).
     meta: dict[str, str] = Field(default_factory=dict)
+    customer: str | None = Field(
+        default=None,
+        description="The customer's profile key when this identity is linked to others.",
+    )
 
     @property
     def customer_key(self) -> str:
-        """`channel:user_id`: the customer's identity across conversations."""
+        """`channel:user_id`: this identity of the customer."""
         return f"{self.channel.value}:{self.user_id}"
+
+    @property
+    def conversation_key(self) -> str:
+        """Where the customer's conversation is kept: the profile key of a linked
+        customer, else `customer_key`."""
+        return self.customer or self.customer_key
 
 
 class ReplyKind(StrEnum):

@@ -43,6 +43,51 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
     },
     "talk_to_human": {"ja": "担当者と話す", "en": "Talk to a person"},
     "none_of_these": {"ja": "どれでもない", "en": "None of these"},
+    # {code}, {minutes}
+    "link_code": {
+        "ja": "連携コード: {code}\nもう一方のチャネル（Webチャットなど）でこのコードを入力すると、"
+        "会話が引き継がれます。有効期限は{minutes}分、一度だけ使えます。",
+        "en": "Your link code: {code}\nEnter it on your other channel (the web chat, say) to "
+        "continue the conversation there. It works once, for {minutes} minutes.",
+    },
+    # what the transcript keeps instead of the code itself; {minutes}
+    "link_code_issued": {
+        "ja": "（連携コードを発行しました。有効期限{minutes}分）",
+        "en": "(A link code was issued, valid for {minutes} minutes.)",
+    },
+    "link_done": {
+        "ja": "連携しました。これまでの会話の続きをこちらでどうぞ。",
+        "en": "Linked. You can carry on the conversation here.",
+    },
+    "link_wrong_code": {
+        "ja": "このコードは無効か期限切れです。もう一度お確かめください。",
+        "en": "That code is not valid or has expired. Please check it and try again.",
+    },
+    "link_locked": {
+        "ja": "間違ったコードが続いたため、しばらく連携できません。時間をおいてお試しください。",
+        "en": "Too many wrong codes. Please try linking again later.",
+    },
+    "link_too_many_codes": {
+        "ja": "連携コードの発行が続いたため、しばらくお待ちください。",
+        "en": "You've asked for several codes already. Please wait a little.",
+    },
+    "link_own_code": {
+        "ja": "このコードはもう一方のチャネルで入力してください。",
+        "en": "Enter this code on your other channel, not here.",
+    },
+    # {reason}
+    "link_refused": {
+        "ja": "連携できませんでした（{reason}）。",
+        "en": "Couldn't link: {reason}.",
+    },
+    "unlink_done": {
+        "ja": "連携を解除しました。",
+        "en": "Unlinked. This channel is on its own again.",
+    },
+    "unlink_none": {
+        "ja": "連携しているアカウントはありません。",
+        "en": "This channel is not linked to another one.",
+    },
     # {position}, {wait}
     "handoff_queued": {
         "ja": "担当者におつなぎします。現在{position}番目にお待ちです（{wait}）。"

@@ -17,6 +17,7 @@ from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher
 from bot.faq import FaqLibrary
 from bot.flow import Flow
+from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
 from bot.outbound import OutboundRetries, RetryPolicy
@@ -71,7 +72,15 @@ class Runtime:
             clock=clock,
         )
         self.timers = Timers(self.redis, self.keys)
-        self.flow = Flow(self.faq, self.texts, self.queue, settings.flow_config(), clock=clock)
+        self.linking = Linking(self.redis, self.keys, self.store, clock=clock)
+        self.flow = Flow(
+            self.faq,
+            self.texts,
+            self.queue,
+            settings.flow_config(),
+            clock=clock,
+            linking=self.linking,
+        )
         self.tokens = WebTokens(settings.web_token_ttl_seconds)
         self.web = WebChannel(
             self.inbox,
@@ -79,6 +88,7 @@ class Runtime:
             self.tokens,
             ttl_seconds=settings.conversation_ttl_seconds,
             ttl_without_reply_seconds=settings.conversation_ttl_without_reply_seconds,
+            linking=self.linking,
         )
         self.outbound = OutboundRetries(
             self.redis,
@@ -107,6 +117,7 @@ class Runtime:
             self.records,
             self.timers,
             survey_webhook=self.survey_webhook,
+            identities=self.linking.identities,
         )
         self.agents = AgentActions(
             self.store,

@@ -31,7 +31,9 @@ from bot.flow.config import (
 )
 from bot.flow.context import FlowContext
 from bot.flow.handoff_turn import queue_timeout, queued_turn
+from bot.flow.link_turn import link_turn
 from bot.flow.survey_turn import ask_survey, may_survey, survey_timeout, survey_turn
+from bot.identity import Linking
 from bot.model import Inbound, InboundKind
 from bot.ports import HandoffQueue
 from bot.texts import Texts, language_of
@@ -59,8 +61,9 @@ class Flow:
         config: FlowConfig,
         *,
         clock: Clock = SYSTEM_CLOCK,
+        linking: Linking | None = None,
     ):
-        self.ctx = FlowContext(faq=faq, texts=texts, queue=queue, config=config)
+        self.ctx = FlowContext(faq=faq, texts=texts, queue=queue, config=config, linking=linking)
         self.clock = clock
 
     @property
@@ -85,10 +88,13 @@ class Flow:
                     text=inbound.text or (inbound.payload or ""),
                     kind=inbound.kind.value,
                     time=now,
+                    channel=inbound.channel.value,
                 )
             )
         state = conversation.state
-        if inbound.kind is InboundKind.UNFOLLOW:
+        if await link_turn(self.ctx, b):
+            pass
+        elif inbound.kind is InboundKind.UNFOLLOW:
             _customer_left(b)
         elif state is ConversationState.QUEUED:
             await queued_turn(self.ctx, b)
@@ -143,6 +149,8 @@ def _continue_or_start(current: Conversation | None, inbound: Inbound, now: floa
     """The customer's open conversation, or a new one (after `closed`, or the first time)."""
     if current is not None and current.state is not ConversationState.CLOSED:
         conversation = current.model_copy(deep=True)
+        # Replies go where the customer last wrote (a linked customer may switch channels).
+        conversation.channel, conversation.user_id = inbound.channel, inbound.user_id
     else:
         conversation = Conversation(
             channel=inbound.channel,
@@ -151,6 +159,9 @@ def _continue_or_start(current: Conversation | None, inbound: Inbound, now: floa
             locale=inbound.locale,
             last_surveyed_at=current.last_surveyed_at if current is not None else None,
         )
+    conversation.key = inbound.conversation_key
+    if inbound.channel not in conversation.channels:
+        conversation.channels = [*conversation.channels, inbound.channel]
     if inbound.display_name:
         conversation.display_name = inbound.display_name
     return conversation

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 
 from bot.faq import FaqLibrary
 from bot.flow.config import FlowConfig
+from bot.identity import Linking
 from bot.ports import HandoffQueue
 from bot.texts import Texts
 
 
 @dataclass(frozen=True)
 class FlowContext:
-    """The FAQ, the texts, the queue and the admin's settings."""
+    """The FAQ, the texts, the queue, the admin's settings and the linking of channels."""
 
     faq: FaqLibrary
     texts: Texts
     queue: HandoffQueue
     config: FlowConfig
+    linking: Linking | None = None
