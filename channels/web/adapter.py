@@ -7,6 +7,7 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
+from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.model import Channel, Outgoing, ReplyKind
 from bot.storage import Keys
@@ -58,6 +59,7 @@ class WebChannel:
         *,
         ttl_seconds: int,
         ttl_without_reply_seconds: int | None = None,
+        linking: Linking | None = None,
     ):
         self.outbox = WebOutbox(
             inbox.redis,
@@ -67,7 +69,7 @@ class WebChannel:
         )
         self.sender = WebSender(self.outbox)
         self.router = APIRouter()
-        self.router.include_router(build_router(inbox, self.outbox, tokens))
+        self.router.include_router(build_router(inbox, self.outbox, tokens, linking))
         self.router.add_api_route("/widget.js", _widget, include_in_schema=False)
         self.router.add_api_route("/", _demo_page, include_in_schema=False)
 

@@ -12,9 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket, status
 from starlette.websockets import WebSocketDisconnect
 
+from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.limits import OpenSockets, WebLimits, client_ip
 from bot.model import Channel, Inbound, InboundKind
+from channels.web.linking import LinkCode, Linked, LinkRequest, issue_code, linked, redeem_code
 from channels.web.outbox import WebMessage, WebOutbox, dump_message, is_cursor
 from channels.web.schemas import (
     Accepted,
@@ -45,8 +47,11 @@ async def _wait_unless(waiting: Coroutine[Any, Any, bool], gone: asyncio.Event) 
     return waiter in done and waiter.result()
 
 
-def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRouter:
-    """The `/web/*` routes, bound to this process's inbox, outbox and token signer."""
+def build_router(
+    inbox: Inbox, outbox: WebOutbox, tokens: WebTokens, linking: Linking | None = None
+) -> APIRouter:
+    """The `/web/*` routes, bound to this process's inbox, outbox, token signer and the
+    linking of channels (without it, the link routes answer 404)."""
     router = APIRouter(prefix="/web", tags=["web channel"])
 
     async def verified(token: str | None) -> str:
@@ -161,6 +166,32 @@ def build_router(inbox: Inbox, outbox: WebOutbox, tokens: WebTokens) -> APIRoute
             await outbox.wait(key, wait)
             messages = await outbox.read(key, after)
         return MessagePage(messages=messages, cursor=messages[-1].cursor if messages else after)
+
+    def linking_on() -> Linking:
+        if linking is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "linking channels is not enabled")
+        return linking
+
+    @router.post("/link-code", dependencies=[Depends(ip_limited)])
+    async def link_code(user_id: LimitedUser) -> LinkCode:
+        """A one-time code to type on the customer's other channel (on LINE, say)."""
+        return await issue_code(linking_on(), web_customer_key(user_id))
+
+    @router.post("/link", dependencies=[Depends(ip_limited)])
+    async def link(body: LinkRequest, user_id: LimitedUser) -> Linked:
+        """Link this web customer with the channel the code came from."""
+        return await redeem_code(linking_on(), web_customer_key(user_id), body.code)
+
+    @router.get("/link")
+    async def link_status(user_id: User) -> Linked:
+        """The channels this web customer is linked with."""
+        return await linked(linking_on(), web_customer_key(user_id))
+
+    @router.delete("/link")
+    async def unlink(user_id: User) -> Linked:
+        """Detach this web customer from the channels it is linked with."""
+        await linking_on().unlink(web_customer_key(user_id))
+        return await linked(linking_on(), web_customer_key(user_id))
 
     @router.websocket("/ws")
     async def message_socket(

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from redis.asyncio import Redis
 
 from bot.conversation import DeskEvent
+from bot.identity import Identities
 from bot.settings import Settings
 from bot.storage import Keys
 from bot.store.conversations import RedisConversationStore
@@ -55,7 +56,11 @@ class AgentConsole:
             settings.agent_tokens,
         )
         self.views = ConsoleViews(
-            parts.redis, f"{keys.prefix}:console:open", parts.store, parts.queue
+            parts.redis,
+            f"{keys.prefix}:console:open",
+            parts.store,
+            parts.queue,
+            Identities(parts.redis, keys),
         )
         self._settings = settings
         self.router: APIRouter = build_router(self.auth, self.views, parts.agents)

@@ -73,8 +73,14 @@ class ConversationView(BaseModel):
     started_at: float
     transcript: list[TranscriptEntry]
     history: list[dict[str, object]] = Field(
-        description="Summaries of the customer's earlier conversations, newest first."
+        description="Summaries of the customer's earlier conversations on every linked "
+        "channel (`channel` says which), newest first."
     )
+    identities: dict[str, str] = Field(
+        default_factory=dict,
+        description="The customer's identity on each linked channel (channel → key).",
+    )
+    vip: bool = False
 
 
 class AgentReply(BaseModel):

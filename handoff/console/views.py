@@ -14,6 +14,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.conversation import Conversation, ConversationState, TranscriptEntry
+from bot.identity import Identities
 from bot.store.conversations import RedisConversationStore
 from handoff.console.schemas import (
     ActiveConversation,
@@ -21,6 +22,7 @@ from handoff.console.schemas import (
     QueueView,
     WaitingCustomer,
 )
+from handoff.history import customer_history
 from handoff.queue import RedisHandoffQueue
 
 MAX_WAITING = 100
@@ -50,11 +52,13 @@ class ConsoleViews:
         open_key: str,
         store: RedisConversationStore,
         queue: RedisHandoffQueue,
+        identities: Identities,
     ):
         self._redis = redis
         self._open_key = open_key
         self.store = store
         self.queue = queue
+        self.identities = identities
 
     async def track(self, customer_key: str) -> None:
         """Remember a conversation that is waiting or claimed, to list it later."""
@@ -124,10 +128,11 @@ class ConsoleViews:
     async def conversation_view(self, conv: Conversation, limit: int) -> ConversationView:
         """One conversation with its transcript and the customer's earlier conversations."""
         key = conv.customer_key
-        transcript, history, position = await asyncio.gather(
+        transcript, history, position, profile = await asyncio.gather(
             self.store.transcript(key, limit),
-            self.store.history(key),
+            customer_history(self.store, self.identities, key),
             self.queue.position(key),
+            self.identities.profile(key, language=conv.locale),
         )
         return ConversationView(
             customer_key=key,
@@ -144,4 +149,6 @@ class ConsoleViews:
             started_at=conv.started_at,
             transcript=transcript,
             history=history,
+            identities=profile.identities,
+            vip=profile.vip,
         )

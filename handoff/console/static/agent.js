@@ -345,7 +345,8 @@
       with_agent: t("stateWith", { agent: agentLabel(c.agent, c.agent_id) }),
       bot: t("stateBot"), survey: t("stateSurvey"), closed: t("stateClosed"),
     }[c.state] || c.state;
-    $("conv-meta").textContent = [CHANNELS[c.channel] || c.channel, stateText, c.customer_key].join(" · ");
+    const linked = (c.channels || []).filter((ch) => ch !== c.channel).map((ch) => CHANNELS[ch] || ch);
+    $("conv-meta").textContent = [CHANNELS[c.channel] || c.channel, ...(linked.length ? [`+ ${linked.join(", ")}`] : []), stateText, c.customer_key].join(" · ");
     $("claim").hidden = c.state !== "queued";
     $("release").hidden = !mine;
     $("close").hidden = !mine;
@@ -363,7 +364,7 @@
     const history = c.history || [];
     $("history").hidden = history.length === 0;
     $("history-title").textContent = t("earlier", { n: history.length });
-    $("history-list").replaceChildren(...history.map((h) => el("li", "", t("earlierLine", {
+    $("history-list").replaceChildren(...history.map((h) => el("li", "", (h.channel ? `[${CHANNELS[h.channel] || h.channel}] ` : "") + t("earlierLine", {
       start: h.started_at ? clock(h.started_at) : "?",
       end: h.closed_at ? clock(h.closed_at) : "?",
       agent: h.agent || t("bot"),
@@ -378,6 +379,8 @@
       : entry.sender === "agent" ? entry.sender_name || "?"
         : t(entry.sender);
     who.append(el("span", "", name));
+    // A linked customer writes on several channels: each of their lines says which.
+    if (entry.channel) who.append(el("span", "channel-mark", CHANNELS[entry.channel] || entry.channel));
     const time = el("time", "", clock(entry.time));
     time.dateTime = new Date(entry.time * 1000).toISOString();
     who.append(time);

@@ -1,0 +1,78 @@
+"""The web side of linking channels: `POST /web/link-code`, `POST /web/link`,
+`DELETE /web/link`, and how a refused link is answered over HTTP."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+from pydantic import BaseModel, Field
+
+from bot.identity import LinkCodeError, Linking, LinkRefused, LockedOut, TooManyCodes
+from bot.identity.codes import LINK_CODE_TTL_SECONDS
+from bot.identity.links import channel_of
+
+LINK_PROBLEMS = {
+    "wrong_code": "the code is not valid or has expired",
+    "own_code": "this code was made here: enter it on your other channel",
+    "locked": "too many wrong codes: try again later",
+    "too_many_codes": "too many codes asked for: try again later",
+}
+
+
+class LinkRequest(BaseModel):
+    """Body of `POST /web/link`: the code the customer got on their other channel."""
+
+    code: str = Field(min_length=1, max_length=20, examples=["123456"])
+
+
+class LinkCode(BaseModel):
+    """A one-time code for the customer to type on their other channel (on LINE, say)."""
+
+    code: str
+    expires_in: int = LINK_CODE_TTL_SECONDS
+
+
+class Linked(BaseModel):
+    """The channels this web customer is linked with now."""
+
+    linked: bool
+    channels: list[str]
+
+
+def _refusal(exc: LinkCodeError | LinkRefused) -> HTTPException:
+    if isinstance(exc, LinkRefused):
+        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+    code = (
+        status.HTTP_429_TOO_MANY_REQUESTS
+        if isinstance(exc, LockedOut | TooManyCodes)
+        else status.HTTP_400_BAD_REQUEST
+    )
+    return HTTPException(code, LINK_PROBLEMS.get(exc.reason, exc.reason))
+
+
+async def issue_code(linking: Linking, customer_key: str) -> LinkCode:
+    """A code for `customer_key`; 429 over the rate limit."""
+    try:
+        issued = await linking.request_code(customer_key)
+    except LinkCodeError as exc:
+        raise _refusal(exc) from exc
+    return LinkCode(code=issued.code)
+
+
+async def redeem_code(linking: Linking, customer_key: str, code: str) -> Linked:
+    """Link `customer_key` with the identity that asked for `code`.
+
+    400 for a wrong, expired, used or own code; 429 once locked out; 409 when the other
+    side is already linked to another web customer.
+    """
+    digits = code.strip()
+    try:
+        await linking.redeem(digits, customer_key)
+    except (LinkCodeError, LinkRefused) as exc:
+        raise _refusal(exc) from exc
+    return await linked(linking, customer_key)
+
+
+async def linked(linking: Linking, customer_key: str) -> Linked:
+    """Which channels `customer_key` is linked with."""
+    members = await linking.identities.members(customer_key)
+    return Linked(linked=len(members) > 1, channels=sorted({channel_of(m) for m in members}))
