@@ -247,6 +247,9 @@ class Effects(BaseModel):
     """
 
     conversation_id: str = Field(default="", description="The conversation they belong to.")
+    opened_at: float | None = Field(
+        default=None, description="The conversation started with this step (for /admin)."
+    )
     outgoing: list[Outgoing] = Field(default_factory=list)
     queue: QueueAction | None = None
     queue_priority: int = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from bot import metrics
+from bot.archive import ConversationArchive
 from bot.conversation import ConversationStore, Effects, QueueAction
 from bot.delivery import Delivery
 from bot.flow import Flow
@@ -42,6 +43,7 @@ class Dispatcher:
         desks: list[Desk] | None = None,
         survey_webhook: SurveyWebhook | None = None,
         identities: Identities | None = None,
+        archive: ConversationArchive | None = None,
     ):
         self.store = store
         self.flow = flow
@@ -52,6 +54,7 @@ class Dispatcher:
         self.desks = desks if desks is not None else []
         self.survey_webhook = survey_webhook
         self.identities = identities
+        self.archive = archive
 
     async def handle(self, inbound: Inbound) -> None:
         """Handle one event exactly once in effect, however often it is delivered."""
@@ -151,9 +154,13 @@ class Dispatcher:
                 response, dedupe_id=f"{response.conversation_id}:{response.question}"
             )
         ]
+        if self.archive is not None and effects.opened_at is not None:
+            await self.archive.opened(conversation_id, customer_key, effects.opened_at)
         if effects.conversation_record is not None:
             record = effects.conversation_record
             await self.records.add(record, dedupe_id=record.conversation_id)
+            if self.archive is not None:
+                await self.archive.ended(record, customer_key)
         if effects.unanswered is not None:
             unanswered = effects.unanswered
             await self.records.add(

@@ -176,6 +176,7 @@ def create_app(
             rt.faq,
             admin_dependency(rt.console.auth),
             help_store=help_store if settings.help_center else None,
+            archive=rt.archive,
         )
     )
     return app

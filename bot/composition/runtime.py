@@ -12,6 +12,7 @@ import logging
 
 from redis.asyncio import Redis
 
+from bot.archive import ConversationArchive
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher
@@ -72,6 +73,14 @@ class Runtime:
             clock=clock,
         )
         self.timers = Timers(self.redis, self.keys)
+        self.archive = ConversationArchive(
+            self.redis,
+            self.keys,
+            self.store,
+            self.records,
+            retention_days=settings.records_retention_days,
+            clock=clock,
+        )
         self.linking = Linking(self.redis, self.keys, self.store, clock=clock)
         self.flow = Flow(
             self.faq,
@@ -118,6 +127,7 @@ class Runtime:
             self.timers,
             survey_webhook=self.survey_webhook,
             identities=self.linking.identities,
+            archive=self.archive,
         )
         self.agents = AgentActions(
             self.store,

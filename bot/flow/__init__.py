@@ -79,6 +79,8 @@ class Flow:
         conversation = _continue_or_start(current, inbound, now)
         conversation.locale = turn_language(conversation, inbound)
         b = StepBuilder(conversation, inbound, conversation.locale, self.ctx.texts, now)
+        if current is None or current.id != conversation.id:
+            b.effects.opened_at = conversation.started_at
         if inbound.kind not in (InboundKind.FOLLOW, InboundKind.UNFOLLOW):
             conversation.customer_messages += 1
             b.step.transcript.append(

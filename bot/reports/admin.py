@@ -6,20 +6,30 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
+from bot.archive import (
+    CSV_COLUMNS,
+    ArchivedConversation,
+    ConversationArchive,
+    ConversationQuery,
+    Outcome,
+    conversations_rows,
+)
 from bot.clock import now_in
 from bot.faq import FaqLibrary
 from bot.faq.proposal import render_proposal
 from bot.records import RecordStore, SurveyResponse
 from bot.reports.compute import local_timezone, period_for_days
 from bot.reports.model import Period, Report
-from bot.reports.render import responses_csv
+from bot.reports.render import csv_text, responses_csv
 from bot.reports.source import ViewCounts, learn_from_store, report_from_store
 
 STATIC = resources.files("bot.reports").joinpath("static")
@@ -56,6 +66,7 @@ def build_admin_router(
     require_admin: Callable[..., Any],
     *,
     help_store: ViewCounts | None = None,
+    archive: ConversationArchive | None = None,
 ) -> APIRouter:
     """Routes of /admin. The page holds no data; everything under /admin/api needs the token.
 
@@ -109,6 +120,9 @@ def build_admin_router(
             },
         )
 
+    if archive is not None:
+        _conversation_routes(api, archive, records)
+
     async def page() -> HTMLResponse:
         html, headers = _page()
         return HTMLResponse(html, headers=headers)
@@ -123,3 +137,90 @@ def _last_days(records: RecordStore, days: int) -> Period:
     """The last `days` calendar days up to the records' clock, in this process's zone."""
     tz = local_timezone()
     return period_for_days(days, now=now_in(records.clock, tz), tz=tz)
+
+
+class ConversationList(BaseModel):
+    """Conversations found by a search, newest first."""
+
+    conversations: list[ArchivedConversation]
+
+
+def query_of(
+    text: Annotated[str | None, Query(max_length=200, description="Words said in it.")] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    since: Annotated[date | None, Query(description="Started on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[date | None, Query(description="Started on or before (YYYY-MM-DD).")] = None,
+    ces_min: Annotated[int | None, Query(ge=1, le=7)] = None,
+    ces_max: Annotated[int | None, Query(ge=1, le=7)] = None,
+    agent: Annotated[str | None, Query(max_length=100, description="Agent id or name.")] = None,
+    outcome: Outcome | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ConversationQuery:
+    """The search's filters from the query string; dates are days in this process's zone."""
+    tz = local_timezone()
+
+    def start_of(day: date) -> float:
+        return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+    return ConversationQuery(
+        text=text or None,
+        channel=channel or None,
+        since=start_of(since) if since else None,
+        until=start_of(until + timedelta(days=1)) if until else None,
+        ces_min=ces_min,
+        ces_max=ces_max,
+        agent=agent or None,
+        outcome=outcome,
+        limit=limit,
+    )
+
+
+# At module level: FastAPI resolves the (string) annotations in this module's namespace.
+Search = Annotated[ConversationQuery, Depends(query_of)]
+
+
+def _csv_download(items: list[ArchivedConversation], name: str) -> Response:
+    body = "\ufeff" + csv_text(CSV_COLUMNS, conversations_rows(items, local_timezone()))
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _conversation_routes(
+    api: APIRouter, archive: ConversationArchive, records: RecordStore
+) -> None:
+    """/admin/api/conversations: search, one conversation, and both as JSON or CSV."""
+
+    @api.get("/conversations", response_model=ConversationList)
+    async def conversations(query: Search) -> ConversationList:
+        """Conversations by text, channel, dates, CES score, agent and outcome."""
+        return ConversationList(conversations=await archive.search(query))
+
+    @api.get("/conversations.csv", response_class=Response)
+    async def conversations_csv(query: Search) -> Response:
+        """The same search as CSV: one row per transcript line."""
+        found = await archive.search(query)
+        stamp = now_in(records.clock, local_timezone())
+        return _csv_download(found, f"tsunagu-conversations-{stamp:%Y%m%d-%H%M}.csv")
+
+    async def one(conversation_id: str) -> ArchivedConversation:
+        item = await archive.get(conversation_id)
+        if item is None:
+            raise HTTPException(404, "no such conversation (or past retention)")
+        return item
+
+    @api.get("/conversations/{conversation_id}.csv", response_class=Response)
+    async def conversation_csv(conversation_id: str) -> Response:
+        """One conversation's transcript as CSV."""
+        item = await one(conversation_id)
+        return _csv_download([item], f"tsunagu-conversation-{item.conversation_id}.csv")
+
+    @api.get("/conversations/{conversation_id}", response_model=ArchivedConversation)
+    async def conversation(conversation_id: str) -> ArchivedConversation:
+        """One conversation across channels: transcript, FAQ tried, handoff, survey."""
+        return await one(conversation_id)

@@ -45,7 +45,7 @@ def report_csv(report: Report) -> str:
             "ces_easy_share": p.easy_share,
         }
         rows.append([row.get(c) for c in SEGMENT_COLUMNS])
-    return _csv(SEGMENT_COLUMNS, rows)
+    return csv_text(SEGMENT_COLUMNS, rows)
 
 
 def responses_csv(responses: Iterable[SurveyResponse], tz: tzinfo) -> str:
@@ -65,7 +65,7 @@ def responses_csv(responses: Iterable[SurveyResponse], tz: tzinfo) -> str:
         ]
         for r in responses
     ]
-    return _csv(RESPONSE_COLUMNS, rows)
+    return csv_text(RESPONSE_COLUMNS, rows)
 
 
 def report_text(report: Report) -> str:
@@ -194,9 +194,12 @@ def _segment_row(section: str, s: Segment) -> list[object]:
     return values
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A CSV file: formula-looking cells neutralised (`_cell`), and a cell with a line
+    break of any kind (a bare carriage return too) quoted, as RFC 4180 asks."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # With CRLF as the line end, the writer quotes a cell holding either character.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow(["" if v is None else _cell(v) for v in row])

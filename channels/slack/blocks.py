@@ -159,6 +159,8 @@ def transcript_text(entries: list[TranscriptEntry]) -> str:
         who = SENDERS.get(entry.sender, entry.sender)
         if entry.sender_name and entry.sender in ("agent", "customer"):
             who = f"{who} ({entry.sender_name})"
+        if entry.channel:  # a linked customer's line says where it was written
+            who = f"{who} · {CHANNEL_NAMES.get(entry.channel, entry.channel)}"
         text = escape(clip(entry.text.replace("\n", " "), LINE_LIMIT))
         lines.append(f"{when(entry.time)} *{escape(who)}:* {text}")
     text = "\n".join(lines)

@@ -25,7 +25,9 @@ from bot.actor import SLACK, Actor
 from bot.conversation import Conversation, ConversationState, DeskEvent
 from bot.faq import FaqLibrary
 from bot.flow.agent_turn import AgentAction, AgentRequest, holds
+from bot.identity import Identities
 from bot.records import RecordStore
+from bot.storage import Keys
 from bot.store.conversations import TRANSCRIPT_CAP, RedisConversationStore
 from channels.slack.blocks import (
     CHANNEL_NAMES,
@@ -47,6 +49,7 @@ from channels.slack.blocks import (
     when,
 )
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound
+from handoff.history import customer_history
 from handoff.suggestions import Suggestion, Suggestions, suggestion_record, suggestions_for
 
 log = logging.getLogger("tsunagu.slack.desk")
@@ -105,6 +108,7 @@ class SlackDesk:
         self._lines = transcript_lines
         self._ttl = ttl_seconds
         self._dedupe_ttl = dedupe_ttl_seconds
+        self._identities = Identities(redis, Keys(key_prefix))
 
     # -- keys and records ------------------------------------------------------------------
 
@@ -516,7 +520,7 @@ class SlackDesk:
             ),
         ]
         blocks.extend(await self._story_blocks(conversation))
-        history = await self._store.history(key)
+        history = await customer_history(self._store, self._identities, key)
         if history:
             blocks.append(context(self._history_text(history)))
         return blocks
@@ -556,6 +560,9 @@ class SlackDesk:
             agent = item.get("agent")
             faq = item.get("faq_answered") or []
             detail = f"with {escape(str(agent))}" if agent else "bot only"
+            if item.get("channel"):
+                channel = str(item["channel"])
+                detail = f"{CHANNEL_NAMES.get(channel, escape(channel))} · {detail}"
             if faq:
                 detail += " · FAQ " + ", ".join(self._label(str(i), None) for i in faq)
             lines.append(f"• {day} — {detail}")

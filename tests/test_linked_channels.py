@@ -1,0 +1,182 @@
+"""One customer across LINE and the web widget, end to end through the fake platforms.
+
+A customer asks on LINE, links the web widget with the code LINE gave them, continues on
+the web and is handed to an agent: one queued customer, whose LINE and web lines the
+console and the Slack escalation show marked by channel; the agent's reply goes to the
+web, where the customer last wrote; the lead finds the conversation in /admin by a word.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from bot.settings import Settings
+from tests.fakes.line_platform import LineWorld, line_world
+from tests.fakes.slack_platform import ApiCall, FakeSlack
+from tests.webclient import WebCustomer
+
+DESK = "C0DESK"
+ADMIN = "admin-secret"
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
+AS_SATO = {**AS_ADMIN, "X-Agent-Name": "Sato"}
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack("slack-signing-secret")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def world(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
+) -> AsyncIterator[LineWorld]:
+    for name, value in slack.env(DESK).items():
+        monkeypatch.setenv(name, value)
+    async with line_world(make_settings(admin_token=ADMIN), monkeypatch) as running:
+        slack.app_url = running.app.base_url
+        yield running
+
+
+async def line_code(world: LineWorld, user: str) -> str:
+    """Ask for a link code on LINE and read it from the bot's reply."""
+    await world.platform.say(user, "連携コード")
+    reply = await world.platform.wait_for_text(user, "連携コード:")
+    found = re.search(r"\b(\d{6})\b", reply["text"])
+    assert found, reply
+    return found.group(1)
+
+
+async def test_asked_on_line_continued_on_the_web_one_story_for_agent_and_lead(
+    world: LineWorld, slack: FakeSlack
+) -> None:
+    rt, line = world.app.runtime, world.platform
+    user = world.new_user("Hanako")
+    line_key = f"line:{user}"
+
+    await line.say(user, "送料はいくらですか？")
+    await line.wait_for_text(user, "550")
+    code = await line_code(world, user)
+
+    async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
+        web = await WebCustomer.start(http)
+        await web.next_from("bot")  # the greeting
+        linked = await http.post("/web/link", json={"code": code}, headers=web.auth)
+        assert linked.status_code == 200, linked.text
+        assert linked.json() == {"linked": True, "channels": ["line", "web"]}
+        again = await http.post("/web/link", json={"code": code}, headers=web.auth)
+        assert again.status_code == 400, "a code works once"
+
+        await web.say("人と話したい")
+        queued = await web.next_from("bot")
+        assert "担当者におつなぎします" in queued["text"]
+        assert await rt.queue.waiting(10) == [line_key], "one queued customer, not two"
+
+        # The console: the LINE lines and the web line, each marked, under one customer.
+        url = f"/agent/api/conversations/{quote(line_key, safe='')}"
+        view = (await http.get(url, headers=AS_ADMIN)).json()
+        said = [(e["channel"], e["text"]) for e in view["transcript"] if e["sender"] == "customer"]
+        assert said == [
+            ("line", "送料はいくらですか？"),
+            ("line", "連携コード"),
+            ("web", "人と話したい"),
+        ]
+        assert view["channel"] == "web", "the channel the customer last wrote on"
+        assert view["identities"] == {"line": line_key, "web": f"web:{web.user_id}"}
+        assert not any(code in e["text"] for e in view["transcript"]), "no code for agents"
+
+        # Slack: the escalation shows the LINE messages, marked.
+        escalations: list[ApiCall] = await slack.wait_for(
+            lambda: [p for p in slack.posts(DESK) if "thread_ts" not in p.args],
+            what="escalation",
+        )
+        shown = json.dumps(escalations[0].args["blocks"], ensure_ascii=False)
+        assert "Customer (Hanako) · LINE:* 送料はいくらですか？" in shown
+        assert "· Web:* 人と話したい" in shown
+
+        # The agent's reply reaches the web, where the customer last wrote.
+        claimed = await http.post(f"{url}/claim", headers=AS_SATO)
+        assert claimed.status_code == 200, claimed.text
+        sent = await http.post(
+            f"{url}/reply",
+            json={"text": "ご注文番号を教えてください", "client_id": "r1"},
+            headers=AS_SATO,
+        )
+        assert sent.status_code == 200, sent.text
+        assert (await web.next_from("agent"))["text"] == "ご注文番号を教えてください"
+
+        # The lead finds it in /admin by a word said on LINE, and exports it.
+        found = await http.get(
+            "/admin/api/conversations", params={"text": "送料"}, headers=AS_ADMIN
+        )
+        assert found.status_code == 200, found.text
+        [item] = found.json()["conversations"]
+        assert item["customer_key"] == line_key
+        assert item["channels"] == ["line", "web"]
+        assert item["handed_off"] is True
+        assert (
+            await http.get("/admin/api/conversations", params={"text": "送料"})
+        ).status_code == 401, "admin token only"
+        by_channel = await http.get(
+            "/admin/api/conversations",
+            params={"channel": "web", "outcome": "bot_only"},
+            headers=AS_ADMIN,
+        )
+        assert by_channel.json()["conversations"] == [], "it was handed off"
+        exported = await http.get(
+            f"/admin/api/conversations/{item['conversation_id']}.csv", headers=AS_ADMIN
+        )
+        rows = list(csv.DictReader(io.StringIO(exported.text.removeprefix("\ufeff"))))
+        assert ("line", "送料はいくらですか？") in [(r["channel"], r["text"]) for r in rows]
+        print("\n--- Slack ---\n" + slack.transcript())
+        print("--- /admin/api/conversations?text=送料 ---")
+        print(json.dumps(item["channels"]), item["state"], len(item["transcript"]), "lines")
+
+
+async def test_a_code_shown_on_the_web_links_when_typed_on_line_and_unlinks(
+    world: LineWorld,
+) -> None:
+    line = world.platform
+    user = world.new_user("Taro")
+    async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
+        web = await WebCustomer.start(http)
+        await web.say("返品したい")
+        await web.next_from("bot")
+        issued = await http.post("/web/link-code", headers=web.auth)
+        assert issued.status_code == 200 and issued.json()["expires_in"] == 600
+        await line.say(user, issued.json()["code"])
+        await line.wait_for_text(user, "連携しました")
+        status = await http.get("/web/link", headers=web.auth)
+        assert status.json() == {"linked": True, "channels": ["line", "web"]}
+        # The web conversation (the customer wrote there) is the one that continues.
+        assert await world.app.runtime.linking.identities.resolve(f"line:{user}") == (
+            f"web:{web.user_id}"
+        )
+        await line.say(user, "連携解除")
+        await line.wait_for_text(user, "連携を解除しました")
+        status = await http.get("/web/link", headers=web.auth)
+        assert status.json() == {"linked": False, "channels": ["web"]}
+
+
+async def test_wrong_codes_on_the_web_are_refused_then_locked(world: LineWorld) -> None:
+    async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
+        web = await WebCustomer.start(http)
+        statuses = [
+            (await http.post("/web/link", json={"code": "000000"}, headers=web.auth)).status_code
+            for _ in range(6)
+        ]
+        assert statuses == [400, 400, 400, 400, 429, 429]
+        unauthenticated = await http.post("/web/link", json={"code": "000000"})
+        assert unauthenticated.status_code == 401
+        malformed = await http.post("/web/link", json={"code": 12}, headers=web.auth)
+        assert malformed.status_code == 400, "a clear error, as for every malformed body"
