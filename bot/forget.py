@@ -23,6 +23,7 @@ from typing import cast
 import click
 from redis.asyncio import Redis
 
+from bot.identity import Identities
 from bot.records import CUSTOMER_STREAMS
 from bot.storage import Keys
 
@@ -97,6 +98,11 @@ async def forget_customer(
 
     await redis.zrem(keys.queue(), customer_key)
     await redis.zrem(f"{prefix}:console:open", customer_key)
+    # The /admin copies of their conversations, and their place among linked identities.
+    for conversation_id in done.conversations:
+        done.keys += int(await redis.delete(keys.archive(conversation_id)))
+        await redis.zrem(keys.archive_index(), conversation_id)
+    await Identities(redis, keys).unlink(customer_key)
     timers = f"{prefix}:timers"
     async for member, _ in redis.zscan_iter(timers, match=f"*|{_glob_escape(customer_key)}|*"):
         done.keys += int(await redis.zrem(timers, member))
@@ -185,10 +191,26 @@ async def _delete_dead_letters(redis: Redis, stream: str, channel: str, user_id:
     return await _delete_entries(redis, stream, doomed)
 
 
+async def forget_linked_customer(
+    redis: Redis, keys: Keys, customer_key: str, *, token_ttl_seconds: int = 30 * 24 * 3600
+) -> list[Forgotten]:
+    """Erase `customer_key` and every identity linked with it (LINE, web, …) at once."""
+    if not _CUSTOMER_KEY.match(customer_key):
+        raise ValueError(f"not a customer key (channel:user): {customer_key!r}")
+    members = await Identities(redis, keys).erase(customer_key)
+    return [
+        await forget_customer(redis, keys, member, token_ttl_seconds=token_ttl_seconds)
+        for member in members
+    ]
+
+
 @click.command()
 @click.argument("customer_key")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def forget(customer_key: str, yes: bool) -> None:
+@click.option(
+    "--linked", is_flag=True, help="Erase every identity linked with this one too (one customer)."
+)
+def forget(customer_key: str, yes: bool, linked: bool) -> None:
     """Erase one customer's data (a deletion request), e.g. `tsunagu forget line:U123…`."""
     import asyncio
 
@@ -205,20 +227,20 @@ def forget(customer_key: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Erase every record of {customer_key}?", abort=True)
 
-    async def run() -> Forgotten:
+    async def run() -> list[Forgotten]:
         redis = connect(settings.redis_url)
+        keys, ttl = Keys(settings.key_prefix), settings.web_token_ttl_seconds
         try:
-            return await forget_customer(
-                redis,
-                Keys(settings.key_prefix),
-                customer_key,
-                token_ttl_seconds=settings.web_token_ttl_seconds,
-            )
+            if linked:
+                return await forget_linked_customer(
+                    redis, keys, customer_key, token_ttl_seconds=ttl
+                )
+            return [await forget_customer(redis, keys, customer_key, token_ttl_seconds=ttl)]
         finally:
             await redis.aclose()
 
-    done = asyncio.run(run())
-    click.echo(
-        f"{customer_key}: erased {done.keys} keys and {done.records} report records "
-        f"({len(done.conversations)} conversations), {done.dead_letters} dead letters."
-    )
+    for done in asyncio.run(run()):
+        click.echo(
+            f"{done.customer_key}: erased {done.keys} keys and {done.records} report records "
+            f"({len(done.conversations)} conversations), {done.dead_letters} dead letters."
+        )

@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 
 from bot.clock import FixedClock
 from bot.conversation import Conversation, ConversationState
+from bot.forget import forget_linked_customer
 from bot.identity import (
     Identities,
     LinkCodes,
@@ -152,3 +153,22 @@ async def test_unlinking_from_either_side_makes_two_customers_again(
     assert await identities.unlink("line:U1")  # the profile key's side
     assert await identities.resolve("web:w_1") == "web:w_1"
     assert await identities.members("web:w_1") == ["web:w_1"]
+
+
+async def test_forget_linked_erases_every_identity_and_the_link(
+    identities: Identities, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+
+    async def nothing(key: str) -> Conversation | None:
+        return None
+
+    await identities.link("line:U1", "web:w_1", nothing)
+    for member in ("line:U1", "web:w_1", "line:U2"):
+        await redis_client.hset(keys.conversation(member), mapping={"doc": "{}", "id": member})
+    erased = await forget_linked_customer(redis_client, keys, "web:w_1")
+    assert sorted(done.customer_key for done in erased) == ["line:U1", "web:w_1"]
+    assert not await redis_client.exists(keys.conversation("line:U1"), keys.conversation("web:w_1"))
+    assert await redis_client.exists(keys.conversation("line:U2")), "nobody else"
+    assert await identities.members("line:U1") == ["line:U1"]
+    assert await identities.resolve("web:w_1") == "web:w_1"
