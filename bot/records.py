@@ -308,6 +308,8 @@ class RecordStore:
         self._retention_ms = int(retention_days * 86_400_000)
         self._max_entries = max_entries
         self.clock = clock
+        self.redis = redis  # for readers that join records with other data (linked customers)
+        self.keys = keys
         self._add_now = redis.register_script(_ADD_NOW)
 
     def _stream(self, kind: type[BaseModel]) -> str:

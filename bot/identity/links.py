@@ -71,6 +71,15 @@ class Identities:
         linked = await self._redis.get(self._keys.identity_link(customer_key))
         return str(linked) if linked else customer_key
 
+    async def resolve_many(self, customer_keys: list[str]) -> dict[str, str]:
+        """The profile key of each of `customer_keys` (one round trip per 500)."""
+        resolved: dict[str, str] = {}
+        for start in range(0, len(customer_keys), 500):
+            batch = customer_keys[start : start + 500]
+            found = await self._redis.mget([self._keys.identity_link(k) for k in batch])
+            resolved.update({k: str(v) if v else k for k, v in zip(batch, found, strict=True)})
+        return resolved
+
     async def members(self, customer_key: str) -> list[str]:
         """Every identity of the customer `customer_key` belongs to, the profile key first."""
         profile_key = await self.resolve(customer_key)

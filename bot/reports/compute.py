@@ -381,6 +381,7 @@ def _segment(
         key=key,
         label=label,
         conversations=total,
+        customers=len({c.customer_key for c in convs}),
         resolved_by_bot=by_bot,
         handed_off=len(handed),
         abandoned=sum(1 for c in convs if c.resolution == "abandoned"),

@@ -58,6 +58,9 @@ class Segment(BaseModel):
     key: str = Field(description="Channel name, 'bot'/'handed_off', agent id or FAQ id.")
     label: str = Field(description="What to show: e.g. the FAQ entry's question.")
     conversations: int = Field(description="Conversations that ended in the period.")
+    customers: int = Field(
+        default=0, description="Unique customers among them: a linked customer counts once."
+    )
     resolved_by_bot: int
     handed_off: int
     abandoned: int = Field(description="Handed off, but nobody took it or the customer left.")

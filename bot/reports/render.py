@@ -77,6 +77,7 @@ def report_text(report: Report) -> str:
         "",
         f"Conversations      {o.conversations}  (bot only {o.resolved_by_bot}, handed off "
         f"{o.handed_off}, of which nobody took {o.abandoned})",
+        f"Customers          {o.customers}  (a customer linked across channels counts once)",
         f"Deflection rate    {_pct(o.deflection_rate)}   resolved without a person",
         f"Handoff rate       {_pct(o.handoff_rate)}",
         f"CES                {_mean(o.ces.mean)} of 7   easy (5-7) {_pct(o.ces.easy_share)}   "

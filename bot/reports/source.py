@@ -10,6 +10,7 @@ from typing import Protocol
 from bot.faq import FaqLibrary
 from bot.faq.learn import LearnSettings, learn
 from bot.faq.proposal import FaqProposal
+from bot.identity import Identities
 from bot.records import (
     AgentAnswered,
     AgentSuggestion,
@@ -57,6 +58,15 @@ async def report_from_store(
     With `help_views` (the help center is on), the report has its help-center section.
     """
     convs, answers, misses = await read_period(records, period)
+    # A linked customer counts once: conversations ended before the link name the identity.
+    identities = Identities(records.redis, records.keys)
+    profile_of = await identities.resolve_many(sorted({c.customer_key for c in convs}))
+    convs = [
+        c
+        if profile_of[c.customer_key] == c.customer_key
+        else c.model_copy(update={"customer_key": profile_of[c.customer_key]})
+        for c in convs
+    ]
     since, until = period.since.timestamp(), period.until.timestamp()
     searches = [s async for s in records.read(HelpSearch, since, until)]
     feedback = [f async for f in records.read(HelpFeedback, since, until)]
