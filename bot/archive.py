@@ -149,6 +149,8 @@ class ConversationArchive:
                 ex=self._ttl,
             )
             pipe.zremrangebyscore(self._keys.archive_index(), "-inf", self._clock.now() - self._ttl)
+            # Nothing about customers is kept forever: an index nobody writes to goes too.
+            pipe.expire(self._keys.archive_index(), self._ttl)
             await pipe.execute()
 
     async def ended(self, record: ConversationRecord, customer_key: str) -> None:
@@ -173,6 +175,7 @@ class ConversationArchive:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(key, json.dumps(doc, ensure_ascii=False), ex=self._ttl)
             pipe.zadd(self._keys.archive_index(), {record.conversation_id: record.started_at})
+            pipe.expire(self._keys.archive_index(), self._ttl)
             await pipe.execute()
 
     async def search(self, query: ConversationQuery) -> list[ArchivedConversation]:
