@@ -88,7 +88,10 @@ async def forget_customer(
     async for key in redis.scan_iter(match=pattern, count=1000):
         doomed.append(str(key))
     if channel == "line":
-        doomed += [f"{prefix}:line:profile:{user_id}", f"{prefix}:line:unreachable:{user_id}"]
+        doomed += [
+            f"{prefix}:line:{what}:{user_id}"
+            for what in ("profile", "unreachable", "latest_token", "read_token")
+        ]
     if channel == "slack":
         doomed.append(f"{prefix}:slack:user:{user_id}")
     if channel == "web":

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from bot.conversation import DeskEvent
 from bot.model import Channel, Outgoing
+from bot.panels import Panel
 
 
 class Sender(Protocol):
@@ -71,4 +72,22 @@ class Desk(Protocol):
     async def notify(self, event: DeskEvent) -> None:
         """Tell agents; must be idempotent for a repeated event. A desk on a platform raises
         its failures as `bot.errors` types, so an outage parks the notice (`bot.outbound`)."""
+        ...
+
+
+class PanelSource(Protocol):
+    """A part with figures of its own for /admin and `tsunagu report` (a channel's cost)."""
+
+    async def panel(self) -> Panel | None:
+        """The panel now, or None when there is nothing to show. Never raises for a
+        platform that does not answer: the panel says so instead."""
+        ...
+
+
+class ReadReceipts(Protocol):
+    """A channel that can tell the customer a person has read their messages."""
+
+    async def seen_by_agent(self, customer_key: str) -> None:
+        """An agent opened the customer's conversation. Returns at once; a channel that
+        cannot show it, or whose platform fails, does nothing."""
         ...

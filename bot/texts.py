@@ -138,6 +138,31 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "ja": "担当者との会話が終わりました。ほかにご質問があればどうぞ。",
         "en": "The person has left the conversation. Ask me anything else.",
     },
+    "back_to_bot": {
+        "ja": "担当者との会話を終えて、ボットに戻りました。ほかにご質問があればどうぞ。",
+        "en": "You've left the person and are back with the bot. Ask me anything else.",
+    },
+    "faq_menu": {
+        "ja": "よくあるご質問です。知りたいものを選んでください。",
+        "en": "Common questions: pick the one you want to know about.",
+    },
+    # {agent}
+    "status_with_agent": {
+        "ja": "担当の{agent}がご対応中です。このままメッセージをお送りください。",
+        "en": "{agent} is with you now. Just write here.",
+    },
+    "status_not_waiting": {
+        "ja": "いまは担当者をお待ちではありません。担当者と話したいときはボタンを押してください。",
+        "en": "You're not waiting for a person right now. Tap the button to talk to one.",
+    },
+    # The labels of the LINE rich menus (drawn into their images by `tsunagu line rich-menu
+    # setup`, in Japanese) and the text of their chat bars (at most 14 characters).
+    "menu_talk_to_human": {"ja": "人と話す", "en": "Talk to a person"},
+    "menu_back_to_bot": {"ja": "ボットに戻る", "en": "Back to the bot"},
+    "menu_queue_status": {"ja": "待ち状況", "en": "My place in line"},
+    "menu_faq": {"ja": "よくある質問", "en": "Common questions"},
+    "menu_bar_bot": {"ja": "メニュー", "en": "Menu"},
+    "menu_bar_person": {"ja": "担当者とお話し中", "en": "With a person"},
     "wait_minutes": {"ja": "目安：約{minutes}分", "en": "about {minutes} min wait"},
     "wait_unknown": {"ja": "まもなくおつなぎします", "en": "someone will be with you soon"},
     # {agent}

@@ -177,6 +177,7 @@ def create_app(
             admin_dependency(rt.console.auth),
             help_store=help_store if settings.help_center else None,
             archive=rt.archive,
+            panels=rt.panels,
         )
     )
     return app

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from contextlib import AbstractAsyncContextManager
 
 import click
 import uvicorn
+from redis.asyncio import Redis
 
 from bot.faq.commands import faq
 from bot.forget import forget
 from bot.logs import configure_logging
-from bot.reports.commands import demo, report
-from bot.settings import get_settings
+from bot.ports import PanelSource
+from bot.reports.commands import demo, report_command
+from bot.settings import Settings, get_settings
 from channels.line.cli import line
 
 
@@ -22,6 +25,15 @@ def main() -> None:
 
     Settings come from environment variables or a .env file; see .env.example.
     """
+
+
+def _channel_panels(
+    settings: Settings, redis: Redis
+) -> AbstractAsyncContextManager[list[PanelSource]]:
+    """The configured channels' panels for `tsunagu report` (imported only when used)."""
+    from bot.runtime import status_panels
+
+    return status_panels(settings, redis)
 
 
 @main.command()
@@ -81,6 +93,6 @@ def worker(burst: bool) -> None:
 
 main.add_command(faq)
 main.add_command(line)
-main.add_command(report)
+main.add_command(report_command(_channel_panels))
 main.add_command(demo)
 main.add_command(forget)

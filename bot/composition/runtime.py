@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
@@ -22,6 +23,7 @@ from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
 from bot.outbound import OutboundRetries, RetryPolicy
+from bot.ports import PanelSource, ReadReceipts
 from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys, connect
@@ -111,8 +113,14 @@ class Runtime:
             if line_settings.enabled
             else None
         )
+        # Channels' figures for /admin and `tsunagu report`, and those that can tell a
+        # customer a person has read their messages.
+        self.panels: list[PanelSource] = []
+        self.read_receipts: list[ReadReceipts] = []
         if self.line is not None:
             self.delivery.register(self.line.sender)
+            self.panels.append(self.line.panel)
+            self.read_receipts.append(self.line)
         self.survey_webhook = (
             SurveyWebhook(settings.survey_webhook_url, settings.survey_webhook_secret)
             if settings.survey_webhook_url
@@ -145,6 +153,9 @@ class Runtime:
         if self.slack is not None:
             self.delivery.register(self.slack.sender)
             self.dispatcher.desks.append(self.slack.notices)
+        if self.line is not None:
+            # Last: switching the customer's menu may wait on LINE; the agents' desks first.
+            self.dispatcher.desks.append(self.line.person_mode)
         self.delivery.desks = self.dispatcher.desks  # told of an agent's undelivered reply
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -216,3 +227,20 @@ class Runtime:
     async def wait_stopped(self) -> None:
         """Block until `stop` is called (for the standalone worker)."""
         await self._stop.wait()
+
+
+@contextlib.asynccontextmanager
+async def status_panels(settings: Settings, redis: Redis) -> AsyncIterator[list[PanelSource]]:
+    """The panels of the configured channels, for `tsunagu report` (no server running):
+    their platform clients are open inside the block."""
+    line_settings = LineSettings()
+    if not line_settings.enabled:
+        yield []
+        return
+    keys = Keys(settings.key_prefix)
+    line = LineChannel(line_settings, Inbox(redis, keys, 1), redis, keys)
+    await line.api.open()
+    try:
+        yield [line.panel]
+    finally:
+        await line.api.close()

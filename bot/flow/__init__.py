@@ -32,6 +32,7 @@ from bot.flow.config import (
 from bot.flow.context import FlowContext
 from bot.flow.handoff_turn import queue_timeout, queued_turn
 from bot.flow.link_turn import link_turn
+from bot.flow.menu_turn import answer_while_with_person, is_menu_tap, menu_turn
 from bot.flow.survey_turn import ask_survey, may_survey, survey_timeout, survey_turn
 from bot.identity import Linking
 from bot.model import Inbound, InboundKind
@@ -94,10 +95,15 @@ class Flow:
                 )
             )
         state = conversation.state
+        with_person = state in (ConversationState.QUEUED, ConversationState.WITH_AGENT)
         if await link_turn(self.ctx, b):
             pass
         elif inbound.kind is InboundKind.UNFOLLOW:
             _customer_left(b)
+        elif is_menu_tap(b):
+            await menu_turn(self.ctx, b)
+        elif with_person and answer_while_with_person(self.ctx, b):
+            pass
         elif state is ConversationState.QUEUED:
             await queued_turn(self.ctx, b)
         elif state is ConversationState.WITH_AGENT:

@@ -15,6 +15,11 @@ NONE_OF_THESE = "none"
 HELPFUL_YES = "helpful:yes"
 HELPFUL_NO = "helpful:no"
 SKIP_COMMENT = "survey:skip"
+# Menu taps (a LINE rich menu sends them as postbacks): leave the person and go back to the
+# bot, ask how the wait is going, list the common questions.
+BACK_TO_BOT = "back_to_bot"
+QUEUE_STATUS = "queue_status"
+FAQ_MENU = "faq_menu"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -26,6 +26,7 @@ from bot.archive import (
 from bot.clock import now_in
 from bot.faq import FaqLibrary
 from bot.faq.proposal import render_proposal
+from bot.ports import PanelSource
 from bot.records import RecordStore, SurveyResponse
 from bot.reports.compute import local_timezone, period_for_days
 from bot.reports.model import Period, Report
@@ -67,11 +68,13 @@ def build_admin_router(
     *,
     help_store: ViewCounts | None = None,
     archive: ConversationArchive | None = None,
+    panels: Sequence[PanelSource] = (),
 ) -> APIRouter:
     """Routes of /admin. The page holds no data; everything under /admin/api needs the token.
 
     `require_admin` is a FastAPI dependency that refuses requests without the admin token;
-    `help_store` (when the help center is on) adds its section to the report.
+    `help_store` (when the help center is on) adds its section to the report, `panels` the
+    configured channels' cards (LINE's message cost).
     """
     router = APIRouter(prefix="/admin", tags=["reports"])
     api = APIRouter(prefix="/api", dependencies=[Depends(require_admin)])
@@ -80,7 +83,7 @@ def build_admin_router(
     async def report_json(days: Days = 7) -> Report:
         """The report of the last `days` days (what the page draws)."""
         return await report_from_store(
-            records, faq, _last_days(records, days), help_views=help_store
+            records, faq, _last_days(records, days), help_views=help_store, panels=panels
         )
 
     @api.get("/export.csv", response_class=Response)

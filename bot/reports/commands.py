@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import TypeVar
 
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 
 from bot.faq import FaqLibrary, FaqLoadError
 from bot.helpcenter.store import HelpCenterStore
+from bot.ports import PanelSource
 from bot.records import RecordStore
 from bot.reports.compute import local_timezone, period_between, period_for_days
 from bot.reports.model import Period, Report
@@ -22,6 +24,8 @@ from bot.settings import Settings
 from bot.storage import Keys, connect
 
 T = TypeVar("T")
+# Opens the configured channels' panels on a Redis connection (their clients closed after).
+PanelsFor = Callable[[Settings, Redis], AbstractAsyncContextManager[list[PanelSource]]]
 EMBEDDED_HINT = (
     "REDIS_URL is not set. Without it the records live in the embedded store inside the "
     "running server, which this command cannot reach: open /admin on the server instead "
@@ -55,6 +59,21 @@ def with_records_and_redis(
     return asyncio.run(run())
 
 
+async def _with_panels(
+    settings: Settings,
+    redis: Redis,
+    panels_for: PanelsFor | None,
+    store: RecordStore,
+    faq: FaqLibrary | None,
+    period: Period,
+    views: HelpCenterStore | None,
+) -> Report:
+    if panels_for is None:
+        return await report_from_store(store, faq, period, help_views=views)
+    async with panels_for(settings, redis) as panels:
+        return await report_from_store(store, faq, period, help_views=views, panels=panels)
+
+
 def _period(since: datetime | None, until: datetime | None, days: int) -> Period:
     tz = local_timezone()
     if since is None and until is None:
@@ -67,60 +86,69 @@ def _period(since: datetime | None, until: datetime | None, days: int) -> Period
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
 
 
-@click.command()
-@click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD), included."
-)
-@click.option(
-    "--until",
-    type=click.DateTime(["%Y-%m-%d"]),
-    help="Last day (YYYY-MM-DD), included. Default: today.",
-)
-@click.option(
-    "--days",
-    type=click.IntRange(1, 3660),
-    default=7,
-    show_default=True,
-    help="Without --since/--until: the last N days, today included.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "csv", "json"]),
-    default="text",
-    show_default=True,
-    help="text for reading, csv for a spreadsheet, json for other tools.",
-)
-def report(since: datetime | None, until: datetime | None, days: int, fmt: str) -> None:
-    """CES, deflection, handoff and wait figures for a period, from the Redis at REDIS_URL.
+def report_command(panels_for: PanelsFor | None = None) -> click.Command:
+    """`tsunagu report`; `panels_for` opens the configured channels' panels (the
+    composition root passes it: the reports know no channel)."""
 
-    Days are calendar days in the local timezone (set TZ to change it).
-    """
-    settings = Settings()
-    if not settings.redis_url:
-        raise click.ClickException(EMBEDDED_HINT)
-    period = _period(since, until, days)
-    try:
-        faq: FaqLibrary | None = FaqLibrary(settings.faq_dir, settings.match_settings())
-    except FaqLoadError as exc:
-        click.echo(f"FAQ not loaded, showing entry ids only: {exc}", err=True)
-        faq = None
+    @click.command()
+    @click.option(
+        "--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD), included."
+    )
+    @click.option(
+        "--until",
+        type=click.DateTime(["%Y-%m-%d"]),
+        help="Last day (YYYY-MM-DD), included. Default: today.",
+    )
+    @click.option(
+        "--days",
+        type=click.IntRange(1, 3660),
+        default=7,
+        show_default=True,
+        help="Without --since/--until: the last N days, today included.",
+    )
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "csv", "json"]),
+        default="text",
+        show_default=True,
+        help="text for reading, csv for a spreadsheet, json for other tools.",
+    )
+    def report(since: datetime | None, until: datetime | None, days: int, fmt: str) -> None:
+        """CES, deflection, handoff and wait figures for a period, from the Redis at REDIS_URL.
 
-    def figures(store: RecordStore, redis: Redis) -> Awaitable[Report]:
-        views = None
-        if settings.help_center:
-            keys = Keys(settings.key_prefix)
-            retention = settings.records_retention_days
-            views = HelpCenterStore(redis, keys, store, retention_days=retention)
-        return report_from_store(store, faq, period, help_views=views)
+        Days are calendar days in the local timezone (set TZ to change it).
+        """
+        settings = Settings()
+        if not settings.redis_url:
+            raise click.ClickException(EMBEDDED_HINT)
+        period = _period(since, until, days)
+        try:
+            faq: FaqLibrary | None = FaqLibrary(settings.faq_dir, settings.match_settings())
+        except FaqLoadError as exc:
+            click.echo(f"FAQ not loaded, showing entry ids only: {exc}", err=True)
+            faq = None
 
-    result = with_records_and_redis(settings, figures)
-    if fmt == "json":
-        click.echo(result.model_dump_json(indent=2))
-    elif fmt == "csv":
-        click.echo(report_csv(result), nl=False)
-    else:
-        click.echo(report_text(result), nl=False)
+        def figures(store: RecordStore, redis: Redis) -> Awaitable[Report]:
+            views = None
+            if settings.help_center:
+                keys = Keys(settings.key_prefix)
+                retention = settings.records_retention_days
+                views = HelpCenterStore(redis, keys, store, retention_days=retention)
+            return _with_panels(settings, redis, panels_for, store, faq, period, views)
+
+        result = with_records_and_redis(settings, figures)
+        if fmt == "json":
+            click.echo(result.model_dump_json(indent=2))
+        elif fmt == "csv":
+            click.echo(report_csv(result), nl=False)
+        else:
+            click.echo(report_text(result), nl=False)
+
+    return report
+
+
+report = report_command()
 
 
 @click.group()

@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from bot.panels import Panel
+
 CES_LOW, CES_HIGH = 1, 7
 CES_EASY_FROM = 5  # 5, 6 and 7 count as "easy"
 
@@ -224,4 +226,8 @@ class Report(BaseModel):
     )
     agent_suggestions: AgentSuggestionStats | None = Field(
         default=None, description="Only when agents replied with suggestions shown."
+    )
+    panels: list[Panel] = Field(
+        default_factory=list,
+        description="Figures the configured channels add as of now (e.g. LINE's message cost).",
     )

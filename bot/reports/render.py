@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
+from bot.panels import Panel
 from bot.records import SurveyResponse
 from bot.reports.model import CES_HIGH, CES_LOW, Durations, Report, Segment
 
@@ -152,7 +153,22 @@ def report_text(report: Report) -> str:
                 f"{e.helpful + e.not_helpful})  CES {_mean(e.ces_mean)}  {e.faq_id}"
             )
             lines += [f'        "{c.comment}"' for c in e.comments]
+    for panel in report.panels:
+        lines += ["", *panel_lines(panel)]
     return "\n".join(lines) + "\n"
+
+
+def panel_lines(panel: Panel) -> list[str]:
+    """A channel's panel as text: its figures, then warnings and notes."""
+    width = max((_width(f.name) for f in panel.figures), default=0)
+    lines = [panel.title]
+    for f in panel.figures:
+        mark = "  !" if f.warn else ""
+        detail = f"   {f.detail}" if f.detail else ""
+        lines.append(f"  {_fit(f.name, width)}  {f.value}{detail}{mark}")
+    lines += [f"  warning: {w}" for w in panel.warnings]
+    lines += [f"  note: {n}" for n in panel.notes]
+    return lines
 
 
 def _table(segments: Sequence[Segment]) -> list[str]:

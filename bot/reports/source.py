@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -11,6 +12,8 @@ from bot.faq import FaqLibrary
 from bot.faq.learn import LearnSettings, learn
 from bot.faq.proposal import FaqProposal
 from bot.identity import Identities
+from bot.panels import Panel
+from bot.ports import PanelSource
 from bot.records import (
     AgentAnswered,
     AgentSuggestion,
@@ -52,10 +55,12 @@ async def report_from_store(
     *,
     now: datetime | None = None,
     help_views: ViewCounts | None = None,
+    panels: Sequence[PanelSource] = (),
 ) -> Report:
     """The report of a period; FAQ ids are shown with their questions when `faq` is given.
 
-    With `help_views` (the help center is on), the report has its help-center section.
+    With `help_views` (the help center is on), the report has its help-center section;
+    `panels` add the configured channels' own figures as of now.
     """
     convs, answers, misses = await read_period(records, period)
     # A linked customer counts once: conversations ended before the link name the identity.
@@ -88,6 +93,7 @@ async def report_from_store(
         help_feedback=feedback,
         agent_suggestions=suggestions,
     )
+    report.panels = await read_panels(panels)
     if faq is None:
         return report
     proposal = await learn_from_store(records, faq, period, conversations=convs, unanswered=misses)
@@ -99,6 +105,12 @@ async def report_from_store(
         command=f"tsunagu faq learn --days {_days(period)}",
     )
     return report.model_copy(update={"faq_proposals": waiting})
+
+
+async def read_panels(sources: Sequence[PanelSource]) -> list[Panel]:
+    """Every source's panel as of now (sources with nothing to show are left out)."""
+    found = [await source.panel() for source in sources]
+    return [panel for panel in found if panel is not None]
 
 
 def _days(period: Period) -> int:

@@ -1,4 +1,6 @@
-"""The LINE channel as the app factory sees it: routes, sender, start and stop."""
+"""The LINE channel as the app factory sees it: routes, sender, start and stop, and the
+parts that plug into the core's ports: a desk switching person mode (`person_mode`), read
+receipts for the console, and the cost card (`panel`)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,13 @@ from bot.inbox import Inbox
 from bot.model import Channel, Inbound, InboundKind
 from bot.storage import Keys
 from channels.line.client import LineApi
+from channels.line.cost import QuotaReader, SendCounter
 from channels.line.events import EventReader, is_redelivery
 from channels.line.keys import LineKeys
+from channels.line.panel import LineCostPanel, check_bot_info
+from channels.line.person_mode import PersonMode, line_user
 from channels.line.profiles import Profiles
+from channels.line.read_marks import ReadMarks
 from channels.line.sender import LineSender
 from channels.line.settings import LineSettings
 from channels.line.webhook import build_router
@@ -24,6 +30,7 @@ from channels.line.webhook import build_router
 log = logging.getLogger("tsunagu.line")
 
 UNREACHABLE_SECONDS = 30 * 24 * 3600
+LATEST_TOKEN_SECONDS = 3600
 
 
 class LineChannel:
@@ -50,6 +57,7 @@ class LineChannel:
         self.profiles = Profiles(
             self.api, redis, self.line_keys, cache_seconds=settings.profile_cache_seconds
         )
+        self.counter = SendCounter(redis, self.line_keys, budget=settings.push_budget, clock=clock)
         self.sender = LineSender(
             self.api,
             redis,
@@ -57,13 +65,39 @@ class LineChannel:
             settings,
             on_unreachable=self._unreachable,
             clock=clock,
+            counter=self.counter,
         )
+        self.reads = ReadMarks(self.api, redis, self.line_keys)
+        self.person_mode = PersonMode(self.api, settings, self.reads)
+        quota = QuotaReader(
+            self.api, redis, self.line_keys, refresh_seconds=settings.quota_refresh_seconds
+        )
+        self.panel = LineCostPanel(self.counter, quota, redis, self.line_keys, clock=clock)
         self.router = build_router(settings, self.api, self.handle_events)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Open the Messaging API client."""
+        """Open the Messaging API client, check the account's chat settings (a warning in
+        the log when customers would get two answers) and make the bot-mode rich menu the
+        default when one is configured."""
         await self.api.open()
+        await check_bot_info(self.api, self.redis, self.line_keys)
+        menu = self.settings.bot_menu
+        if menu is not None:
+            try:
+                await self.api.set_default_rich_menu(menu)
+            except Exception as exc:
+                log.warning(
+                    "line: bot-mode rich menu not made the default (check LINE_RICH_MENU_BOT)",
+                    extra={"menu": menu, "error": repr(exc)[:200]},
+                )
+
+    async def seen_by_agent(self, customer_key: str) -> None:
+        """An agent opened the conversation: mark the customer's messages read, in the
+        background (`bot.ports.ReadReceipts`)."""
+        user_id = line_user(customer_key)
+        if user_id is not None:
+            self._spawn(self.reads.mark_read(user_id))
 
     async def stop(self) -> None:
         """Cancel pending loading animations and profile lookups; close the client."""
@@ -101,6 +135,7 @@ class LineChannel:
                 inbound.locale = inbound.locale or profile.language
                 inbound.display_name = inbound.display_name or profile.display_name
             await self._mark_reachable(inbound)
+            await self._keep_tokens(inbound, event)
             await self.inbox.put(inbound)
             if self._may_need_loading(inbound, event):
                 self._spawn(self._loading_unless_answered(inbound))
@@ -111,6 +146,20 @@ class LineChannel:
             await self.redis.set(key, "unfollowed", ex=UNREACHABLE_SECONDS)
         else:
             await self.redis.delete(key)
+
+    async def _keep_tokens(self, inbound: Inbound, event: dict[str, Any]) -> None:
+        """Keep what a later send or an agent may use: the reply token of a one-to-one
+        event (for an agent's reply while it is fresh) and the read token of a message."""
+        if inbound.meta.get("to") != inbound.user_id:
+            return  # a group or room: tokens there are not the customer's own chat
+        token = inbound.meta.get("reply_token")
+        if token is not None and "redelivery" not in inbound.meta:
+            key = self.line_keys.latest_reply_token(inbound.user_id)
+            await self.redis.hset(
+                key, mapping={"token": token, "at": inbound.meta["reply_token_at"]}
+            )
+            await self.redis.expire(key, LATEST_TOKEN_SECONDS)
+        await self.reads.keep(inbound.user_id, event)
 
     def _may_need_loading(self, inbound: Inbound, event: dict[str, Any]) -> bool:
         return (

@@ -11,8 +11,10 @@ from linebot.v3.messaging import (
     AsyncMessagingApi,
     AsyncMessagingApiBlob,
     Configuration,
+    MarkMessagesAsReadByTokenRequest,
     PushMessageRequest,
     ReplyMessageRequest,
+    RichMenuRequest,
     ShowLoadingAnimationRequest,
     TextMessage,
 )
@@ -26,6 +28,23 @@ class Profile:
 
     display_name: str | None = None
     language: str | None = None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The account's monthly message quota and what it has used this month."""
+
+    limit: int | None  # None: no limit (type "none")
+    used: int
+
+
+@dataclass(frozen=True)
+class BotInfo:
+    """What we use of the bot's own settings in the LINE Official Account Manager."""
+
+    display_name: str
+    chat_mode: str  # "chat": LINE's own chat is on; "bot": it is off
+    mark_as_read_mode: str  # "auto": LINE marks every message read at once; "manual"
 
 
 class LineApi:
@@ -93,3 +112,66 @@ class LineApi:
         headers = {k.lower(): v for k, v in (response.headers or {}).items()}
         media_type = headers.get("content-type", "application/octet-stream")
         return bytes(response.data or b""), media_type
+
+    # -- rich menus ------------------------------------------------------------------
+
+    async def create_rich_menu(self, menu: RichMenuRequest, image: bytes) -> str:
+        """Create a rich menu and upload its PNG image; returns its id."""
+        response = await asyncio.wait_for(self._api.create_rich_menu(menu), self.timeout)
+        menu_id = str(response.rich_menu_id)
+        await asyncio.wait_for(
+            self._blob.set_rich_menu_image(menu_id, image, _content_type="image/png"),
+            self.timeout,
+        )
+        return menu_id
+
+    async def rich_menu_ids(self) -> list[tuple[str, str]]:
+        """(id, name) of every rich menu of the account."""
+        response = await asyncio.wait_for(self._api.get_rich_menu_list(), self.timeout)
+        return [(m.rich_menu_id, m.name) for m in response.richmenus or []]
+
+    async def delete_rich_menu(self, menu_id: str) -> None:
+        """Delete a rich menu (its links and the default go with it)."""
+        await asyncio.wait_for(self._api.delete_rich_menu(menu_id), self.timeout)
+
+    async def set_default_rich_menu(self, menu_id: str) -> None:
+        """Show this rich menu to every user without a menu of their own."""
+        await asyncio.wait_for(self._api.set_default_rich_menu(menu_id), self.timeout)
+
+    async def link_rich_menu(self, user_id: str, menu_id: str) -> None:
+        """Show this rich menu to one user (instead of the default)."""
+        await asyncio.wait_for(self._api.link_rich_menu_id_to_user(user_id, menu_id), self.timeout)
+
+    async def unlink_rich_menu(self, user_id: str) -> None:
+        """Give the user the default rich menu back."""
+        await asyncio.wait_for(self._api.unlink_rich_menu_id_from_user(user_id), self.timeout)
+
+    # -- cost, settings, read marks --------------------------------------------------
+
+    async def quota(self) -> Quota:
+        """This month's quota (`GET /v2/bot/message/quota`) and what was used of it
+        (`GET /v2/bot/message/quota/consumption`)."""
+        limit = await asyncio.wait_for(self._api.get_message_quota(), self.timeout)
+        used = await asyncio.wait_for(self._api.get_message_quota_consumption(), self.timeout)
+        limited = _plain(limit.type) == "limited"
+        return Quota(limit=limit.value if limited else None, used=int(used.total_usage or 0))
+
+    async def bot_info(self) -> BotInfo:
+        """The bot's chat settings (`GET /v2/bot/info`)."""
+        info = await asyncio.wait_for(self._api.get_bot_info(), self.timeout)
+        return BotInfo(
+            display_name=str(info.display_name),
+            chat_mode=_plain(info.chat_mode),
+            mark_as_read_mode=_plain(info.mark_as_read_mode),
+        )
+
+    async def mark_read(self, mark_as_read_token: str) -> None:
+        """Mark the customer's messages read up to the one that carried this token
+        (`POST /v2/bot/chat/markAsRead`): they see 既読."""
+        request = MarkMessagesAsReadByTokenRequest(markAsReadToken=mark_as_read_token)
+        await asyncio.wait_for(self._api.mark_messages_as_read_by_token(request), self.timeout)
+
+
+def _plain(value: Any) -> str:
+    """An SDK enum's value, or the string itself."""
+    return str(getattr(value, "value", value))

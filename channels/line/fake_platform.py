@@ -4,7 +4,10 @@ and records what the real line-bot-sdk client sends to the Messaging API.
 Used by the tests (`tests/fakes/line_platform.py`) and by `tsunagu line simulate`. It checks
 what LINE checks (access token, reply token used once and in time, the 5-message, 5,000
 character, 13-button, 20-character and 300-character limits, the push retry key) and can be
-told to fail or to be slow.
+told to fail or to be slow. It also keeps rich menus (created, their images, the default,
+each user's link and every link and unlink in order), answers the message quota, this
+month's consumption (the pushes it accepted, by recipient, plus `usage_offset`) and the bot
+info, and records every `markAsRead` token.
 """
 
 from __future__ import annotations
@@ -25,7 +28,24 @@ import aiohttp
 from aiohttp import web
 
 Event = dict[str, Any]
-ENDPOINTS = ("reply", "push", "loading", "profile", "content")
+ENDPOINTS = (
+    "reply",
+    "push",
+    "loading",
+    "profile",
+    "content",
+    "richmenu",
+    "link",
+    "unlink",
+    "quota",
+    "consumption",
+    "info",
+    "mark_read",
+)
+# What LINE checks of a rich menu: its size, 1-20 areas, a 14-character chat bar text.
+MENU_WIDTHS = (800, 2500)
+MAX_MENU_AREAS = 20
+MAX_CHAT_BAR_TEXT = 14
 
 
 @dataclass
@@ -82,6 +102,24 @@ class FakeLinePlatform:
         self.contents: dict[str, tuple[bytes, str]] = {}
         self.blocked: set[str] = set()
         self.on_sent: Callable[[Sent], None] | None = None
+        # Rich menus: definitions by id, uploaded images, the default, each user's link.
+        self.rich_menus: dict[str, dict[str, Any]] = {}
+        self.rich_menu_images: dict[str, tuple[bytes, str]] = {}
+        self.default_rich_menu: str | None = None
+        self.user_menus: dict[str, str] = {}
+        self.menu_calls: list[tuple[str, str, str | None]] = []  # ("link"|"unlink", user, menu)
+        # The account's plan and what it used this month beyond the pushes seen here.
+        self.quota: dict[str, Any] = {"type": "limited", "value": 200}
+        self.usage_offset = 0
+        self.quota_requests = 0
+        self.bot_info: dict[str, Any] = {
+            "userId": destination,
+            "basicId": "@fakebot",
+            "displayName": "Fake Shop",
+            "chatMode": "bot",
+            "markAsReadMode": "auto",
+        }
+        self.read_tokens: list[str] = []
         self._tokens: dict[str, tuple[float, bool]] = {}
         self._targets: dict[str, str] = {}
         self._retry_keys: dict[str, str] = {}
@@ -104,6 +142,18 @@ class FakeLinePlatform:
         app.router.add_post("/v2/bot/chat/loading/start", self._loading)
         app.router.add_get("/v2/bot/profile/{user_id}", self._profile)
         app.router.add_get("/v2/bot/message/{message_id}/content", self._content)
+        app.router.add_post("/v2/bot/richmenu", self._create_menu)
+        app.router.add_get("/v2/bot/richmenu/list", self._list_menus)
+        app.router.add_delete("/v2/bot/richmenu/{menu_id}", self._delete_menu)
+        app.router.add_post("/v2/bot/richmenu/{menu_id}/content", self._menu_image)
+        app.router.add_post("/v2/bot/user/all/richmenu/{menu_id}", self._set_default_menu)
+        app.router.add_delete("/v2/bot/user/all/richmenu", self._cancel_default_menu)
+        app.router.add_post("/v2/bot/user/{user_id}/richmenu/{menu_id}", self._link_menu)
+        app.router.add_delete("/v2/bot/user/{user_id}/richmenu", self._unlink_menu)
+        app.router.add_get("/v2/bot/message/quota", self._quota)
+        app.router.add_get("/v2/bot/message/quota/consumption", self._consumption)
+        app.router.add_get("/v2/bot/info", self._bot_info)
+        app.router.add_post("/v2/bot/chat/markAsRead", self._mark_read)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -188,8 +238,9 @@ class FakeLinePlatform:
         return self.event("message", user_id, message=body, **fields)
 
     def text(self, user_id: str, text: str, **fields: Any) -> Event:
-        """A text message event."""
-        return self.message(user_id, {"type": "text", "text": text}, **fields)
+        """A text message event (with its `markAsReadToken`, as LINE sends it)."""
+        message = {"type": "text", "text": text, "markAsReadToken": uuid.uuid4().hex}
+        return self.message(user_id, message, **fields)
 
     def postback(self, user_id: str, data: str, **fields: Any) -> Event:
         """What LINE sends when a postback button is tapped."""
@@ -248,6 +299,14 @@ class FakeLinePlatform:
         return await self.post([self.postback(user_id, item["action"]["data"])])
 
     # -- what was sent ---------------------------------------------------------------
+
+    def pushes_this_month(self) -> int:
+        """Pushes accepted, counted as LINE counts them: one per recipient per call."""
+        return sum(1 for s in self.sent if s.kind == "push")
+
+    def menu_of(self, user_id: str) -> str | None:
+        """The rich menu the user sees: their own link, else the default."""
+        return self.user_menus.get(user_id, self.default_rich_menu)
 
     def messages_to(self, to: str) -> list[dict[str, Any]]:
         """Every message object delivered to `to`, in order."""
@@ -406,7 +465,137 @@ class FakeLinePlatform:
             return web.json_response({"message": "Not found"}, status=404)
         return web.Response(body=found[0], content_type=found[1])
 
+    # -- rich menus ----------------------------------------------------------------------
+
+    async def _create_menu(self, request: web.Request) -> web.Response:
+        refused = await self._gate("richmenu", request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        size = body.get("size") or {}
+        areas = body.get("areas") or []
+        if size.get("width") not in MENU_WIDTHS or not 250 <= int(size.get("height", 0)) <= 1686:
+            return await self._refuse("richmenu", 400, "Invalid rich menu size", body)
+        if not 1 <= len(areas) <= MAX_MENU_AREAS:
+            return await self._refuse("richmenu", 400, "Size must be between 1 and 20", body)
+        if not 1 <= len(body.get("chatBarText", "")) <= MAX_CHAT_BAR_TEXT:
+            return await self._refuse("richmenu", 400, "Length must be between 1 and 14", body)
+        menu_id = f"richmenu-{uuid.uuid4().hex}"
+        self.rich_menus[menu_id] = {**body, "richMenuId": menu_id}
+        return web.json_response({"richMenuId": menu_id})
+
+    async def _list_menus(self, request: web.Request) -> web.Response:
+        refused = await self._gate("richmenu", request)
+        if refused is not None:
+            return refused
+        return web.json_response({"richmenus": list(self.rich_menus.values())})
+
+    async def _delete_menu(self, request: web.Request) -> web.Response:
+        refused = await self._gate("richmenu", request)
+        if refused is not None:
+            return refused
+        menu_id = request.match_info["menu_id"]
+        if self.rich_menus.pop(menu_id, None) is None:
+            return web.json_response({"message": "Not found"}, status=404)
+        self.rich_menu_images.pop(menu_id, None)
+        if self.default_rich_menu == menu_id:
+            self.default_rich_menu = None
+        self.user_menus = {u: m for u, m in self.user_menus.items() if m != menu_id}
+        return web.json_response({})
+
+    async def _menu_image(self, request: web.Request) -> web.Response:
+        refused = await self._gate("richmenu", request)
+        if refused is not None:
+            return refused
+        menu_id = request.match_info["menu_id"]
+        if menu_id not in self.rich_menus:
+            return web.json_response({"message": "Not found"}, status=404)
+        media_type = request.headers.get("Content-Type", "")
+        if media_type not in ("image/png", "image/jpeg"):
+            return web.json_response({"message": "Unsupported image type"}, status=415)
+        if menu_id in self.rich_menu_images:
+            message = {"message": "An image has already been uploaded"}
+            return web.json_response(message, status=400)
+        self.rich_menu_images[menu_id] = (await request.read(), media_type)
+        return web.json_response({})
+
+    async def _set_default_menu(self, request: web.Request) -> web.Response:
+        refused = await self._gate("richmenu", request)
+        if refused is not None:
+            return refused
+        menu_id = request.match_info["menu_id"]
+        if menu_id not in self.rich_menu_images:
+            return web.json_response({"message": "must upload richmenu image"}, status=400)
+        self.default_rich_menu = menu_id
+        return web.json_response({})
+
+    async def _cancel_default_menu(self, request: web.Request) -> web.Response:
+        refused = await self._gate("richmenu", request)
+        if refused is not None:
+            return refused
+        self.default_rich_menu = None
+        return web.json_response({})
+
+    async def _link_menu(self, request: web.Request) -> web.Response:
+        refused = await self._gate("link", request)
+        if refused is not None:
+            return refused
+        user_id, menu_id = request.match_info["user_id"], request.match_info["menu_id"]
+        if menu_id not in self.rich_menu_images:
+            return web.json_response({"message": "must upload richmenu image"}, status=400)
+        self.user_menus[user_id] = menu_id
+        self.menu_calls.append(("link", user_id, menu_id))
+        await self._changed_now()
+        return web.json_response({})
+
+    async def _unlink_menu(self, request: web.Request) -> web.Response:
+        refused = await self._gate("unlink", request)
+        if refused is not None:
+            return refused
+        user_id = request.match_info["user_id"]
+        self.user_menus.pop(user_id, None)
+        self.menu_calls.append(("unlink", user_id, None))
+        await self._changed_now()
+        return web.json_response({})
+
+    # -- quota, bot info, read marks --------------------------------------------------
+
+    async def _quota(self, request: web.Request) -> web.Response:
+        refused = await self._gate("quota", request)
+        if refused is not None:
+            return refused
+        self.quota_requests += 1
+        return web.json_response(self.quota)
+
+    async def _consumption(self, request: web.Request) -> web.Response:
+        refused = await self._gate("consumption", request)
+        if refused is not None:
+            return refused
+        return web.json_response({"totalUsage": self.pushes_this_month() + self.usage_offset})
+
+    async def _bot_info(self, request: web.Request) -> web.Response:
+        refused = await self._gate("info", request)
+        if refused is not None:
+            return refused
+        return web.json_response(self.bot_info)
+
+    async def _mark_read(self, request: web.Request) -> web.Response:
+        refused = await self._gate("mark_read", request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        token = body.get("markAsReadToken")
+        if not isinstance(token, str) or not token:
+            return await self._refuse("mark_read", 400, "markAsReadToken is required", body)
+        self.read_tokens.append(token)
+        await self._changed_now()
+        return web.json_response({})
+
     # -- helpers ----------------------------------------------------------------------
+
+    async def _changed_now(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     @staticmethod
     def _sent_ids(messages: list[Any]) -> list[dict[str, str]]:

@@ -12,6 +12,12 @@
   parks the messages and retries them later, `bot.outbound`), a refused access token or a
   4xx that can never succeed as `PermanentFailure`. A user who blocked the account is
   logged once and their conversation closed through `on_unreachable`.
+- A batch with no reply token of its own (an agent's reply or close, a timer) uses the
+  customer's latest one while it is fresh and nobody used it: an agent answering within
+  the token's life, or closing it (the survey), costs no push.
+- Every call is counted by kind (reply or push) and reason (`channels.line.cost`); once the
+  month's pushes reach `LINE_PUSH_BUDGET`, an optional push is skipped (counted, logged),
+  never an agent's words.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
 from bot.model import Channel, Outgoing
 from channels.line.client import LineApi
+from channels.line.cost import SendCounter, is_optional, reason_of
 from channels.line.keys import LineKeys
 from channels.line.render import calls, render
 from channels.line.settings import LineSettings
@@ -56,6 +63,7 @@ class LineSender:
         settings: LineSettings,
         on_unreachable: Unreachable | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        counter: SendCounter | None = None,
     ):
         self.api = api
         self.redis = redis
@@ -63,6 +71,7 @@ class LineSender:
         self.settings = settings
         self.on_unreachable = on_unreachable
         self.clock = clock  # a reply token's age is measured against LINE's event time
+        self.counter = counter or SendCounter(redis, keys, budget=None, clock=clock)
 
     async def send(self, batch: list[Outgoing]) -> None:
         """Deliver one event's replies (in order) to one customer, or raise why not:
@@ -75,11 +84,14 @@ class LineSender:
             log.info("line: customer unreachable, nothing sent", extra={"user": user_id})
             raise PermanentFailure(Channel.LINE, "the customer cannot be reached (blocked us)")
         messages = _messages(batch)
-        token = meta.get("reply_token")
         to = meta.get("to") or user_id
+        token, token_meta = meta.get("reply_token"), meta
+        if token is None and to == user_id:
+            token, token_meta = await self._latest_token(user_id)
         first_call = True
         for call in calls(messages):
-            ids, group = [mid for mid, _ in call], [message for _, message in call]
+            ids, group = [mid for mid, _, _ in call], [message for _, message, _ in call]
+            outgoing = _distinct([o for _, _, o in call])
             call_id = _call_id(ids)
             marker = self.keys.sent(user_id, call_id)
             if await self.redis.exists(marker):
@@ -89,12 +101,27 @@ class LineSender:
             if first_call and token is not None:
                 # One call per token, whatever happens: only the first call may use it.
                 taken = await self._take_token(token, call_id)
-                if taken is not None and self._fresh(meta):
+                if taken is not None and self._fresh(token_meta):
                     replied = await self._reply(token, group, retrying=not taken)
             first_call = False
-            if not replied:
-                await self._push(to, user_id, group, call_id)
+            reason = reason_of(outgoing)
+            if replied:
+                await self.counter.count("reply", reason)
+            elif is_optional(outgoing) and await self.counter.budget_reached():
+                log.warning(
+                    "line: push budget reached, optional push not sent",
+                    extra={"user": user_id, "reason": reason},
+                )
+                await self.counter.count("skipped", reason)
+            elif await self._push(to, user_id, group, call_id):
+                await self.counter.count("push", reason)
             await self.redis.set(marker, "1", ex=MARKER_SECONDS)
+
+    async def _latest_token(self, user_id: str) -> tuple[str | None, dict[str, str]]:
+        """The customer's latest reply token and its time, if one was kept."""
+        found = await self.redis.hgetall(self.keys.latest_reply_token(user_id))
+        token = found.get("token")
+        return (str(token), {"reply_token_at": str(found.get("at", "0"))}) if token else (None, {})
 
     async def _take_token(self, token: str, call_id: str) -> bool | None:
         """True: the token is ours, for this call. False: this same call took it before
@@ -134,8 +161,9 @@ class LineSender:
             log.warning("line: reply failed, pushing instead", extra={"error": repr(exc)})
         return False
 
-    async def _push(self, to: str, user_id: str, messages: list[TextMessage], call_id: str) -> None:
-        """Push once, or raise the failure as a `bot.errors` type.
+    async def _push(self, to: str, user_id: str, messages: list[TextMessage], call_id: str) -> bool:
+        """Push once (True: sent now; False: LINE had it already), or raise the failure as
+        a `bot.errors` type.
 
         The retry key is derived from the call's message ids, so a push repeated later
         (after a timeout whose request LINE did get) is dropped by LINE with a 409.
@@ -143,10 +171,11 @@ class LineSender:
         retry_key = str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{to}:{call_id}"))
         try:
             await self.api.push(to, messages, retry_key)
+            return True
         except ApiException as exc:
             status = exc.status or 0
             if status == 409:
-                return  # LINE accepted this retry key before: already delivered
+                return False  # LINE accepted this retry key before: already delivered
             if status == 429:
                 seconds = _retry_after(exc)
                 if seconds is not None:
@@ -174,15 +203,23 @@ class LineSender:
 
 def call_ids(batch: list[Outgoing]) -> list[str]:
     """The ids of the API calls that sending `batch` makes, in order (the same on a replay)."""
-    return [_call_id([mid for mid, _ in call]) for call in calls(_messages(batch))]
+    return [_call_id([mid for mid, _, _ in call]) for call in calls(_messages(batch))]
 
 
-def _messages(batch: list[Outgoing]) -> list[tuple[str, TextMessage]]:
+def _messages(batch: list[Outgoing]) -> list[tuple[str, TextMessage, Outgoing]]:
     return [
-        (f"{outgoing.message_id}.{n}", message)
+        (f"{outgoing.message_id}.{n}", message, outgoing)
         for outgoing in batch
         for n, message in enumerate(render(outgoing.reply))
     ]
+
+
+def _distinct(outgoing: list[Outgoing]) -> list[Outgoing]:
+    """The replies a call's messages come from, each once, in order."""
+    seen: dict[str, Outgoing] = {}
+    for item in outgoing:
+        seen.setdefault(item.message_id, item)
+    return list(seen.values())
 
 
 def _call_id(message_ids: list[str]) -> str:

@@ -66,6 +66,29 @@ class LineSettings(BaseSettings):
     request_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Timeout of one call to the Messaging API."
     )
+    rich_menu_bot: str = Field(
+        default="",
+        description="Rich menu id of bot mode (`tsunagu line rich-menu setup` prints it); "
+        "made the account's default at start-up. Empty or 'off': left alone.",
+    )
+    rich_menu_person: str = Field(
+        default="",
+        description="Rich menu id of person mode, linked to a customer handed to a person "
+        "and unlinked when they are back with the bot. Empty or 'off': no menu switching.",
+    )
+    push_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description="Pushes a month after which optional pushes (a survey after an agent's "
+        "close, queue notices, follow-up notices) are no longer sent; an agent's reply "
+        "always is. Unset: no budget.",
+    )
+    quota_refresh_seconds: float = Field(
+        default=300.0,
+        ge=10,
+        description="How long LINE's quota and consumption figures are reused before "
+        "they are read again.",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -73,7 +96,22 @@ class LineSettings(BaseSettings):
         return bool(self.channel_secret and self.channel_access_token)
 
     @property
+    def person_menu(self) -> str | None:
+        """The person-mode rich menu's id, or None when menu switching is off."""
+        return _menu_id(self.rich_menu_person)
+
+    @property
+    def bot_menu(self) -> str | None:
+        """The bot-mode rich menu's id, or None when it is left alone."""
+        return _menu_id(self.rich_menu_bot)
+
+    @property
     def content_path(self) -> str:
         """Path prefix of the signed links to message content (images, files)."""
         base = self.webhook_path.rstrip("/").rsplit("/", 1)[0]
         return f"{base}/content"
+
+
+def _menu_id(value: str) -> str | None:
+    value = value.strip()
+    return None if value.lower() in ("", "off", "none", "false") else value

@@ -5,7 +5,7 @@ import time.
 """
 
 import hashlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from importlib import resources
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from bot.actor import Actor
 from bot.conversation import Conversation, ConversationState
+from bot.ports import ReadReceipts
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound, new_action_id
 from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
 from handoff.console.schemas import (
@@ -103,8 +104,16 @@ def _action_id(
 ActionId = Annotated[str, Depends(_action_id)]
 
 
-def build_router(auth: ConsoleAuth, views: ConsoleViews, agents: AgentActions) -> APIRouter:
-    """The `/agent` page and `/agent/api/*` routes, bound to this process's parts."""
+def build_router(
+    auth: ConsoleAuth,
+    views: ConsoleViews,
+    agents: AgentActions,
+    *,
+    read_receipts: Sequence[ReadReceipts] = (),
+) -> APIRouter:
+    """The `/agent` page and `/agent/api/*` routes, bound to this process's parts.
+
+    `read_receipts`: channels told when an agent opens a conversation (LINE's 既読)."""
     router = APIRouter(prefix="/agent")
     api = APIRouter(prefix="/api", tags=["agent console"])
 
@@ -149,8 +158,13 @@ def build_router(auth: ConsoleAuth, views: ConsoleViews, agents: AgentActions) -
         _: Annotated[Agent, Depends(current_agent)],
         limit: Annotated[int, Query(ge=1, le=200)] = 200,
     ) -> Response:
-        """One conversation: state, agent, transcript and the customer's earlier conversations."""
-        return _json(request, await views.conversation_view(await load(customer_key), limit))
+        """One conversation: state, agent, transcript and the customer's earlier conversations.
+
+        A person has now seen the customer's messages: their channel may show it."""
+        found = await load(customer_key)
+        for receipts in read_receipts:
+            await receipts.seen_by_agent(customer_key)
+        return _json(request, await views.conversation_view(found, limit))
 
     @api.post("/conversations/{customer_key}/claim", response_model=ActionDone, responses=_REFUSED)
     async def claim(

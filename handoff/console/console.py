@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from bot.conversation import DeskEvent
 from bot.identity import Identities
+from bot.ports import ReadReceipts
 from bot.settings import Settings
 from bot.storage import Keys
 from bot.store.conversations import RedisConversationStore
@@ -28,6 +29,7 @@ class ConsoleParts(Protocol):
     store: RedisConversationStore
     queue: RedisHandoffQueue
     agents: AgentActions
+    read_receipts: list[ReadReceipts]
 
 
 def console_url(settings: Settings) -> str:
@@ -63,7 +65,9 @@ class AgentConsole:
             Identities(parts.redis, keys),
         )
         self._settings = settings
-        self.router: APIRouter = build_router(self.auth, self.views, parts.agents)
+        self.router: APIRouter = build_router(
+            self.auth, self.views, parts.agents, read_receipts=parts.read_receipts
+        )
 
     async def start(self) -> None:
         """Resolve the admin token; a generated one is logged with the URL to open."""
