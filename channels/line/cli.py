@@ -3,6 +3,9 @@
 `tsunagu line simulate` starts a fake LINE platform (channels/line/fake_platform.py) and
 the app with its LINE channel pointed at it, then turns what you type into signed webhooks
 and prints what the bot sends back through the real line-bot-sdk client.
+
+`tsunagu line rich-menu setup` creates the bot-mode and person-mode rich menus on the
+account (`--delete` removes them).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     from bot.composition.runtime import Runtime
     from bot.settings import Settings
     from channels.line.adapter import LineChannel
+    from channels.line.rich_menus import MenuDesign
 
 HELP = """Type a message and press Enter. A number taps that quick reply.
   /follow /unfollow          add or block the account
@@ -82,6 +87,97 @@ async def serve_with_line(
 @click.group()
 def line() -> None:
     """The LINE channel."""
+
+
+@line.group("rich-menu")
+def rich_menu() -> None:
+    """The account's rich menus (bot mode and person mode)."""
+
+
+@rich_menu.command("setup")
+@click.option("--delete", is_flag=True, help="Remove the menus this command created instead.")
+@click.option("--language", default="ja", show_default=True, help="Language of the labels.")
+@click.option(
+    "--save-images",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the two images (PNG) to this folder, to look at them.",
+)
+def rich_menu_setup(delete: bool, language: str, save_images: Path | None) -> None:
+    """Create the bot-mode menu (the top FAQ questions and 「人と話す」, made the default) and
+    the person-mode menu (「ボットに戻る」 「待ち状況」 「よくある質問」); print their ids.
+
+    Uses LINE_CHANNEL_ACCESS_TOKEN; the labels come from the FAQ and the texts (TEXTS_FILE).
+    """
+    line_settings = LineSettings()
+    if not line_settings.channel_access_token:
+        raise click.ClickException("set LINE_CHANNEL_ACCESS_TOKEN first")
+    if delete:
+        removed = asyncio.run(delete_rich_menus(line_settings))
+        click.echo(f"Deleted {len(removed)} rich menus: {' '.join(removed) or '(none)'}")
+        return
+    menus = draw_rich_menus(language)
+    if save_images is not None:
+        save_images.mkdir(parents=True, exist_ok=True)
+        for design, image in menus:
+            (save_images / f"{design.name.lower().replace(' ', '-')}.png").write_bytes(image)
+    bot_id, person_id = asyncio.run(setup_rich_menus(line_settings, menus))
+    click.echo(f"Bot-mode menu (the default): {bot_id}")
+    click.echo(f"Person-mode menu:            {person_id}")
+    click.echo("Add to the environment and restart:")
+    click.echo(f"  LINE_RICH_MENU_BOT={bot_id}")
+    click.echo(f"  LINE_RICH_MENU_PERSON={person_id}")
+
+
+def draw_rich_menus(language: str = "ja") -> list[tuple[MenuDesign, bytes]]:
+    """The bot-mode and person-mode menus and their images, from the FAQ and the texts."""
+    from bot.faq import FaqLibrary
+    from bot.settings import Settings
+    from bot.texts import Texts
+    from channels.line.rich_menus import bot_menu, draw, person_menu
+
+    settings = Settings()
+    texts = Texts.from_file(settings.texts_file, shop=settings.shop_name)
+    faq = FaqLibrary(settings.faq_dir, settings.match_settings())
+    designs = [bot_menu(texts, faq.top_entries(5), language), person_menu(texts, language)]
+    return [(design, draw(design)) for design in designs]
+
+
+async def setup_rich_menus(
+    line_settings: LineSettings, menus: list[tuple[MenuDesign, bytes]]
+) -> tuple[str, str]:
+    """Create both menus, make the bot-mode one (the first) the default; returns (bot-mode
+    id, person-mode id)."""
+    from channels.line.client import LineApi
+    from channels.line.rich_menus import request_of
+
+    api = LineApi(line_settings)
+    await api.open()
+    try:
+        ids = [await api.create_rich_menu(request_of(d), image) for d, image in menus]
+        await api.set_default_rich_menu(ids[0])
+        return ids[0], ids[1]
+    finally:
+        await api.close()
+
+
+async def delete_rich_menus(line_settings: LineSettings) -> list[str]:
+    """Delete every menu `setup` created (found by name); returns their ids."""
+    from channels.line.client import LineApi
+    from channels.line.rich_menus import BOT_MENU_NAME, PERSON_MENU_NAME
+
+    api = LineApi(line_settings)
+    await api.open()
+    try:
+        ours = [
+            menu_id
+            for menu_id, name in await api.rich_menu_ids()
+            if name in (BOT_MENU_NAME, PERSON_MENU_NAME)
+        ]
+        for menu_id in ours:
+            await api.delete_rich_menu(menu_id)
+        return ours
+    finally:
+        await api.close()
 
 
 @line.command()

@@ -120,7 +120,7 @@ class LineApi:
         response = await asyncio.wait_for(self._api.create_rich_menu(menu), self.timeout)
         menu_id = str(response.rich_menu_id)
         await asyncio.wait_for(
-            self._blob.set_rich_menu_image(menu_id, image, _content_type="image/png"),
+            self._blob.set_rich_menu_image(menu_id, image, _headers={"Content-Type": "image/png"}),
             self.timeout,
         )
         return menu_id

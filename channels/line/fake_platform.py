@@ -205,6 +205,11 @@ class FakeLinePlatform:
         """Make every call to `endpoint` take `seconds` longer."""
         self._delays[endpoint] = seconds
 
+    def add_rich_menu(self, menu_id: str, name: str = "existing menu") -> None:
+        """A rich menu (with its image) the account already has, e.g. from an earlier setup."""
+        self.rich_menus[menu_id] = {"richMenuId": menu_id, "name": name, "areas": []}
+        self.rich_menu_images[menu_id] = (b"\x89PNG", "image/png")
+
     def block(self, user_id: str) -> None:
         """The user blocked the account: pushes to them are refused for good."""
         self.blocked.add(user_id)
