@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from bot.actor import Actor
-from bot.cli import main
+from bot.composition.cli import main
 from bot.conversation import ConversationState
 from bot.settings import Settings
 from channels.line.cli import delete_rich_menus, draw_rich_menus, setup_rich_menus

@@ -31,7 +31,7 @@ def _channel_panels(
     settings: Settings, redis: Redis
 ) -> AbstractAsyncContextManager[list[PanelSource]]:
     """The configured channels' panels for `tsunagu report` (imported only when used)."""
-    from bot.runtime import status_panels
+    from bot.composition.runtime import status_panels
 
     return status_panels(settings, redis)
 
