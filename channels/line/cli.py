@@ -38,6 +38,7 @@ HELP = """Type a message and press Enter. A number taps that quick reply.
   /agent claim [name]        an agent takes the conversation (after asking for a person)
   /agent <text>              the agent writes (arrives later: a push)
   /agent close               the agent ends the conversation (the CES question)
+  /tap <data>                tap a rich menu button (back_to_bot, queue_status, faq_menu)
   /lang ja|en                change your LINE language
   /quit"""
 
@@ -285,6 +286,8 @@ class _Chat:
                     user, {"type": "location", **place, "latitude": 35.6586, "longitude": 139.7454}
                 )
             )
+        elif line.startswith("/tap ") and line.split()[1:]:
+            await self.send(p.postback(user, line.split()[1]))
         elif line.startswith("/lang "):
             p.users[user]["language"] = line.split()[1]
             await runtime.redis.delete(f"{runtime.keys.prefix}:line:profile:{user}")
