@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.faq.decision import Decision, ScoredEntry
 from bot.faq.evaluation import CaseResult, EvalCase
@@ -75,9 +76,30 @@ class ChoiceModel:
         return choice_probabilities(z @ self.weights + self.bias)
 
 
+def _padded(
+    samples: Sequence[Sample], mean: FloatArray, scale: FloatArray
+) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray]:
+    """Standardised rows of every message with candidates, padded to one 3-D array
+    (message, candidate, feature + bias), the mask of real candidates and the labels."""
+    groups = [s for s in samples if len(s.rows)]
+    width, most = len(mean), max((len(s.rows) for s in groups), default=0)
+    z = np.zeros((len(groups), most, width + 1))
+    real = np.zeros((len(groups), most), dtype=bool)
+    labels = np.zeros((len(groups), most))
+    for g, s in enumerate(groups):
+        k = len(s.rows)
+        z[g, :k, :width] = (s.rows - mean) / scale
+        z[g, :k, width] = 1.0
+        real[g, :k] = True
+        labels[g, :k] = s.labels
+    return z, real, labels
+
+
 def fit_choice_model(samples: Sequence[Sample], l2: float = L2) -> ChoiceModel:
     """Fit the conditional logit by Newton's method: for each message, the expected entry
     (or "none of them" for a message the FAQ cannot answer) against its other candidates.
+
+    All messages at once: their candidates padded to one array, the padding masked out.
     """
     rows = [s.rows for s in samples if len(s.rows)]
     width = len(FEATURES)
@@ -85,32 +107,31 @@ def fit_choice_model(samples: Sequence[Sample], l2: float = L2) -> ChoiceModel:
     mean = stacked.mean(axis=0) if len(stacked) else np.zeros(width)
     scale = stacked.std(axis=0) if len(stacked) else np.ones(width)
     scale = np.where(scale > 1e-9, scale, 1.0)  # constant features (no embedder) stay inert
-    groups = [
-        (np.hstack([(s.rows - mean) / scale, np.ones((len(s.rows), 1))]), s.labels)
-        for s in samples
-        if len(s.rows)
-    ]
+    z, real, labels = _padded(samples, mean, scale)
+    answerable = labels.any(axis=1)
     penalty = np.full(width + 1, l2)
     penalty[-1] = 0.0  # the bias (how often "none" wins) is not shrunk
 
+    def probabilities(w: FloatArray) -> FloatArray:
+        scores = np.where(real, z @ w, -np.inf)
+        top = np.maximum(0.0, scores.max(axis=1, keepdims=True, initial=0.0))
+        weights = np.exp(scores - top)
+        return np.asarray(weights / (np.exp(-top) + weights.sum(axis=1, keepdims=True)))
+
     def loss(w: FloatArray) -> float:
-        total = 0.5 * float(penalty @ (w * w))
-        for z, labels in groups:
-            p = choice_probabilities(z @ w)
-            chosen = float(labels @ p) if labels.any() else 1.0 - float(p.sum())
-            total -= np.log(max(chosen, 1e-300))
-        return total
+        p = probabilities(w)
+        chosen = np.where(answerable, (labels * p).sum(axis=1), 1.0 - p.sum(axis=1))
+        return 0.5 * float(penalty @ (w * w)) - float(np.log(np.maximum(chosen, 1e-300)).sum())
 
     w = np.zeros(width + 1)
     current = loss(w)
     for _ in range(100):
-        gradient = penalty * w
-        hessian = np.diag(penalty + 1e-6)
-        for z, labels in groups:
-            p = choice_probabilities(z @ w)
-            expected = p @ z
-            gradient += expected - labels @ z
-            hessian += (z * p[:, None]).T @ z - np.outer(expected, expected)
+        p = probabilities(w)
+        expected = np.einsum("gc,gcf->gf", p, z)
+        gradient = penalty * w + (expected - np.einsum("gc,gcf->gf", labels, z)).sum(axis=0)
+        hessian = (
+            np.diag(penalty + 1e-6) + np.einsum("gc,gcf,gch->fh", p, z, z) - expected.T @ expected
+        )
         step = np.linalg.solve(hessian, gradient)
         # Newton's step can overshoot far from the optimum: halve it until the loss falls.
         shrink = 1.0
