@@ -219,7 +219,7 @@ def forget(customer_key: str, yes: bool, linked: bool) -> None:
 
     from bot.logs import configure_logging
     from bot.settings import get_settings
-    from bot.storage import connect
+    from bot.storage import connect_with
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -231,7 +231,7 @@ def forget(customer_key: str, yes: bool, linked: bool) -> None:
         click.confirm(f"Erase every record of {customer_key}?", abort=True)
 
     async def run() -> list[Forgotten]:
-        redis = connect(settings.redis_url)
+        redis = connect_with(settings)
         keys, ttl = Keys(settings.key_prefix), settings.web_token_ttl_seconds
         try:
             if linked:

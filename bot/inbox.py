@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import zlib
 from typing import cast
 
@@ -24,7 +25,7 @@ from redis.exceptions import ResponseError
 
 from bot.identity.links import Identities
 from bot.model import Inbound
-from bot.storage import Keys
+from bot.storage import Keys, write_replicated
 
 GROUP = "dispatch"
 
@@ -34,7 +35,8 @@ class Inbox:
 
     def __init__(self, redis: Redis, keys: Keys, partitions: int):
         self.redis = redis
-        self.keys = keys
+        # The shards' key names depend on how many there are (`Keys.inbox`).
+        self.keys = dataclasses.replace(keys, partitions=partitions)
         self.partitions = partitions
         self._arrivals = [asyncio.Event() for _ in range(partitions)]
         self.identities = Identities(redis, keys)
@@ -44,7 +46,8 @@ class Inbox:
         return zlib.crc32(customer_key.encode("utf-8")) % self.partitions
 
     async def put(self, inbound: Inbound) -> str:
-        """Store an event durably; returns its stream id. Raises if Redis is unreachable.
+        """Store an event durably; returns its stream id. Raises if Redis is unreachable
+        (or, when replicas are waited for, if none has the event in time).
 
         A linked customer's events go to the shard of their profile key, so what they
         write on LINE and on the web is handled in order, one after another.
@@ -53,12 +56,12 @@ class Inbox:
         if customer != inbound.customer_key:
             inbound = inbound.model_copy(update={"customer": customer})
         partition = self.partition_of(inbound.conversation_key)
-        entry_id = cast(
-            str,
-            await self.redis.xadd(self.keys.inbox(partition), {"event": inbound.model_dump_json()}),
+        stream = self.keys.inbox(partition)
+        [entry_id] = await write_replicated(
+            self.redis, stream, lambda pipe: pipe.xadd(stream, {"event": inbound.model_dump_json()})
         )
         self._arrivals[partition].set()
-        return entry_id
+        return cast(str, entry_id)
 
     async def wait_for_arrival(self, partition: int, timeout: float) -> None:
         """Wait until this process puts an event in `partition`, or `timeout` passes."""

@@ -77,6 +77,23 @@ class Settings(BaseSettings):
         default=None,
         description="redis:// or rediss:// URL. Unset: an embedded in-process Redis (one process).",
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description="REDIS_URL names a node of a Redis Cluster: every process uses the "
+        "cluster client (any node will do; the others are discovered).",
+    )
+    redis_wait_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Replicas that must have an event (and each decision) before it is "
+        "acknowledged (WAIT). Unset: 1 with REDIS_CLUSTER, else 0 (no waiting).",
+    )
+    redis_wait_timeout_ms: int = Field(
+        default=500,
+        ge=1,
+        description="How long to wait for those replicas; past it the write counts as "
+        "failed (a webhook answers 503 and the platform redelivers).",
+    )
     key_prefix: str = Field(default="tsunagu", description="Prefix of every Redis key.")
     conversation_ttl_seconds: int = Field(
         default=30 * 24 * 3600, description="How long an untouched conversation is kept."
@@ -312,6 +329,13 @@ class Settings(BaseSettings):
     def serves_metrics(self) -> bool:
         """Whether /metrics is served: with a token always, without one not in production."""
         return bool(self.metrics_token) or not self.production
+
+    @property
+    def replicas_to_wait_for(self) -> int:
+        """How many replicas must have a write before it is acknowledged (0: no waiting)."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_cluster else 0
 
     @property
     def embedded_redis(self) -> bool:

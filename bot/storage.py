@@ -1,36 +1,94 @@
-"""The Redis connection: a real server from `REDIS_URL`, or the embedded in-process one."""
+"""The Redis connection: a real server or cluster from `REDIS_URL`, or the embedded
+in-process one; and the names of every key.
+
+With `REDIS_CLUSTER=true` every process talks to a Redis Cluster through redis-py's cluster
+client. Nothing above this module knows which: every multi-key command and script touches
+one customer's keys (hash tag `{channel:user}`) or one inbox shard's (`Keys.inbox`), so it
+stays in one hash slot.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import fakeredis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+from redis.exceptions import ClusterError, NoScriptError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import StorageUnavailable
 
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 log = logging.getLogger("tsunagu.storage")
 
 # What "Redis is unreachable" looks like from inside the client: its own connection and
 # timeout errors, and the socket errors it lets through. Raised from a Redis call, an
-# `OSError` can only be about Redis, so here (and only here) it means storage.
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+# `OSError` can only be about Redis, so here (and only here) it means storage. On a cluster,
+# also a slot whose master is down and not yet replaced (CLUSTERDOWN, TRYAGAIN).
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError, ClusterError)
 
 _embedded_server: fakeredis.FakeServer | None = None
 
 
-def connect(redis_url: str | None, *, max_connections: int = 200) -> Redis:
-    """Return a client for `redis_url`, or for the embedded in-process server when it is None.
+def _unreachable(exc: BaseException) -> bool:
+    """True when `exc` says Redis cannot be reached now (as opposed to a wrong command)."""
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    # The cluster client's own word for "no node answers" (every node down, or none of the
+    # slot's); its other `RedisClusterException`s are programming errors, raised as such.
+    return isinstance(exc, RedisClusterException) and "cannot be connected" in str(exc)
+
+
+@dataclass(frozen=True)
+class ReplicaWait:
+    """How many replicas must have a write before it is acknowledged (`WAIT`), and for how
+    long to wait for them. Zero replicas: writes are acknowledged by the master alone."""
+
+    replicas: int = 0
+    timeout_ms: int = 500
+
+
+def connect(
+    redis_url: str | None,
+    *,
+    max_connections: int = 200,
+    cluster: bool = False,
+    replica_wait: ReplicaWait | None = None,
+) -> Redis:
+    """Return a client for `redis_url` (a cluster's node when `cluster`), or for the embedded
+    in-process server when it is None.
 
     The embedded server is shared by every client of this process, so the web API, the
     inbox worker and the FAQ watcher all see the same data, exactly as with a real server.
+    `replica_wait` is what `write_replicated` asks of this client's writes.
     """
+    wait = replica_wait or ReplicaWait()
+    if redis_url and cluster:
+        client = cast(
+            StorageCluster,
+            StorageCluster.from_url(
+                redis_url,
+                decode_responses=True,
+                health_check_interval=15,
+                max_connections=max_connections,
+                socket_connect_timeout=1,
+            ),
+        )
+        client.replica_wait = wait
+        # `RedisCluster` is typed apart from `Redis` but speaks the same commands.
+        return client  # type: ignore[return-value]
     if redis_url:
         # A burst waits (up to 5 s) for a free connection rather than failing at once.
         pool = BlockingConnectionPool.from_url(
@@ -40,7 +98,9 @@ def connect(redis_url: str | None, *, max_connections: int = 200) -> Redis:
             max_connections=max_connections,
             timeout=5,
         )
-        return StorageClient(connection_pool=pool)
+        server = StorageClient(connection_pool=pool)
+        server.replica_wait = wait
+        return server
     global _embedded_server
     if _embedded_server is None:
         _embedded_server = fakeredis.FakeServer()
@@ -52,9 +112,21 @@ def connect(redis_url: str | None, *, max_connections: int = 200) -> Redis:
     return fakeredis.FakeAsyncRedis(server=_embedded_server, decode_responses=True)
 
 
+def connect_with(settings: Settings) -> Redis:
+    """`connect` as the settings say: `REDIS_URL`, `REDIS_CLUSTER`, the replicas to wait for."""
+    return connect(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        cluster=settings.redis_cluster,
+        replica_wait=ReplicaWait(settings.replicas_to_wait_for, settings.redis_wait_timeout_ms),
+    )
+
+
 class StorageClient(Redis):
     """A Redis client whose every command raises `StorageUnavailable` when Redis is
     unreachable, so nothing above it needs to know how redis-py says so."""
+
+    replica_wait = ReplicaWait()
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """Run one command (scripts and blocking reads too)."""
@@ -81,6 +153,123 @@ class StoragePipeline(Pipeline):
             raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
 
 
+class StorageCluster(RedisCluster):
+    """The cluster client with `StorageClient`'s manners: `StorageUnavailable` whenever the
+    cluster cannot serve a command now (a node down, a failover under way)."""
+
+    replica_wait = ReplicaWait()
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run one command on the node of its slot (scripts and blocking reads too)."""
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except Exception as exc:
+            if _unreachable(exc):
+                raise StorageUnavailable(f"Redis Cluster unreachable: {exc!r}") from exc
+            raise
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        """A pipeline (commands of any slots; a transaction's in one slot) failing the same way."""
+        if shard_hint:
+            raise RedisClusterException("shard_hint is not supported in cluster mode")
+        # (redis-py's stubs call the pipeline abstract; its own `pipeline` makes them alike.)
+        return StorageClusterPipeline(self, transaction)  # type: ignore[abstract]
+
+
+class StorageClusterPipeline(ClusterPipeline):
+    """The pipeline of a `StorageCluster`."""
+
+    async def execute(
+        self, raise_on_error: bool = True, allow_redirections: bool = True
+    ) -> list[Any]:
+        """Send the buffered commands, grouped by node."""
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except Exception as exc:
+            if _unreachable(exc):
+                raise StorageUnavailable(f"Redis Cluster unreachable: {exc!r}") from exc
+            raise
+
+
+async def write_replicated(redis: Redis, key: str, queue: Callable[[Any], object]) -> list[Any]:
+    """Run the writes `queue` adds to a pipeline, all in the slot of `key`; with a
+    `ReplicaWait` on the client, return only once that many replicas have them.
+
+    Redis replicates asynchronously, so a master that dies can take writes it acknowledged
+    with it; a replica promoted in its place never saw them. `WAIT`, sent on the same
+    connection right after the writes, blocks until enough replicas have everything that
+    connection wrote. Fewer replicas within the timeout: `StorageUnavailable` (the write
+    may yet survive; whoever acknowledges nothing must then not acknowledge it either).
+    """
+    wait: ReplicaWait = getattr(redis, "replica_wait", None) or ReplicaWait()
+    async with redis.pipeline(transaction=False) as pipe:
+        queue(pipe)
+        if wait.replicas:
+            if isinstance(redis, RedisCluster):
+                # The node of the slot: a cluster pipeline sends each node's commands on
+                # one connection, so WAIT follows the writes it is about.
+                await redis.initialize()
+                node = redis.get_node_from_key(key)
+                pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=node)
+            else:
+                pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms)
+        try:
+            results = list(await pipe.execute())
+        except RedisClusterException as exc:
+            # A failover under way can move the slot between the write and its WAIT.
+            raise StorageUnavailable(f"Redis Cluster unreachable: {exc!r}") from exc
+    if not wait.replicas:
+        return results
+    acknowledged = int(results.pop())
+    if acknowledged < wait.replicas:
+        raise StorageUnavailable(
+            f"write to {key} reached {acknowledged} of {wait.replicas} replicas "
+            f"within {wait.timeout_ms} ms"
+        )
+    return results
+
+
+async def run_script_replicated(
+    redis: Redis, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+) -> Any:
+    """`script(keys, args)`, acknowledged as `write_replicated` acknowledges writes."""
+    wait: ReplicaWait = getattr(redis, "replica_wait", None) or ReplicaWait()
+    if not wait.replicas:
+        return await script(keys=keys, args=args)
+
+    def evalsha(pipe: Any) -> None:
+        # As a raw command: the cluster pipeline refuses its `evalsha` method, not EVALSHA.
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    try:
+        return (await write_replicated(redis, keys[0], evalsha))[0]
+    except NoScriptError:
+        # A node that never ran it (or was restarted): load it everywhere, then again.
+        await redis.script_load(script.script)
+        return (await write_replicated(redis, keys[0], evalsha))[0]
+
+
+@functools.cache
+def shard_tag(partition: int, partitions: int) -> str:
+    """The hash tag of one inbox shard: one whose slot lies in the shard's own share of the
+    16,384 slots (`partition`/`partitions` of the way along).
+
+    A cluster created by `redis-cli --cluster create` gives each master an equal run of
+    slots, so shards laid out this way spread over the masters as evenly as they divide.
+    The tag is the first of `<partition>`, `<partition>.1`, `<partition>.2`, ... that lands
+    there: the same in every process.
+    """
+    low = partition * REDIS_CLUSTER_HASH_SLOTS // partitions
+    high = (partition + 1) * REDIS_CLUSTER_HASH_SLOTS // partitions
+    candidate, attempt = str(partition), 0
+    while not low <= key_slot(candidate.encode()) < high:
+        attempt += 1
+        candidate = f"{partition}.{attempt}"
+    return candidate
+
+
 @dataclass(frozen=True)
 class Keys:
     """Names of every Redis key, in one place.
@@ -90,6 +279,7 @@ class Keys:
     """
 
     prefix: str = "tsunagu"
+    partitions: int = 16  # inbox shards (`INBOX_PARTITIONS`): their tags depend on it
 
     def conversation(self, customer_key: str) -> str:
         """The live conversation of one customer (a JSON document)."""
@@ -132,12 +322,13 @@ class Keys:
         return f"{self.prefix}:outbound:failed"
 
     def inbox(self, partition: int) -> str:
-        """One shard of the inbox stream."""
-        return f"{self.prefix}:inbox:{{{partition}}}"
+        """One shard of the inbox stream (its tag spreads the shards over a cluster's
+        masters: `shard_tag`)."""
+        return f"{self.prefix}:inbox:{{{shard_tag(partition, self.partitions)}}}"
 
     def inbox_lease(self, partition: int) -> str:
         """Which worker owns one inbox shard right now."""
-        return f"{self.prefix}:inbox:{{{partition}}}:lease"
+        return f"{self.prefix}:inbox:{{{shard_tag(partition, self.partitions)}}}:lease"
 
     def inbox_dead(self) -> str:
         """Events that failed every attempt, kept for a person to look at."""

@@ -201,10 +201,10 @@ async def test_events_delivered_by_a_read_whose_reply_was_lost_are_handled_first
         await inbox.put(event("alice", 0))
         await eventually(lambda: handled == ["alice-0"], what="the worker is reading")
         async with redis_client.pipeline(transaction=True) as pipe:
-            pipe.xadd(keys.inbox(0), {"event": event("alice", 1).model_dump_json()})
-            pipe.xadd(keys.inbox(0), {"event": event("alice", 2).model_dump_json()})
+            pipe.xadd(inbox.keys.inbox(0), {"event": event("alice", 1).model_dump_json()})
+            pipe.xadd(inbox.keys.inbox(0), {"event": event("alice", 2).model_dump_json()})
             # The read whose reply was lost: delivered to the worker, never seen by it.
-            pipe.xreadgroup(GROUP, worker.worker_id, {keys.inbox(0): ">"}, count=1)
+            pipe.xreadgroup(GROUP, worker.worker_id, {inbox.keys.inbox(0): ">"}, count=1)
             await pipe.execute()
         await inbox.put(event("alice", 3))
         await eventually(lambda: len(handled) >= 4, what="every event handled")

@@ -26,7 +26,7 @@ from bot.outbound import OutboundRetries, RetryPolicy
 from bot.ports import PanelSource, ReadReceipts
 from bot.records import RecordStore
 from bot.settings import Settings
-from bot.storage import Keys, connect
+from bot.storage import Keys, connect_with
 from bot.store.conversations import RedisConversationStore
 from bot.survey_webhook import SurveyWebhook
 from bot.texts import Texts
@@ -50,12 +50,8 @@ class Runtime:
     ):
         self.settings = settings
         self.clock = clock  # every part that acts on the time of day reads this one
-        self.redis = (
-            redis
-            if redis is not None
-            else connect(settings.redis_url, max_connections=settings.redis_max_connections)
-        )
-        self.keys = Keys(settings.key_prefix)
+        self.redis = redis if redis is not None else connect_with(settings)
+        self.keys = Keys(settings.key_prefix, settings.inbox_partitions)
         self.faq = FaqLibrary(settings.faq_dir, settings.match_settings())
         self.texts = Texts.from_file(settings.texts_file, shop=settings.shop_name)
         self.inbox = Inbox(self.redis, self.keys, settings.inbox_partitions)

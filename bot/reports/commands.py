@@ -21,7 +21,7 @@ from bot.reports.render import report_csv, report_text
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.reports.source import report_from_store
 from bot.settings import Settings
-from bot.storage import Keys, connect
+from bot.storage import Keys, connect_with
 
 T = TypeVar("T")
 # Opens the configured channels' panels on a Redis connection (their clients closed after).
@@ -44,10 +44,9 @@ def with_records_and_redis(
     """Run `work` on the record store at REDIS_URL and its connection, closing it after."""
     if not settings.redis_url:
         raise click.ClickException(EMBEDDED_HINT)
-    url = settings.redis_url
 
     async def run() -> T:
-        redis = connect(url)
+        redis = connect_with(settings)
         try:
             store = RecordStore(
                 redis, Keys(settings.key_prefix), retention_days=settings.records_retention_days

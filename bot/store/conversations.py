@@ -13,7 +13,7 @@ from bot.conversation import (
     StoredEvent,
     TranscriptEntry,
 )
-from bot.storage import Keys
+from bot.storage import Keys, run_script_replicated
 from bot.store.scripts import load_script
 
 TRANSCRIPT_CAP = 200
@@ -95,7 +95,11 @@ class RedisConversationStore:
         ttl = self.ttl_of(conversation)
         step.effects.conversation_id = conversation.id
         before = await self.load(key) if conversation.state is ConversationState.CLOSED else None
-        result = await self._commit(
+        # Replicated before anything is sent: a failover must not forget a decision whose
+        # replies went out, or the replay would decide (and say) it again.
+        result = await run_script_replicated(
+            self._redis,
+            self._commit,
             keys=[
                 self._keys.conversation(key),
                 self._keys.transcript(key),

@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
 from bot.model import Channel, Outgoing
+from bot.storage import write_replicated
 from channels.line.client import LineApi
 from channels.line.cost import SendCounter, is_optional, reason_of
 from channels.line.keys import LineKeys
@@ -127,7 +128,12 @@ class LineSender:
         """True: the token is ours, for this call. False: this same call took it before
         (a replay after a crash; did that reply go out?). None: not ours to use."""
         key = self.keys.reply_token(token)
-        if await self.redis.set(key, call_id, nx=True, ex=TOKEN_MARKER_SECONDS):
+        # Replicated before the reply: were a failover to forget that the token was taken,
+        # a replay would take it afresh, be refused by LINE and push the messages again.
+        [taken] = await write_replicated(
+            self.redis, key, lambda pipe: pipe.set(key, call_id, nx=True, ex=TOKEN_MARKER_SECONDS)
+        )
+        if taken:
             return True
         return False if await self.redis.get(key) == call_id else None
 
