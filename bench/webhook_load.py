@@ -1,6 +1,7 @@
 """LINE webhook load: what the app acknowledges and answers, next to a bare baseline.
 
     .venv/bin/python bench/webhook_load.py [--rates 50,100,150,200] [--seconds 5] [--line-delay 2]
+                                           [--cluster]
 
 Needs a Redis server (REDIS_URL, default redis://127.0.0.1:6379/0); uses a key prefix of
 its own and deletes it afterwards. Everything listens on loopback.
@@ -14,6 +15,11 @@ to end (webhook sent → reply recorded by the fake LINE platform) p50 and p99, 
 ratio of the app's acknowledgement rate to the baseline's. With `--line-delay`, every call
 to the fake LINE (profile, reply, push) takes that many seconds more: a slow LINE should
 cost each answer that delay, not hold up the acknowledgements or the other customers.
+
+With `--cluster`, the same table on a local Redis Cluster (three masters, three replicas,
+in a temporary folder, stopped afterwards) with `REDIS_CLUSTER=true`: every event and every
+decision is then acknowledged only once a replica has it (set `REDIS_WAIT_REPLICAS=0` to
+see what that costs).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -135,7 +142,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def wait_port(port: int, timeout: float = 30.0) -> None:
+def wait_port(port: int, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as sock:
@@ -202,12 +209,33 @@ async def measure(
     return figures
 
 
-async def bench(rates: list[float], seconds: float, line_delay: float = 0.0) -> None:
+async def bench_on_cluster(rates: list[float], seconds: float, line_delay: float = 0.0) -> None:
+    """`bench` on a local Redis Cluster started for the run, and stopped (with its folder)
+    whatever happens."""
+    from tests.cluster import LocalCluster
+
+    local = LocalCluster(Path(tempfile.mkdtemp(prefix="tsunagu-bench-")))
+    try:
+        await asyncio.to_thread(local.start)
+        await bench(rates, seconds, line_delay, redis_url=local.url, cluster=True)
+    finally:
+        local.stop()
+        shutil.rmtree(local.directory, ignore_errors=True)
+
+
+async def bench(
+    rates: list[float],
+    seconds: float,
+    line_delay: float = 0.0,
+    *,
+    redis_url: str | None = None,
+    cluster: bool = False,
+) -> None:
     import redis.asyncio as aioredis
 
     from channels.line.fake_platform import FakeLinePlatform
 
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis_url = redis_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     secret, token = "bench-secret-" + uuid.uuid4().hex, "bench-token-" + uuid.uuid4().hex
     platform = await FakeLinePlatform(channel_secret=secret, access_token=token).start()
@@ -245,6 +273,7 @@ async def bench(rates: list[float], seconds: float, line_delay: float = 0.0) -> 
         "LINE_API_BASE_URL": platform.base_url,
         "LINE_DATA_API_BASE_URL": platform.base_url,
         "PYTHONPATH": str(ROOT),
+        "REDIS_CLUSTER": "true" if cluster else "false",
     }
     cli = ["-c", "from bot.composition.cli import main; main()"]
     try:
@@ -268,13 +297,17 @@ async def bench(rates: list[float], seconds: float, line_delay: float = 0.0) -> 
                     stop(process)
     finally:
         await platform.stop()
-        client = aioredis.Redis.from_url(redis_url)
-        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            await client.delete(key)
-        await client.aclose()
+        if not cluster:  # (a cluster goes away whole)
+            client = aioredis.Redis.from_url(redis_url)
+            async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                await client.delete(key)
+            await client.aclose()
 
     baseline = {rate: f["acked_per_s"] for name, rate, f in rows if name == "baseline"}
     slow = f", every LINE call {line_delay:g} s" if line_delay else ""
+    if cluster:
+        waits = os.environ.get("REDIS_WAIT_REPLICAS", "1")
+        slow += f", on a local Redis Cluster (3 masters, 3 replicas, WAIT {waits})"
     print(f"\nLINE webhooks, {seconds:g} s per rate{slow}, on {os.cpu_count()} CPUs\n")
     print("| setup | offered/s | acked/s | vs baseline | ack p50 ms | ack p99 ms "
           "| reply p50 ms | reply p99 ms | replied | not 2xx |")  # fmt: skip
@@ -299,6 +332,9 @@ def main() -> None:
     parser.add_argument(
         "--line-delay", type=float, default=0.0, help="seconds every fake LINE call takes"
     )
+    parser.add_argument(
+        "--cluster", action="store_true", help="on a local Redis Cluster started for the run"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -308,7 +344,10 @@ def main() -> None:
         asyncio.run(load(args.load, args.secret, args.rate, args.seconds, Path(args.out)))
         return
     rates = [float(r) for r in args.rates.split(",")]
-    asyncio.run(bench(rates, args.seconds, args.line_delay))
+    if args.cluster:
+        asyncio.run(bench_on_cluster(rates, args.seconds, args.line_delay))
+    else:
+        asyncio.run(bench(rates, args.seconds, args.line_delay))
 
 
 if __name__ == "__main__":
