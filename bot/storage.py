@@ -46,6 +46,12 @@ def _unreachable(exc: BaseException) -> bool:
     """True when `exc` says Redis cannot be reached now (as opposed to a wrong command)."""
     if isinstance(exc, _UNREACHABLE):
         return True
+    # A connection the peer closed, written to again, can leak the transport's own errors
+    # instead of a ConnectionError (redis/redis-py#4287: "'NoneType' object has no attribute
+    # 'writelines'", "the handler is closed"); they mean the same and must not become a 500.
+    if isinstance(exc, AttributeError | TypeError | RuntimeError):
+        text = str(exc)
+        return "'NoneType' object" in text or "handler is closed" in text
     # The cluster client's own word for "no node answers" (every node down, or none of the
     # slot's); its other `RedisClusterException`s are programming errors, raised as such.
     return isinstance(exc, RedisClusterException) and "cannot be connected" in str(exc)
@@ -132,8 +138,10 @@ class StorageClient(Redis):
         """Run one command (scripts and blocking reads too)."""
         try:
             return await super().execute_command(*args, **options)
-        except _UNREACHABLE as exc:
-            raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
+        except Exception as exc:
+            if _unreachable(exc):
+                raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
+            raise
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         """A pipeline whose `execute` fails the same way."""
@@ -149,8 +157,10 @@ class StoragePipeline(Pipeline):
         """Send the buffered commands."""
         try:
             return await super().execute(raise_on_error)
-        except _UNREACHABLE as exc:
-            raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
+        except Exception as exc:
+            if _unreachable(exc):
+                raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
+            raise
 
 
 class StorageCluster(RedisCluster):
