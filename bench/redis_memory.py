@@ -6,8 +6,8 @@ Starts a private `redis-server` (no persistence, a free loopback port, stopped a
 then plays `--customers` web customers through the real runtime: each opens a conversation,
 asks two FAQ questions and says it is solved (the bot answers, asks "Did this solve it?",
 then the CES question). Prints `INFO memory`'s growth, the sum of `MEMORY USAGE` over the
-keys by kind, and the bytes Redis received and sent (`INFO stats`) per conversation and
-per 1,000 conversations.
+keys by kind, the bytes Redis received and sent (`INFO stats`), and the CPU time Redis
+(`INFO cpu`) and this process spent per event.
 """
 
 from __future__ import annotations
@@ -96,9 +96,15 @@ def main() -> None:
         before_memory = int(client.info("memory")["used_memory"])
         stats = client.info("stats")
         before_in, before_out = stats["total_net_input_bytes"], stats["total_net_output_bytes"]
-        began = time.monotonic()
+        redis_cpu = client.info("cpu")
+        began, cpu_began = time.monotonic(), time.process_time()
         asyncio.run(play(f"redis://127.0.0.1:{port}/0", args.customers))
-        took = time.monotonic() - began
+        took, app_cpu = time.monotonic() - began, time.process_time() - cpu_began
+        cpu_after = client.info("cpu")
+        redis_cpu_s = sum(
+            float(cpu_after[name]) - float(redis_cpu[name])
+            for name in ("used_cpu_user", "used_cpu_sys")
+        )
         stats = client.info("stats")
         net_in = stats["total_net_input_bytes"] - before_in
         net_out = stats["total_net_output_bytes"] - before_out
@@ -127,6 +133,10 @@ def main() -> None:
     print(f"| INFO used_memory growth | | {used / n:,.0f} | {used / n / 1000:.2f} |")
     per_event = f"{net_in / events:,.0f} B in, {net_out / events:,.0f} B out"
     print(f"\nnetwork: {per_event} of Redis per event")
+    print(
+        f"CPU per event: Tsunagu (inbox, worker, dispatcher, FAQ; no HTTP) "
+        f"{app_cpu * 1000 / events:.2f} ms, Redis {redis_cpu_s * 1000 / events:.3f} ms"
+    )
 
 
 if __name__ == "__main__":
