@@ -13,6 +13,7 @@ Counts for the reports that do not name anyone (Prometheus counters) stay.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import re
@@ -23,7 +24,9 @@ from typing import cast
 import click
 from redis.asyncio import Redis
 
+from bot.actor import Actor
 from bot.identity import Identities
+from bot.privacy.audit import AuditLog
 from bot.records import CUSTOMER_STREAMS
 from bot.storage import Keys
 
@@ -207,14 +210,33 @@ async def forget_linked_customer(
     ]
 
 
+def _login_name() -> str:
+    """Who runs the command, as the system knows them (`unknown` in a bare container)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
 @click.command()
 @click.argument("customer_key")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--linked", is_flag=True, help="Erase every identity linked with this one too (one customer)."
 )
-def forget(customer_key: str, yes: bool, linked: bool) -> None:
-    """Erase one customer's data (a deletion request), e.g. `tsunagu forget line:U123…`."""
+@click.option(
+    "--by",
+    default=_login_name,
+    show_default="your login name",
+    help="Who erases (written to the audit log as admin:<name>).",
+)
+@click.option(
+    "--reason", default="deletion request", show_default=True, help="Why (for the audit log)."
+)
+def forget(customer_key: str, yes: bool, linked: bool, by: str, reason: str) -> None:
+    """Erase one customer's data (a deletion request), e.g. `tsunagu forget line:U123…`.
+
+    The erasure is written to the audit log (`tsunagu audit`), once per customer erased."""
     import asyncio
 
     from bot.logs import configure_logging
@@ -222,7 +244,7 @@ def forget(customer_key: str, yes: bool, linked: bool) -> None:
     from bot.storage import connect_with
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, mask=settings.pii_mask_logs)
     if settings.embedded_redis:
         raise click.ClickException("set REDIS_URL: the embedded Redis keeps nothing to erase")
     if not _CUSTOMER_KEY.match(customer_key):
@@ -235,10 +257,15 @@ def forget(customer_key: str, yes: bool, linked: bool) -> None:
         keys, ttl = Keys(settings.key_prefix), settings.web_token_ttl_seconds
         try:
             if linked:
-                return await forget_linked_customer(
+                done = await forget_linked_customer(
                     redis, keys, customer_key, token_ttl_seconds=ttl
                 )
-            return [await forget_customer(redis, keys, customer_key, token_ttl_seconds=ttl)]
+            else:
+                done = [await forget_customer(redis, keys, customer_key, token_ttl_seconds=ttl)]
+            audit = AuditLog(redis, keys, retention_days=settings.audit_retention_days)
+            for gone in done:
+                await audit.write(Actor.admin(by), "forget", reason, customer_key=gone.customer_key)
+            return done
         finally:
             await redis.aclose()
 

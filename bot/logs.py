@@ -8,6 +8,8 @@ import re
 import sys
 import time
 
+from bot.privacy.logs import MaskPersonalData
+
 # Attributes every LogRecord has; anything else came from `extra=` and is worth printing.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
@@ -81,8 +83,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Send every `tsunagu.*` and server log line to stderr in the chosen format."""
+def configure_logging(level: str = "INFO", fmt: str = "json", *, mask: bool = True) -> None:
+    """Send every `tsunagu.*` and server log line to stderr in the chosen format, with
+    personal data masked unless `mask` is False (`PII_MASK_LOGS`)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "auto":
         fmt = "text" if sys.stderr.isatty() else "json"
@@ -91,6 +94,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     else:
         handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactSecrets())
+    if mask:
+        handler.addFilter(MaskPersonalData())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -14,7 +14,7 @@ sent beside FAQ suggestions (used, edited or ignored); their free texts are clip
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Literal, TypeVar, cast
 
 from pydantic import BaseModel, Field, field_validator
@@ -302,7 +302,11 @@ class RecordStore:
         retention_days: float,
         max_entries: int = 200_000,
         clock: Clock = SYSTEM_CLOCK,
+        shown: Callable[[BaseModel], BaseModel] | None = None,
     ):
+        """`shown` turns each record read into what readers may see (personal data masked:
+        `bot.privacy.records.masked_record`); records are stored as given."""
+        self._shown = shown
         self._redis = redis
         self._prefix = keys.prefix
         self._retention_ms = int(retention_days * 86_400_000)
@@ -356,7 +360,8 @@ class RecordStore:
                 await self._redis.xrange(stream, min=start, max=end, count=500),
             )
             for _, fields in entries:
-                yield kind.model_validate_json(fields["r"])
+                record = kind.model_validate_json(fields["r"])
+                yield cast(Record, self._shown(record)) if self._shown else record
             if len(entries) < 500:
                 return
             start = "(" + entries[-1][0]

@@ -204,6 +204,31 @@ class Settings(BaseSettings):
         "unanswered messages); the oldest go first.",
     )
 
+    # Personal data (docs/security.md)
+    pii_mask_slack: bool = Field(
+        default=True,
+        description="Mask phone numbers, e-mail and postal addresses, card-like numbers and "
+        "My Numbers in everything the Slack desk posts (escalations, relayed messages, "
+        "low-score alerts, suggestions).",
+    )
+    pii_mask_console: bool = Field(
+        default=True,
+        description="Mask them in the agent console for agents who do not hold the "
+        "conversation (its holder sees the original, and that view is audited).",
+    )
+    pii_mask_logs: bool = Field(default=True, description="Mask them in the log.")
+    pii_mask_reports: bool = Field(
+        default=True,
+        description="Mask them in the reports: /admin, its downloads, `tsunagu report` and "
+        "`tsunagu faq learn` (unanswered questions, comments, customers' phrasings).",
+    )
+    audit_retention_days: float = Field(
+        default=3 * 365,
+        gt=0,
+        description="How long the audit log (who viewed, exported or erased a customer's "
+        "data) is kept.",
+    )
+
     # Inbox
     run_worker: bool = Field(
         default=True, description="Run an inbox worker inside the web process as well."

@@ -178,6 +178,7 @@ def create_app(
             help_store=help_store if settings.help_center else None,
             archive=rt.archive,
             panels=rt.panels,
+            audit=rt.audit,
         )
     )
     return app

@@ -14,6 +14,7 @@ from bot.faq.commands import faq
 from bot.forget import forget
 from bot.logs import configure_logging
 from bot.ports import PanelSource
+from bot.privacy.cli import audit
 from bot.reports.commands import demo, report_command
 from bot.settings import Settings, get_settings
 from channels.line.cli import line
@@ -50,7 +51,7 @@ def serve(host: str | None, port: int | None, demo_data: bool) -> None:
     from bot.serving import uvicorn_config
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, mask=settings.pii_mask_logs)
     app = create_app(settings, demo_data=demo_data)
     config = uvicorn_config(app, settings, host=host or settings.host, port=port or settings.port)
     uvicorn.Server(config).run()
@@ -67,7 +68,7 @@ def worker(burst: bool) -> None:
     from bot.composition.runtime import Runtime
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, mask=settings.pii_mask_logs)
     if settings.embedded_redis:
         raise click.ClickException(
             "a separate worker needs a shared Redis: set REDIS_URL "
@@ -96,3 +97,4 @@ main.add_command(line)
 main.add_command(report_command(_channel_panels))
 main.add_command(demo)
 main.add_command(forget)
+main.add_command(audit)

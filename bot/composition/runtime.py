@@ -24,6 +24,8 @@ from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
 from bot.outbound import OutboundRetries, RetryPolicy
 from bot.ports import PanelSource, ReadReceipts
+from bot.privacy.audit import AuditLog
+from bot.privacy.records import masked_record
 from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys, connect_with
@@ -69,6 +71,10 @@ class Runtime:
             retention_days=settings.records_retention_days,
             max_entries=settings.records_max_entries,
             clock=clock,
+            shown=masked_record if settings.pii_mask_reports else None,
+        )
+        self.audit = AuditLog(
+            self.redis, self.keys, retention_days=settings.audit_retention_days, clock=clock
         )
         self.timers = Timers(self.redis, self.keys)
         self.archive = ConversationArchive(

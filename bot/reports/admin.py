@@ -27,6 +27,7 @@ from bot.clock import now_in
 from bot.faq import FaqLibrary
 from bot.faq.proposal import render_proposal
 from bot.ports import PanelSource
+from bot.privacy.audit import ADMIN_TOKEN, Action, AuditLog
 from bot.records import RecordStore, SurveyResponse
 from bot.reports.compute import local_timezone, period_for_days
 from bot.reports.model import Period, Report
@@ -69,13 +70,20 @@ def build_admin_router(
     help_store: ViewCounts | None = None,
     archive: ConversationArchive | None = None,
     panels: Sequence[PanelSource] = (),
+    audit: AuditLog | None = None,
 ) -> APIRouter:
     """Routes of /admin. The page holds no data; everything under /admin/api needs the token.
 
     `require_admin` is a FastAPI dependency that refuses requests without the admin token;
     `help_store` (when the help center is on) adds its section to the report, `panels` the
-    configured channels' cards (LINE's message cost).
+    configured channels' cards (LINE's message cost); `audit` records each look at and
+    download of customers' data.
     """
+
+    async def exported(what: str) -> None:
+        if audit is not None:
+            await audit.write(ADMIN_TOKEN, "export", what)
+
     router = APIRouter(prefix="/admin", tags=["reports"])
     api = APIRouter(prefix="/api", dependencies=[Depends(require_admin)])
 
@@ -98,6 +106,7 @@ def build_admin_router(
             )
         ]
         name = f"tsunagu-surveys-{now_in(records.clock, tz):%Y%m%d}-{days}d.csv"
+        await exported(f"/admin download {name}: survey answers with customers' comments")
         return Response(
             # A byte-order mark lets spreadsheet programs read the Japanese as UTF-8.
             "\ufeff" + responses_csv(answers, tz),
@@ -114,6 +123,7 @@ def build_admin_router(
         proposal = await learn_from_store(records, faq, _last_days(records, days))
         tz = (proposal.until.tzinfo if proposal.until else None) or local_timezone()
         name = f"faq_proposal-{now_in(records.clock, tz):%Y%m%d}-{days}d.yaml"
+        await exported(f"/admin download {name}: customers' phrasings")
         return Response(
             render_proposal(proposal, name),
             media_type="application/yaml; charset=utf-8",
@@ -124,7 +134,7 @@ def build_admin_router(
         )
 
     if archive is not None:
-        _conversation_routes(api, archive, records)
+        _conversation_routes(api, archive, records, audit)
 
     async def page() -> HTMLResponse:
         html, headers = _page()
@@ -195,21 +205,39 @@ def _csv_download(items: list[ArchivedConversation], name: str) -> Response:
 
 
 def _conversation_routes(
-    api: APIRouter, archive: ConversationArchive, records: RecordStore
+    api: APIRouter, archive: ConversationArchive, records: RecordStore, audit: AuditLog | None
 ) -> None:
-    """/admin/api/conversations: search, one conversation, and both as JSON or CSV."""
+    """/admin/api/conversations: search, one conversation, and both as JSON or CSV.
+
+    Each is a look at (or a download of) customers' own words: written to `audit`."""
+
+    async def audited(action: Action, what: str, items: list[ArchivedConversation]) -> None:
+        if audit is None:
+            return
+        for item in items:
+            await audit.write(
+                ADMIN_TOKEN,
+                action,
+                what,
+                customer_key=item.customer_key,
+                conversation_id=item.conversation_id,
+            )
 
     @api.get("/conversations", response_model=ConversationList)
     async def conversations(query: Search) -> ConversationList:
         """Conversations by text, channel, dates, CES score, agent and outcome."""
-        return ConversationList(conversations=await archive.search(query))
+        found = await archive.search(query)
+        await audited("view", "/admin conversation search", found)
+        return ConversationList(conversations=found)
 
     @api.get("/conversations.csv", response_class=Response)
     async def conversations_csv(query: Search) -> Response:
         """The same search as CSV: one row per transcript line."""
         found = await archive.search(query)
         stamp = now_in(records.clock, local_timezone())
-        return _csv_download(found, f"tsunagu-conversations-{stamp:%Y%m%d-%H%M}.csv")
+        name = f"tsunagu-conversations-{stamp:%Y%m%d-%H%M}.csv"
+        await audited("export", f"/admin download {name}: transcripts", found)
+        return _csv_download(found, name)
 
     async def one(conversation_id: str) -> ArchivedConversation:
         item = await archive.get(conversation_id)
@@ -221,9 +249,13 @@ def _conversation_routes(
     async def conversation_csv(conversation_id: str) -> Response:
         """One conversation's transcript as CSV."""
         item = await one(conversation_id)
-        return _csv_download([item], f"tsunagu-conversation-{item.conversation_id}.csv")
+        name = f"tsunagu-conversation-{item.conversation_id}.csv"
+        await audited("export", f"/admin download {name}: transcript", [item])
+        return _csv_download([item], name)
 
     @api.get("/conversations/{conversation_id}", response_model=ArchivedConversation)
     async def conversation(conversation_id: str) -> ArchivedConversation:
         """One conversation across channels: transcript, FAQ tried, handoff, survey."""
-        return await one(conversation_id)
+        item = await one(conversation_id)
+        await audited("view", "/admin conversation", [item])
+        return item

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from bot.faq import FaqLibrary, FaqLoadError
 from bot.helpcenter.store import HelpCenterStore
 from bot.ports import PanelSource
+from bot.privacy.records import masked_record
 from bot.records import RecordStore
 from bot.reports.compute import local_timezone, period_between, period_for_days
 from bot.reports.model import Period, Report
@@ -49,7 +50,10 @@ def with_records_and_redis(
         redis = connect_with(settings)
         try:
             store = RecordStore(
-                redis, Keys(settings.key_prefix), retention_days=settings.records_retention_days
+                redis,
+                Keys(settings.key_prefix),
+                retention_days=settings.records_retention_days,
+                shown=masked_record if settings.pii_mask_reports else None,
             )
             return await work(store, redis)
         finally:

@@ -26,6 +26,7 @@ from bot.store.conversations import RedisConversationStore
 from channels.slack.desk import SlackDesk
 from channels.slack.errors import TypedDesk
 from channels.slack.events import register
+from channels.slack.masking import desk_client
 from channels.slack.sender import SlackSender
 from channels.slack.settings import SlackSettings
 from channels.slack.users import SlackUsers
@@ -71,7 +72,7 @@ class SlackChannel:
             self.client, parts.redis, parts.keys, ttl_seconds=core.dedupe_ttl_seconds
         )
         self.desk = SlackDesk(
-            self.client,
+            desk_client(self.client, mask=core.pii_mask_slack),
             parts.redis,
             key_prefix=parts.keys.prefix,
             handoff_channel=self.settings.handoff_channel,

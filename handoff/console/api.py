@@ -18,6 +18,7 @@ from bot.conversation import Conversation, ConversationState
 from bot.ports import ReadReceipts
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound, new_action_id
 from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
+from handoff.console.privacy import ConsolePrivacy
 from handoff.console.schemas import (
     CLIENT_ID_PATTERN,
     CUSTOMER_KEY_PATTERN,
@@ -108,12 +109,14 @@ def build_router(
     auth: ConsoleAuth,
     views: ConsoleViews,
     agents: AgentActions,
+    privacy: ConsolePrivacy,
     *,
     read_receipts: Sequence[ReadReceipts] = (),
 ) -> APIRouter:
     """The `/agent` page and `/agent/api/*` routes, bound to this process's parts.
 
-    `read_receipts`: channels told when an agent opens a conversation (LINE's 既読)."""
+    `privacy`: what each agent may see of a conversation; `read_receipts`: channels told
+    when an agent opens a conversation (LINE's 既読)."""
     router = APIRouter(prefix="/agent")
     api = APIRouter(prefix="/api", tags=["agent console"])
 
@@ -145,7 +148,7 @@ def build_router(
     @api.get("/queue", response_model=QueueView, responses={304: {"description": "Unchanged."}})
     async def queue(request: Request, _: Annotated[Agent, Depends(current_agent)]) -> Response:
         """Waiting customers in serving order, and the conversations agents hold (poll it)."""
-        return _json(request, await views.queue_view())
+        return _json(request, privacy.queue(await views.queue_view()))
 
     @api.get(
         "/conversations/{customer_key}",
@@ -155,16 +158,19 @@ def build_router(
     async def conversation(
         request: Request,
         customer_key: CustomerKey,
-        _: Annotated[Agent, Depends(current_agent)],
+        agent: Annotated[Agent, Depends(current_agent)],
         limit: Annotated[int, Query(ge=1, le=200)] = 200,
     ) -> Response:
         """One conversation: state, agent, transcript and the customer's earlier conversations.
 
-        A person has now seen the customer's messages: their channel may show it."""
-        found = await load(customer_key)
+        A person has now seen the customer's messages: their channel may show it. Personal
+        data is masked unless the agent holds the conversation (that view is written to
+        the audit log)."""
+        conv = await load(customer_key)
         for receipts in read_receipts:
             await receipts.seen_by_agent(customer_key)
-        return _json(request, await views.conversation_view(found, limit))
+        view = await views.conversation_view(conv, limit)
+        return _json(request, await privacy.conversation(view, conv, agent.actor))
 
     @api.post("/conversations/{customer_key}/claim", response_model=ActionDone, responses=_REFUSED)
     async def claim(

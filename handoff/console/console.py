@@ -10,12 +10,14 @@ from redis.asyncio import Redis
 from bot.conversation import DeskEvent
 from bot.identity import Identities
 from bot.ports import ReadReceipts
+from bot.privacy.audit import AuditLog
 from bot.settings import Settings
 from bot.storage import Keys
 from bot.store.conversations import RedisConversationStore
 from handoff.agents import AgentActions
 from handoff.console.api import build_router
 from handoff.console.auth import ConsoleAuth, log
+from handoff.console.privacy import ConsolePrivacy
 from handoff.console.views import ConsoleViews
 from handoff.queue import RedisHandoffQueue
 
@@ -30,6 +32,7 @@ class ConsoleParts(Protocol):
     queue: RedisHandoffQueue
     agents: AgentActions
     read_receipts: list[ReadReceipts]
+    audit: AuditLog
 
 
 def console_url(settings: Settings) -> str:
@@ -65,8 +68,9 @@ class AgentConsole:
             Identities(parts.redis, keys),
         )
         self._settings = settings
+        self.privacy = ConsolePrivacy(parts.audit, mask=settings.pii_mask_console)
         self.router: APIRouter = build_router(
-            self.auth, self.views, parts.agents, read_receipts=parts.read_receipts
+            self.auth, self.views, parts.agents, self.privacy, read_receipts=parts.read_receipts
         )
 
     async def start(self) -> None:
