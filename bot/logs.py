@@ -34,7 +34,8 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 doc[key] = value
         if record.exc_info:
-            doc["exception"] = self.formatException(record.exc_info)
+            # `exc_text` when a filter has already formatted (and masked) it.
+            doc["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 

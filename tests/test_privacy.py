@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from click.testing import CliRunner, Result
 from bot.actor import Actor
 from bot.clock import FixedClock
 from bot.forget import forget
+from bot.logs import JsonFormatter, TextFormatter
 from bot.model import Channel
 from bot.privacy.audit import AuditLog
 from bot.privacy.cli import audit
@@ -155,6 +157,11 @@ async def test_the_holder_sees_the_original_in_the_console_and_the_view_is_audit
         assert f"折り返しは{PHONE}にお願いします" in await transcript(CONSOLE_SATO)
         seen = await transcript(CONSOLE_TANAKA)
         assert PHONE not in seen and MASKED_PHONE in seen, "another agent: masked"
+        suggested = f"/agent/api/conversations/{key}/suggestions"
+        tanaka = (await http.get(suggested, headers=CONSOLE_TANAKA)).json()
+        assert tanaka["message"] == f"折り返しは{MASKED_PHONE}にお願いします"
+        sato = (await http.get(suggested, headers=CONSOLE_SATO)).json()
+        assert sato["message"] == f"折り返しは{PHONE}にお願いします"
 
     out = await _cli(audit, ["--customer", key, "--format", "json"], console_settings)
     entries = json.loads(out.output)
@@ -250,6 +257,17 @@ def test_log_lines_are_masked(caplog: pytest.LogCaptureFixture) -> None:
     [record] = caplog.records
     assert record.getMessage() == f"customer wrote call {MASKED_PHONE}"
     assert record.__dict__["text"] == f"mail {MASKED_EMAIL}"
+
+
+def test_tracebacks_in_the_log_are_masked_in_both_formats() -> None:
+    try:
+        raise ValueError(f"bad input: {PHONE}")
+    except ValueError:
+        record = logging.LogRecord("tsunagu.x", logging.ERROR, "", 0, "failed", (), sys.exc_info())
+    assert MaskPersonalData().filter(record)
+    for formatter in (JsonFormatter(), TextFormatter()):
+        line = formatter.format(record)
+        assert MASKED_PHONE in line and PHONE not in line
 
 
 async def test_audit_entries_are_kept_for_the_retention_and_filed_at_the_clock(

@@ -154,7 +154,9 @@ def create_app(
     if rt.slack is not None:
         app.include_router(rt.slack.router)
     app.include_router(rt.console.router)
-    app.include_router(build_suggestions_router(rt.console.auth, rt.store, rt.faq, rt.records))
+    app.include_router(
+        build_suggestions_router(rt.console.auth, rt.store, rt.faq, rt.records, rt.console.privacy)
+    )
     help_store = HelpCenterStore(
         rt.redis, rt.keys, rt.records, retention_days=settings.records_retention_days
     )

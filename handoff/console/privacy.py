@@ -13,6 +13,7 @@ from bot.flow.agent_turn import holds
 from bot.privacy.audit import AuditLog
 from bot.privacy.mask import mask_personal_data
 from handoff.console.schemas import ConversationView, QueueView
+from handoff.suggestions import Suggestions
 
 
 class ConsolePrivacy:
@@ -36,6 +37,17 @@ class ConsolePrivacy:
             for line in view.transcript
         ]
         return view.model_copy(update={"transcript": transcript})
+
+    def suggestions(
+        self, found: Suggestions, conversation: Conversation, viewer: Actor | None
+    ) -> Suggestions:
+        """The FAQ suggestions with the customer's message as `viewer` may see it (the
+        holder's look at the original is audited with the conversation's view)."""
+        if not self._mask or not found.message:
+            return found
+        if viewer is not None and holds(conversation, viewer):
+            return found
+        return found.model_copy(update={"message": mask_personal_data(found.message)})
 
     def queue(self, view: QueueView) -> QueueView:
         """The queue with the customers' latest words masked (it is everyone's view)."""

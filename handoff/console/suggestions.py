@@ -20,6 +20,7 @@ from bot.faq import FaqLibrary
 from bot.records import RecordStore, SuggestionOutcome
 from bot.store.conversations import RedisConversationStore
 from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
+from handoff.console.privacy import ConsolePrivacy
 from handoff.console.schemas import CUSTOMER_KEY_PATTERN
 from handoff.suggestions import Suggestions, suggestion_record, suggestions_for
 
@@ -41,7 +42,11 @@ class SuggestionReport(BaseModel):
 
 
 def build_suggestions_router(
-    auth: ConsoleAuth, store: RedisConversationStore, faq: FaqLibrary, records: RecordStore
+    auth: ConsoleAuth,
+    store: RedisConversationStore,
+    faq: FaqLibrary,
+    records: RecordStore,
+    privacy: ConsolePrivacy,
 ) -> APIRouter:
     """The suggestion routes under `/agent/api`, for any signed-in agent."""
     router = APIRouter(prefix="/agent/api", tags=["agent console"])
@@ -60,9 +65,12 @@ def build_suggestions_router(
         "/conversations/{customer_key}/suggestions",
         responses={404: {"description": "No live conversation for that customer."}},
     )
-    async def suggestions(customer_key: CustomerKey, _: SignedIn) -> Suggestions:
-        """The FAQ answers for the customer's newest message, best first, with scores."""
-        return await suggestions_for(store, faq, await load(customer_key))
+    async def suggestions(customer_key: CustomerKey, agent: SignedIn) -> Suggestions:
+        """The FAQ answers for the customer's newest message, best first, with scores (the
+        message masked for agents who do not hold the conversation)."""
+        conversation = await load(customer_key)
+        found = await suggestions_for(store, faq, conversation)
+        return privacy.suggestions(found, conversation, agent.actor)
 
     @router.post(
         "/conversations/{customer_key}/suggestions/outcome",
