@@ -25,25 +25,21 @@ Kind = Literal["phone", "email", "postal_code", "card", "my_number"]
 MASK = "•"  # not `*`: Slack's mrkdwn would read asterisks as bold
 
 # Characters customers type between digit groups that mean a hyphen.
-_DASHES = frozenset("‐‑‒–—―−－ー﹣")
-_FULL_WIDTH = range(0xFF01, 0xFF5F)  # ！ … ～: full-width ASCII, digits and ＠ included
+_DASHES = "‐‑‒–—―−－ー﹣"
+# Full-width ASCII (！ … ～, digits and ＠ included) read as ASCII, dashes as '-', the
+# ideographic space as ' ': one character for one, so a position in the view is the same
+# in the text.
+_VIEW_TABLE: dict[int, str] = {
+    **{code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)},
+    **dict.fromkeys(map(ord, _DASHES), "-"),
+    0x3000: " ",
+}
+_VIEW = str.maketrans(_VIEW_TABLE)
 
 
 def _matching_view(text: str) -> str:
-    """`text` with full-width ASCII made ASCII, dashes made '-' and the ideographic space
-    made ' ', character for character: a position in the view is the same in the text."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if code in _FULL_WIDTH:
-            out.append(chr(code - 0xFEE0))
-        elif ch in _DASHES:
-            out.append("-")
-        elif ch == "\u3000":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """`text` as the patterns read it (see `_VIEW`), position for position."""
+    return text.translate(_VIEW)
 
 
 # A number starts and ends where no letter or digit touches it (`ORD-0312345678` and
@@ -52,24 +48,27 @@ _START = r"(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)"
 _END = r"(?![0-9A-Za-z])(?!-[0-9])"
 _GROUP_SEP = r"(?:[ -]|\)[ ]?|[ ]?\()?"  # 03-1234-5678, 03 1234 5678, 03(1234)5678
 
+# Each pattern opens with a look at its first character: the scan then skips the rest fast.
 _PHONE = re.compile(
-    _START + r"(?:\+81[ -]?(?:\(0\)[ -]?)?|\(?0)"
+    r"(?=[+(0])" + _START + r"(?:\+81[ -]?(?:\(0\)[ -]?)?|\(?0)"
     r"\d{1,4}" + _GROUP_SEP + r"\d{1,4}" + _GROUP_SEP + r"\d{3,4}" + _END,
     re.ASCII,
 )
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@"
+    r"(?=[A-Za-z0-9._%+-])(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![A-Za-z0-9-])",
     re.ASCII,
 )
 _CARD = re.compile(
-    _START + r"(?:[2-6]\d{12,18}"  # written without separators
+    r"(?=[2-6])" + _START + r"(?:[2-6]\d{12,18}"  # written without separators
     r"|[2-6]\d{3}(?P<s>[ -])\d{4}(?:(?P=s)\d{4}){1,2}(?:(?P=s)\d{1,4})?(?!(?P=s)\d)"  # 4-4-4-4
     r"|3\d{3}(?P<a>[ -])\d{6}(?P=a)\d{5}(?!(?P=a)\d))" + _END,  # American Express: 4-6-5
     re.ASCII,
 )
 # Four digits more in the same writing make it a longer number, not a My Number.
-_MY_NUMBER = re.compile(_START + r"\d{4}(?P<m>[ -]?)\d{4}(?P=m)\d{4}(?!(?P=m)\d)" + _END, re.ASCII)
+_MY_NUMBER = re.compile(
+    r"(?=[0-9])" + _START + r"\d{4}(?P<m>[ -]?)\d{4}(?P=m)\d{4}(?!(?P=m)\d)" + _END, re.ASCII
+)
 _PREFECTURES = (
     "北海道|青森県|岩手県|宮城県|秋田県|山形県|福島県|茨城県|栃木県|群馬県|埼玉県|千葉県|"
     "東京都|神奈川県|新潟県|富山県|石川県|福井県|山梨県|長野県|岐阜県|静岡県|愛知県|三重県|"
@@ -79,7 +78,7 @@ _PREFECTURES = (
 # A postal code is 〒123-4567, or 123-4567 said to be one, or followed by a prefecture:
 # alone, 123-4567 is as likely an order number.
 _POSTAL = re.compile(
-    r"(?:〒|郵便番号|住所|(?i:postal code|post code|zip code|zip))[ ]?[:は]?[ ]?"
+    r"(?=[〒郵住PpZz0-9])(?:〒|郵便番号|住所|(?i:postal code|post code|zip code|zip))[ ]?[:は]?[ ]?"
     r"(?P<code>\d{3}-?\d{4})"
     + _END
     + r"|"
@@ -150,25 +149,31 @@ def _card_valid(number: str) -> bool:
     return 13 <= len(digits) <= 19 and luhn_valid(digits)
 
 
-_Rule = tuple[Kind, re.Pattern[str], str | None, Callable[[str], bool]]
+# kind, pattern, the groups holding the data (None: the whole match), the check of a
+# candidate, and the fewest digits it has (0: the e-mail rule, which needs an at sign).
+_Rule = tuple[Kind, re.Pattern[str], tuple[str | None, ...], Callable[[str], bool], int]
 _RULES: tuple[_Rule, ...] = (
-    ("email", _EMAIL, None, lambda _: True),
-    ("card", _CARD, None, _card_valid),
-    ("my_number", _MY_NUMBER, None, lambda n: my_number_valid(_digits(n))),
-    ("phone", _PHONE, None, _phone_valid),
-    ("postal_code", _POSTAL, "code", lambda _: True),
-    ("postal_code", _POSTAL, "before", lambda _: True),
+    ("email", _EMAIL, (None,), lambda _: True, 0),
+    ("card", _CARD, (None,), _card_valid, 13),
+    ("my_number", _MY_NUMBER, (None,), lambda n: my_number_valid(_digits(n)), 12),
+    ("phone", _PHONE, (None,), _phone_valid, 10),
+    ("postal_code", _POSTAL, ("code", "before"), lambda _: True, 7),
 )
 
 
 def _candidates(view: str) -> list[Found]:
     found: list[Found] = []
-    for kind, pattern, group, valid in _RULES:
+    digits = sum(map(view.count, "0123456789"))
+    has_at = "@" in view
+    for kind, pattern, groups, valid, fewest_digits in _RULES:
+        if (fewest_digits == 0 and not has_at) or digits < fewest_digits:
+            continue  # cannot be in this text: skip the scan
         pos = 0
         while (match := pattern.search(view, pos)) is not None:
-            span = match.span(group) if group else match.span()
-            if span[0] >= 0 and valid(view[span[0] : span[1]]):
-                found.append(Found(kind, *span))
+            spans = [match.span(group) if group else match.span() for group in groups]
+            start, end = next((span for span in spans if span[0] >= 0), (-1, -1))
+            if start >= 0 and valid(view[start:end]):
+                found.append(Found(kind, start, end))
                 pos = match.end()
             else:
                 pos = match.start() + 1  # a rejected candidate must not hide a later one
@@ -177,8 +182,9 @@ def _candidates(view: str) -> list[Found]:
 
 def find_personal_data(text: str) -> list[Found]:
     """Every piece of personal data in `text`, in order, none overlapping (the longest wins)."""
+    view = _matching_view(text)
     chosen: list[Found] = []
-    for item in sorted(_candidates(_matching_view(text)), key=lambda f: (f.start, f.start - f.end)):
+    for item in sorted(_candidates(view), key=lambda f: (f.start, f.start - f.end)):
         if not chosen or item.start >= chosen[-1].end:
             chosen.append(item)
     return chosen
