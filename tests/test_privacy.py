@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actor import Actor
 from bot.clock import FixedClock
@@ -28,6 +29,7 @@ from bot.records import RecordStore, SurveyResponse, UnansweredMessage
 from bot.settings import Settings, get_settings
 from bot.storage import Keys
 from channels.slack.blocks import CLAIM
+from channels.slack.masking import MaskingWebClient, desk_client, masked_texts
 from tests.conftest import REDIS_URL, RunningApp
 from tests.eventually import eventually
 from tests.fakes.line_platform import LineWorld, line_world
@@ -282,3 +284,36 @@ async def test_audit_entries_are_kept_for_the_retention_and_filed_at_the_clock(
     entries = [e async for e in log.read()]
     assert [e.reason for e in entries] == ["second"], "past the retention: trimmed"
     assert entries[0].time == clock.now()
+
+
+def test_only_texts_of_a_slack_payload_are_masked() -> None:
+    payload = {
+        "channel": DESK,
+        "text": f"call {PHONE}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Customer:* {EMAIL}"}},
+            {
+                "type": "actions",
+                "block_id": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Claim"},
+                        "action_id": "tsunagu_claim",
+                        "value": "09012345678",  # a conversation id may look like anything
+                    }
+                ],
+            },
+        ],
+    }
+    masked = masked_texts(payload)
+    assert masked["text"] == f"call {MASKED_PHONE}"
+    assert masked["blocks"][0]["text"]["text"] == f"*Customer:* {MASKED_EMAIL}"
+    assert masked["blocks"][1] == payload["blocks"][1], "ids, values and labels untouched"
+
+
+def test_the_desk_posts_as_written_when_slack_masking_is_off() -> None:
+    client = AsyncWebClient(token="xoxb-test")
+    assert desk_client(client, mask=False) is client
+    masking = desk_client(client, mask=True)
+    assert isinstance(masking, MaskingWebClient) and masking.token == client.token
