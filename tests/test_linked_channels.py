@@ -138,6 +138,9 @@ async def test_asked_on_line_continued_on_the_web_one_story_for_agent_and_lead(
         )
         rows = list(csv.DictReader(io.StringIO(exported.text.removeprefix("\ufeff"))))
         assert ("line", "送料はいくらですか？") in [(r["channel"], r["text"]) for r in rows]
+        # Reading and downloading customers' words is on the record (`tsunagu audit`).
+        audited = [(e.action, e.customer_key) async for e in rt.audit.read()]
+        assert ("view", line_key) in audited and ("export", line_key) in audited
         print("\n--- Slack ---\n" + slack.transcript())
         print("--- /admin/api/conversations?text=送料 ---")
         print(json.dumps(item["channels"]), item["state"], len(item["transcript"]), "lines")
