@@ -7,12 +7,13 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bot.faq import FaqLibrary, Outcome
 from bot.faq.commands import faq
-from bot.faq.embedding import Usem3Embedder
+from bot.faq.embedding import EmbeddingCache, Usem3Embedder
 from bot.faq.policy import DECISION_FILE
 from bot.faq.postings import FloatArray
 
@@ -115,6 +116,40 @@ def test_a_reload_embeds_only_the_texts_that_changed(tmp_path: Path) -> None:
     assert library.reload()
     assert counting.texts[embedded:] == ["注文を取り消したい"]
     assert library.decide("注文を取り消したい").best.entry.id == "cancel-order"  # type: ignore[union-attr]
+
+
+def test_a_repeated_message_is_embedded_once_and_decided_the_same(tmp_path: Path) -> None:
+    (tmp_path / "faq.yaml").write_text(FAQ, encoding="utf-8")
+    counting = CountingEmbedder()
+    library = FaqLibrary(tmp_path, embedder=counting)
+    embedded = len(counting.texts)
+
+    first = library.decide("Do you deliver outside Japan?")
+    assert counting.texts[embedded:] == ["Do you deliver outside Japan?"]
+    assert library.reload()  # the same embedder: what it remembered still holds
+    again = library.decide("Do you deliver outside Japan?")
+    assert counting.texts[embedded:] == ["Do you deliver outside Japan?"], "remembered"
+    assert again == first
+
+
+def test_only_the_latest_messages_are_remembered() -> None:
+    counting = CountingEmbedder()
+    cache = EmbeddingCache(counting, remembered_messages=2)
+    fresh = [cache.embed_message(t) for t in ("はい", "いいえ", "はい", "ありがとう")]
+    assert counting.texts == ["はい", "いいえ", "ありがとう"]
+    assert fresh[2] is fresh[0]
+    cache.embed_message("いいえ")  # the oldest, forgotten when ありがとう came
+    assert counting.texts[-1] == "いいえ"
+    assert np.array_equal(cache.embed_message("ありがとう"), fresh[3])
+    assert counting.texts[-1] == "いいえ", "ありがとう was still remembered"
+
+
+def test_remembering_no_message_embeds_each_time() -> None:
+    counting = CountingEmbedder()
+    cache = EmbeddingCache(counting, remembered_messages=0)
+    first, second = cache.embed_message("はい"), cache.embed_message("はい")
+    assert counting.texts == ["はい", "はい"]
+    assert np.array_equal(first, second)
 
 
 def test_tune_writes_a_decision_file_that_eval_then_uses(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache
@@ -33,6 +34,9 @@ Vectors = npt.NDArray[np.float32]
 # paste only costs time. Texts are cut to this many characters before embedding.
 MAX_EMBED_CHARS = 600
 NO_EMBEDDER = "none"
+# Customers repeat themselves (「はい」, 「ありがとう」, a button's label, the same question on
+# two channels): the vectors of this many recent messages are kept, 4 KB each.
+REMEMBERED_MESSAGES = 512
 
 
 @runtime_checkable
@@ -126,13 +130,37 @@ class EmbeddingCache:
     """Vectors of texts already embedded, so a reload embeds only what changed.
 
     Entries of texts that left the FAQ are dropped on each `embed_all`, so the cache holds
-    one FAQ's worth of vectors.
+    one FAQ's worth of vectors. Recent customer messages are remembered apart (the
+    `remembered_messages` latest), so a repeated message is embedded once; they outlive a
+    reload, since a vector depends only on the embedder and the text.
     """
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, remembered_messages: int = REMEMBERED_MESSAGES) -> None:
         self.embedder = embedder
         self._vectors: dict[str, Vectors] = {}
         self._lock = threading.Lock()
+        self._remembered = remembered_messages
+        self._messages: OrderedDict[str, FloatArray] = OrderedDict()
+        self._messages_lock = threading.Lock()
+
+    def embed_message(self, text: str) -> FloatArray:
+        """The vector of one customer message, embedded once while it is recent."""
+        key = text_key(text)
+        with self._messages_lock:
+            vector = self._messages.get(key)
+            if vector is not None:
+                self._messages.move_to_end(key)
+                return vector
+        # Embedded outside the lock: the embedder is the slow part, and twice is harmless.
+        vector = self.embedder.embed([text])[0]
+        vector.setflags(write=False)  # shared by every decision on the same text
+        if self._remembered > 0:
+            with self._messages_lock:
+                self._messages[key] = vector
+                self._messages.move_to_end(key)
+                while len(self._messages) > self._remembered:
+                    self._messages.popitem(last=False)
+        return vector
 
     def embed_all(self, texts: Sequence[str]) -> Vectors:
         """Vectors for `texts` (one row each), embedding only those not seen before."""

@@ -83,8 +83,7 @@ class SemanticIndex:
 
     def embed_message(self, text: str) -> FloatArray:
         """The message's vector: a long message is represented by its question."""
-        source = question_part(text) or text
-        return self.cache.embedder.embed([source])[0]
+        return self.cache.embed_message(question_part(text) or text)
 
     def cosine(self, text: str) -> tuple[FloatArray, FloatArray]:
         """Per entry, how close the message is to the entry's questions, and to its answer.
