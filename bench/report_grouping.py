@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from bot.faq import FaqLibrary, MatchSettings
-from bot.model import Channel
 from bot.records import UnansweredMessage
 from bot.reports.similar import Units, group_unanswered
 
@@ -36,7 +35,7 @@ VOCABULARY = "order shipping refund store osaka gift wrap box name paid late bro
 
 
 def message(text: str) -> UnansweredMessage:
-    return UnansweredMessage(text=text, channel=Channel.WEB, conversation_id="c")
+    return UnansweredMessage(text=text, channel="web", conversation_id="c")
 
 
 def random_text(rng: random.Random, length: int) -> str:

@@ -244,7 +244,7 @@ class ConversationArchive:
 def _channels(
     conversation: Conversation | None, fallback: str, lines: Iterable[TranscriptEntry]
 ) -> list[str]:
-    seen = [c.value for c in conversation.channels] if conversation is not None else []
+    seen = list(conversation.channels) if conversation is not None else []
     seen += [e.channel for e in lines if e.channel]
     return list(dict.fromkeys(seen)) or [fallback]
 
@@ -253,7 +253,7 @@ def _from_live(live: Conversation, transcript: list[TranscriptEntry]) -> Archive
     return ArchivedConversation(
         conversation_id=live.id,
         customer_key=live.customer_key,
-        channels=_channels(live, live.channel.value, transcript),
+        channels=_channels(live, live.channel, transcript),
         display_name=live.display_name,
         started_at=live.started_at,
         state=live.state.value,
@@ -281,7 +281,7 @@ def _from_record(
     return ArchivedConversation(
         conversation_id=record.conversation_id,
         customer_key=record.customer_key,
-        channels=_channels(live, record.channel.value, transcript),
+        channels=_channels(live, record.channel, transcript),
         display_name=live.display_name if live is not None else None,
         started_at=record.started_at,
         ended_at=record.ended_at,

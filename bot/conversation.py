@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field, model_validator
 
 from bot.actor import Actor, legacy_id
-from bot.model import Channel, Outgoing
+from bot.model import ChannelName, Outgoing
 from bot.records import (
     AgentAnswered,
     ConversationRecord,
@@ -66,12 +66,12 @@ class Conversation(BaseModel):
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     # Where the customer last wrote: replies go there.
-    channel: Channel
+    channel: ChannelName
     user_id: str
     # The customer's profile key, where the conversation is stored: the same whichever of
     # their linked channels they write on (`bot.identity`). None: `channel:user_id`.
     key: str | None = None
-    channels: list[Channel] = Field(
+    channels: list[ChannelName] = Field(
         default_factory=list, description="Every channel the customer wrote on in it."
     )
     state: ConversationState = ConversationState.BOT
@@ -122,12 +122,12 @@ class Conversation(BaseModel):
     def customer_key(self) -> str:
         """The key of everything stored about this customer: their profile key, or
         `channel:user_id` for a conversation stored before channels could be linked."""
-        return self.key or f"{self.channel.value}:{self.user_id}"
+        return self.key or f"{self.channel}:{self.user_id}"
 
     @property
     def contact_key(self) -> str:
         """`channel:user_id` of the identity the customer last wrote from."""
-        return f"{self.channel.value}:{self.user_id}"
+        return f"{self.channel}:{self.user_id}"
 
     def note_unanswered(self, question: str) -> None:
         """Remember a question the bot could not answer (for the agent's reply to it)."""

@@ -152,7 +152,7 @@ class Delivery:
                 await self._tell_agents(outgoing, reason)
 
     async def _tell_agents(self, outgoing: Outgoing, reason: str) -> None:
-        channel = outgoing.channel.value
+        channel = outgoing.channel
         event = DeskEvent(
             kind="delivery_failed",
             customer_key=f"{channel}:{outgoing.user_id}",

@@ -115,7 +115,7 @@ class Dispatcher:
                     "event handled",
                     extra={
                         "event_id": inbound.event_id,
-                        "channel": inbound.channel.value,
+                        "channel": inbound.channel,
                         "kind": inbound.kind.value,
                         "state": step.conversation.state.value,
                         "replies": len(step.effects.outgoing),
@@ -187,7 +187,7 @@ class Dispatcher:
 
 
 def _count(inbound: Inbound, effects: Effects) -> None:
-    channel = inbound.channel.value
+    channel = inbound.channel
     metrics.MESSAGES.labels(channel, inbound.kind.value).inc()
     for outgoing in effects.outgoing:
         metrics.REPLIES.labels(channel, outgoing.reply.kind.value).inc()

@@ -17,7 +17,7 @@ delivery decide by these types alone; anything else is a bug in handling the eve
 
 from __future__ import annotations
 
-from bot.model import Channel
+from bot.model import ChannelName
 
 
 class TsunaguError(Exception):
@@ -31,8 +31,8 @@ class StorageUnavailable(TsunaguError):
 class PlatformUnavailable(TsunaguError):
     """A channel's platform is failing for now (5xx, connection refused, timeout)."""
 
-    def __init__(self, channel: Channel, reason: str):
-        super().__init__(f"{channel.value}: {reason}")
+    def __init__(self, channel: ChannelName, reason: str):
+        super().__init__(f"{channel}: {reason}")
         self.channel = channel
         self.reason = reason
 
@@ -40,7 +40,7 @@ class PlatformUnavailable(TsunaguError):
 class RetryAfter(PlatformUnavailable):
     """A platform answered 429: try again, but not before `seconds` have passed."""
 
-    def __init__(self, channel: Channel, seconds: float, reason: str = "rate limited"):
+    def __init__(self, channel: ChannelName, seconds: float, reason: str = "rate limited"):
         super().__init__(channel, f"{reason} (retry after {seconds:g}s)")
         self.seconds = seconds
 
@@ -48,7 +48,7 @@ class RetryAfter(PlatformUnavailable):
 class PermanentFailure(TsunaguError):
     """A platform refused the request for good: repeating it can never succeed."""
 
-    def __init__(self, channel: Channel, reason: str):
-        super().__init__(f"{channel.value}: {reason}")
+    def __init__(self, channel: ChannelName, reason: str):
+        super().__init__(f"{channel}: {reason}")
         self.channel = channel
         self.reason = reason

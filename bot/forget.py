@@ -1,13 +1,16 @@
 """Erase one customer's data (a deletion request): `tsunagu forget <channel:user>`.
 
-What goes: the live conversation, its transcript and history, the web message stream,
-every per-conversation marker, the handoff queue entry and pending timers, cached LINE and
-Slack profiles, the Slack escalation thread's index, and the customer's report records
-(ended conversations, survey answers, the "did you mean…?" choices they tapped, the answers
-they rejected, the agent replies to them, and the unanswered questions of their conversations),
-the events of theirs that were dead-lettered, the sends to them that were parked or could
-not be delivered, and, for a web customer, their token: it is revoked for as long as it
-could still be valid, so it cannot start a new conversation.
+What goes: the live conversation, its transcript and history, every per-conversation
+marker (all under the customer's hash tag), the handoff queue entry, the console's list
+entry and pending timers, whatever each channel and desk keeps about the customer (asked
+of each registered channel: cached profiles, a Slack escalation thread's index…), and the
+customer's report records (ended conversations, survey answers, the "did you mean…?"
+choices they tapped, the answers they rejected, the agent replies to them, and the
+unanswered questions of their conversations), the events of theirs that were
+dead-lettered, the sends to them that were parked or could not be delivered, the /admin
+copies of their conversations and their place among linked identities. Each channel
+may then mark what must outlive the erasure (the web channel revokes the customer's token
+for as long as it could still be valid, so it cannot start a new conversation).
 Counts for the reports that do not name anyone (Prometheus counters) stay.
 """
 
@@ -17,7 +20,7 @@ import getpass
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -25,14 +28,17 @@ import click
 from redis.asyncio import Redis
 
 from bot.actor import Actor
+from bot.channel_catalog import ChannelCatalog
 from bot.identity import Identities
+from bot.ports import CustomerData
 from bot.privacy.audit import AuditLog
 from bot.records import CUSTOMER_STREAMS
+from bot.settings import Settings
 from bot.storage import Keys
 
 log = logging.getLogger("tsunagu.forget")
 
-_CUSTOMER_KEY = re.compile(r"^(line|slack|web):[^\s:][^\s]*$")
+_CUSTOMER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}:[^\s:][^\s]*$")
 
 
 @dataclass
@@ -46,22 +52,32 @@ class Forgotten:
     conversations: set[str] = field(default_factory=set)
 
 
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+def check_customer_key(customer_key: str, channels: Sequence[str] = ()) -> None:
+    """Raise `ValueError` unless `customer_key` is `channel:user` (of one of `channels`,
+    when they are given)."""
+    if not _CUSTOMER_KEY.match(customer_key):
+        raise ValueError(f"not a customer key (channel:user): {customer_key!r}")
+    channel = customer_key.split(":", 1)[0]
+    if channels and channel not in channels:
+        raise ValueError(f"no channel {channel!r}; the channels are {', '.join(channels)}")
 
 
 async def forget_customer(
-    redis: Redis, keys: Keys, customer_key: str, *, token_ttl_seconds: int = 30 * 24 * 3600
+    redis: Redis,
+    keys: Keys,
+    customer_key: str,
+    *,
+    customer_data: Sequence[CustomerData] = (),
+    settings: Settings | None = None,
 ) -> Forgotten:
     """Erase everything stored about `customer_key` (`channel:user`); safe to repeat.
 
-    A web customer's token is refused from now on for `token_ttl_seconds`
-    (`WEB_TOKEN_TTL_SECONDS`), after which it has expired anyway."""
-    if not _CUSTOMER_KEY.match(customer_key):
-        raise ValueError(f"not a customer key (channel:user): {customer_key!r}")
+    `customer_data` are the channels and desks that keep data of their own about customers
+    (the runtime's `ChannelCatalog.customer_data`); each is asked for the customer's keys
+    and told once they are gone (`settings` are passed on to them)."""
+    check_customer_key(customer_key)
     channel, user_id = customer_key.split(":", 1)
     done = Forgotten(customer_key)
-    prefix = keys.prefix
 
     # The conversation ids, so that report records without a customer key go too.
     current = await redis.hget(keys.conversation(customer_key), "id")
@@ -75,51 +91,31 @@ async def forget_customer(
         if conversation_id:
             done.conversations.add(str(conversation_id))
 
-    # The Slack desk's index of threads (escalations, low-score alerts) by message ts.
-    doomed: list[str] = []
-    async for key in redis.scan_iter(match=f"{_glob_escape(prefix)}:slack:thread:*", count=1000):
-        raw = await redis.get(key)
-        try:
-            owner = json.loads(raw).get("customer_key") if raw else None
-        except (ValueError, AttributeError):
-            owner = None
-        if owner == customer_key:
-            doomed.append(str(key))
-
-    # Every key of the customer shares the hash tag {channel:user}.
-    pattern = f"{_glob_escape(prefix)}:conv:{{{_glob_escape(customer_key)}}}:*"
-    async for key in redis.scan_iter(match=pattern, count=1000):
-        doomed.append(str(key))
-    if channel == "line":
-        doomed += [
-            f"{prefix}:line:{what}:{user_id}"
-            for what in ("profile", "unreachable", "latest_token", "read_token")
-        ]
-    if channel == "slack":
-        doomed.append(f"{prefix}:slack:user:{user_id}")
-    if channel == "web":
-        doomed.append(f"{prefix}:ratelimit:web_token:{user_id}")
+    # Every key of the customer's own shares the hash tag {channel:user}; the channels and
+    # desks name the rest.
+    pattern = keys.customer_pattern(customer_key)
+    doomed = [str(key) async for key in redis.scan_iter(match=pattern, count=1000)]
+    for part in customer_data:
+        doomed += await part.customer_keys(redis, keys, customer_key)
     for start in range(0, len(doomed), 500):
         done.keys += int(await redis.delete(*doomed[start : start + 500]))
 
     await redis.zrem(keys.queue(), customer_key)
-    await redis.zrem(f"{prefix}:console:open", customer_key)
+    await redis.zrem(keys.console_open(), customer_key)
     # The /admin copies of their conversations, and their place among linked identities.
     for conversation_id in done.conversations:
         done.keys += int(await redis.delete(keys.archive(conversation_id)))
         await redis.zrem(keys.archive_index(), conversation_id)
     await Identities(redis, keys).unlink(customer_key)
-    timers = f"{prefix}:timers"
+    timers = keys.timers()
     async for member, _ in redis.zscan_iter(timers, match=f"*|{_glob_escape(customer_key)}|*"):
         done.keys += int(await redis.zrem(timers, member))
 
     # Report records: found by customer key, or by conversation id for unanswered ones.
     for kind in CUSTOMER_STREAMS:
-        done.records += await _delete_records(
-            redis, f"{prefix}:records:{kind}", done, by_customer=True
-        )
+        done.records += await _delete_records(redis, keys.records(kind), done, by_customer=True)
     done.records += await _delete_records(
-        redis, f"{prefix}:records:unanswered", done, by_customer=False
+        redis, keys.records("unanswered"), done, by_customer=False
     )
     done.dead_letters = await _delete_dead_letters(redis, keys.inbox_dead(), channel, user_id)
     # Sends that could not be delivered name the customer; their parked sends went above
@@ -130,8 +126,8 @@ async def forget_customer(
     lanes = redis.scan_iter(match=keys.outbound_due("*"), count=1000, _type="zset")
     async for lane_key in lanes:
         await redis.zrem(lane_key, customer_key)
-    if channel == "web":
-        await redis.set(keys.web_revoked(user_id), "1", ex=token_ttl_seconds)
+    for part in customer_data:
+        await part.erased(redis, keys, customer_key, settings or Settings())
     log.info(
         "customer data erased",
         extra={
@@ -142,6 +138,10 @@ async def forget_customer(
         },
     )
     return done
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 async def _delete_entries(
@@ -198,14 +198,18 @@ async def _delete_dead_letters(redis: Redis, stream: str, channel: str, user_id:
 
 
 async def forget_linked_customer(
-    redis: Redis, keys: Keys, customer_key: str, *, token_ttl_seconds: int = 30 * 24 * 3600
+    redis: Redis,
+    keys: Keys,
+    customer_key: str,
+    *,
+    customer_data: Sequence[CustomerData] = (),
+    settings: Settings | None = None,
 ) -> list[Forgotten]:
     """Erase `customer_key` and every identity linked with it (LINE, web, …) at once."""
-    if not _CUSTOMER_KEY.match(customer_key):
-        raise ValueError(f"not a customer key (channel:user): {customer_key!r}")
+    check_customer_key(customer_key)
     members = await Identities(redis, keys).erase(customer_key)
     return [
-        await forget_customer(redis, keys, member, token_ttl_seconds=token_ttl_seconds)
+        await forget_customer(redis, keys, member, customer_data=customer_data, settings=settings)
         for member in members
     ]
 
@@ -233,7 +237,15 @@ def _login_name() -> str:
 @click.option(
     "--reason", default="deletion request", show_default=True, help="Why (for the audit log)."
 )
-def forget(customer_key: str, yes: bool, linked: bool, by: str, reason: str) -> None:
+@click.pass_obj
+def forget(
+    catalog: ChannelCatalog | None,
+    customer_key: str,
+    yes: bool,
+    linked: bool,
+    by: str,
+    reason: str,
+) -> None:
     """Erase one customer's data (a deletion request), e.g. `tsunagu forget line:U123…`.
 
     The erasure is written to the audit log (`tsunagu audit`), once per customer erased."""
@@ -243,25 +255,38 @@ def forget(customer_key: str, yes: bool, linked: bool, by: str, reason: str) -> 
     from bot.settings import get_settings
     from bot.storage import connect_with
 
+    if not isinstance(catalog, ChannelCatalog):
+        raise click.UsageError("run it as `tsunagu forget`: it needs the registered channels")
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format, mask=settings.pii_mask_logs)
     if settings.embedded_redis:
         raise click.ClickException("set REDIS_URL: the embedded Redis keeps nothing to erase")
-    if not _CUSTOMER_KEY.match(customer_key):
-        raise click.BadParameter("expected channel:user, e.g. line:U4af4980629…", param_hint="KEY")
+    try:
+        check_customer_key(customer_key, catalog.names)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{exc}; expected channel:user, e.g. line:U4af4980629…", param_hint="KEY"
+        ) from None
     if not yes:
         click.confirm(f"Erase every record of {customer_key}?", abort=True)
 
     async def run() -> list[Forgotten]:
         redis = connect_with(settings)
-        keys, ttl = Keys(settings.key_prefix), settings.web_token_ttl_seconds
+        keys = Keys(settings.key_prefix)
         try:
             if linked:
                 done = await forget_linked_customer(
-                    redis, keys, customer_key, token_ttl_seconds=ttl
+                    redis,
+                    keys,
+                    customer_key,
+                    customer_data=catalog.customer_data,
+                    settings=settings,
                 )
             else:
-                done = [await forget_customer(redis, keys, customer_key, token_ttl_seconds=ttl)]
+                erased = await forget_customer(
+                    redis, keys, customer_key, customer_data=catalog.customer_data, settings=settings
+                )
+                done = [erased]
             audit = AuditLog(redis, keys, retention_days=settings.audit_retention_days)
             for gone in done:
                 await audit.write(Actor.admin(by), "forget", reason, customer_key=gone.customer_key)

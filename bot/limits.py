@@ -25,6 +25,8 @@ from fastapi import HTTPException, status
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
+from bot.storage import Keys
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -139,13 +141,13 @@ class RateLimiter:
     """At most `limit` requests per key in each window of `window_seconds` (0: no limit)."""
 
     def __init__(
-        self, redis: Redis, prefix: str, name: str, limit: int, window_seconds: float = 60.0
+        self, redis: Redis, keys: Keys, name: str, limit: int, window_seconds: float = 60.0
     ):
         self.redis = redis
         self.name = name
         self.limit = limit
         self.window_ms = int(window_seconds * 1000)
-        self._prefix = f"{prefix}:ratelimit:{name}"
+        self._keys = keys
         self._hit = redis.register_script(_HIT)
 
     async def hit(self, key: str) -> Verdict:
@@ -153,7 +155,8 @@ class RateLimiter:
         if self.limit <= 0:
             return Verdict(True, 0, 0)
         count, ttl = cast(
-            list[int], await self._hit(keys=[f"{self._prefix}:{key}"], args=[self.window_ms])
+            list[int],
+            await self._hit(keys=[self._keys.rate_limit(self.name, key)], args=[self.window_ms]),
         )
         retry_after = max(1, math.ceil(int(ttl) / 1000))
         return Verdict(int(count) <= self.limit, int(count), retry_after)

@@ -33,7 +33,7 @@ SURVEY_RESPONSES = Counter(
 ERRORS = Counter(
     "tsunagu_errors", "Failures, by where they happened.", ["where"], registry=REGISTRY
 )
-# Outbound lanes: a channel's replies to customers (line, slack, web), or a desk's notices
+# Outbound lanes: a channel's replies to customers (one lane per channel), or a desk's notices
 # to agents (desk:<name>).
 OUTBOUND_PENDING = Gauge(
     "tsunagu_outbound_pending",

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-
-class Channel(StrEnum):
-    """Where a customer talks to us."""
-
-    LINE = "line"
-    SLACK = "slack"
-    WEB = "web"
+# Where a customer talks to us: the name of a registered channel (`channels.registry`).
+# The core never lists the channels; it only checks that a name looks like one.
+ChannelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 class InboundKind(StrEnum):
@@ -36,7 +33,7 @@ class Inbound(BaseModel):
     """One thing a customer did, normalised by a channel adapter."""
 
     event_id: str = Field(description="Unique per platform event; replays carry the same id.")
-    channel: Channel
+    channel: ChannelName
     user_id: str = Field(description="The customer's id on that channel.")
     kind: InboundKind = InboundKind.TEXT
     text: str = ""
@@ -57,7 +54,7 @@ class Inbound(BaseModel):
     @property
     def customer_key(self) -> str:
         """`channel:user_id`: this identity of the customer."""
-        return f"{self.channel.value}:{self.user_id}"
+        return f"{self.channel}:{self.user_id}"
 
     @property
     def conversation_key(self) -> str:
@@ -101,7 +98,7 @@ class Outgoing(BaseModel):
     """A reply addressed to a customer, with a stable id so delivery can be retried safely."""
 
     message_id: str = Field(description="Deterministic: a redelivery reuses the same id.")
-    channel: Channel
+    channel: ChannelName
     user_id: str
     conversation_id: str
     reply: Reply

@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from bot import metrics
 from bot.conversation import DeskEvent
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter, StorageUnavailable
-from bot.model import Channel, Outgoing
+from bot.model import ChannelName, Outgoing
 from bot.storage import Keys
 
 log = logging.getLogger("tsunagu.outbound")
@@ -86,9 +86,9 @@ class ParkedSend(BaseModel):
     error: str = ""
 
 
-def channel_lane(channel: Channel) -> str:
+def channel_lane(channel: ChannelName) -> str:
     """The lane of a channel's replies to its customers."""
-    return channel.value
+    return channel
 
 
 def desk_lane(name: str) -> str:
@@ -102,7 +102,7 @@ def replies(batch: list[Outgoing]) -> ParkedSend:
     return ParkedSend(
         id=hashlib.sha256("|".join(o.message_id for o in batch).encode()).hexdigest()[:32],
         lane=channel_lane(first.channel),
-        customer_key=f"{first.channel.value}:{first.user_id}",
+        customer_key=f"{first.channel}:{first.user_id}",
         batch=batch,
         parked_at=0.0,
     )

@@ -6,17 +6,23 @@ The composition root (`bot.composition`) plugs the real ones in: channel senders
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.conversation import DeskEvent
-from bot.model import Channel, Outgoing
+from bot.model import ChannelName, Outgoing
 from bot.panels import Panel
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.settings import Settings
+    from bot.storage import Keys
 
 
 class Sender(Protocol):
     """Delivers messages on one channel. Must be idempotent on `Outgoing.message_id`."""
 
-    channel: Channel
+    channel: ChannelName
 
     async def send(self, batch: list[Outgoing]) -> None:
         """Deliver the replies to one event (one customer, in order).
@@ -90,4 +96,19 @@ class ReadReceipts(Protocol):
     async def seen_by_agent(self, customer_key: str) -> None:
         """An agent opened the customer's conversation. Returns at once; a channel that
         cannot show it, or whose platform fails, does nothing."""
+        ...
+
+
+class CustomerData(Protocol):
+    """A part that keeps data about customers: `tsunagu forget` asks each one what to erase."""
+
+    async def customer_keys(self, redis: Redis, keys: Keys, customer_key: str) -> list[str]:
+        """The Redis keys holding what this part keeps about `customer_key` (`channel:user`,
+        of any channel: a desk keeps data about every channel's customers). The caller
+        deletes them."""
+        ...
+
+    async def erased(self, redis: Redis, keys: Keys, customer_key: str, settings: Settings) -> None:
+        """Called once the customer's keys are gone: mark what must outlive the erasure
+        (a revoked web token, for instance). Most parts have nothing to do."""
         ...

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.model import Channel
+from bot.model import ChannelName
 from bot.storage import Keys
 
 Resolution = Literal["bot", "agent", "abandoned"]
@@ -44,7 +44,7 @@ class ConversationRecord(BaseModel):
 
     conversation_id: str
     customer_key: str
-    channel: Channel
+    channel: ChannelName
     started_at: float
     ended_at: float = Field(default_factory=time.time)
     resolution: Resolution = Field(
@@ -73,7 +73,7 @@ class SurveyResponse(BaseModel):
 
     conversation_id: str
     customer_key: str
-    channel: Channel
+    channel: ChannelName
     question: Question = "ces"
     score: int
     scale_low: int = 1
@@ -93,7 +93,7 @@ class UnansweredMessage(BaseModel):
     """A customer message the FAQ had no answer for (candidates for new entries)."""
 
     text: str
-    channel: Channel
+    channel: ChannelName
     conversation_id: str
     best_faq_id: str | None = None
     best_score: float | None = None
@@ -104,7 +104,7 @@ class UnansweredMessage(BaseModel):
     @property
     def source(self) -> str:
         """Where the message was written: its channel."""
-        return self.channel.value
+        return self.channel
 
 
 class FaqChoice(BaseModel):
@@ -114,7 +114,7 @@ class FaqChoice(BaseModel):
     faq_id: str = Field(description="The entry they tapped.")
     offered: list[str] = Field(description="Every entry offered, in order.")
     customer_key: str
-    channel: Channel
+    channel: ChannelName
     conversation_id: str
     time: float = Field(default_factory=time.time)
 
@@ -127,7 +127,7 @@ class FaqRejected(BaseModel):
         description="What the customer typed; None when they tapped a topic button."
     )
     customer_key: str
-    channel: Channel
+    channel: ChannelName
     conversation_id: str
     time: float = Field(default_factory=time.time)
 
@@ -140,7 +140,7 @@ class AgentAnswered(BaseModel):
     agent: str = Field(description="The agent's name.")
     agent_id: str | None = Field(default=None, description="The agent's stable id.")
     customer_key: str
-    channel: Channel
+    channel: ChannelName
     conversation_id: str
     time: float = Field(default_factory=time.time)
 
@@ -213,7 +213,7 @@ class AgentSuggestion(BaseModel):
 
     customer_key: str
     conversation_id: str
-    channel: Channel
+    channel: ChannelName
     agent: str = Field(description="The agent's display name when they replied.")
     agent_id: str | None = Field(
         default=None, description="The agent's stable id (absent in records from before ids)."
@@ -308,7 +308,7 @@ class RecordStore:
         `bot.privacy.records.masked_record`); records are stored as given."""
         self._shown = shown
         self._redis = redis
-        self._prefix = keys.prefix
+        self._keys = keys
         self._retention_ms = int(retention_days * 86_400_000)
         self._max_entries = max_entries
         self.clock = clock
@@ -317,7 +317,7 @@ class RecordStore:
         self._add_now = redis.register_script(_ADD_NOW)
 
     def _stream(self, kind: type[BaseModel]) -> str:
-        return f"{self._prefix}:records:{_STREAMS[kind]}"
+        return self._keys.records(_STREAMS[kind])
 
     async def add(
         self, record: BaseModel, *, dedupe_id: str | None = None, at: float | None = None
@@ -329,7 +329,7 @@ class RecordStore:
         records of one kind must then be added in time order.
         """
         if dedupe_id is not None:
-            marker = f"{self._prefix}:records:seen:{_STREAMS[type(record)]}:{dedupe_id}"
+            marker = self._keys.record_seen(_STREAMS[type(record)], dedupe_id)
             if not await self._redis.set(marker, "1", nx=True, px=self._retention_ms):
                 return False
         # Stream ids are milliseconds of the runtime's clock (not Redis's, so that a report

@@ -22,6 +22,22 @@ def _only_ces() -> list[Question]:
     return ["ces"]
 
 
+class ChannelSettings(BaseSettings):
+    """One channel's own settings, read from its own variables (`LINE_*`, `SLACK_*`…).
+
+    Each channel package subclasses it with its `env_prefix` and fields, and says when it is
+    configured (`enabled`). `Settings.channels` carries them, so a test or a simulator gives
+    a channel its settings directly instead of through the process environment.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    @property
+    def enabled(self) -> bool:
+        """True when the channel is configured and should run."""
+        return False
+
+
 class Settings(BaseSettings):
     """Every knob of a Tsunagu process. Each field is the upper-cased environment variable."""
 
@@ -300,6 +316,14 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-agent tokens as JSON, {"Sato": "token1", ...}; the name is shown '
         "to customers.",
+    )
+
+    # Channels
+    channels: dict[str, ChannelSettings] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Channels' settings by channel name, given in code (tests, simulators). "
+        "A registered channel missing here reads its own variables (`LINE_*`, `SLACK_*`…).",
     )
 
     # Web channel

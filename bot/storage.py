@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -291,6 +292,22 @@ class Keys:
     prefix: str = "tsunagu"
     partitions: int = 16  # inbox shards (`INBOX_PARTITIONS`): their tags depend on it
 
+    def customer(self, customer_key: str, *name: str) -> str:
+        """A key of one customer's own, under their hash tag: `conv:{channel:user}:<name>`.
+
+        Channels and desks name what they keep per customer with it (a Slack thread ts, a
+        desk's markers); `customer_pattern` finds every one of them (for forget)."""
+        return ":".join((f"{self.prefix}:conv:{{{customer_key}}}", *name))
+
+    def customer_pattern(self, customer_key: str) -> str:
+        """A SCAN pattern matching every key of `customer_key` (glob characters escaped)."""
+        return f"{_glob_escape(self.prefix)}:conv:{{{_glob_escape(customer_key)}}}:*"
+
+    def channel(self, channel: str, *name: str) -> str:
+        """A key a channel keeps outside any one conversation: `<channel>:<name>`, such as
+        a cached profile (`line:profile:<user>`) or an event marker (`slack:event:<id>`)."""
+        return ":".join((f"{self.prefix}:{channel}", *name))
+
     def conversation(self, customer_key: str) -> str:
         """The live conversation of one customer (a JSON document)."""
         return f"{self.prefix}:conv:{{{customer_key}}}:state"
@@ -393,6 +410,43 @@ class Keys:
         """Archived conversations by the time they ended (a sorted set of ids)."""
         return f"{self.prefix}:archive:index"
 
+    def timers(self) -> str:
+        """Armed timers, by due time (`bot.timers`)."""
+        return f"{self.prefix}:timers"
+
+    def records(self, stream: str) -> str:
+        """One kind of report record (`bot.records`)."""
+        return f"{self.prefix}:records:{stream}"
+
+    def record_seen(self, stream: str, dedupe_id: str) -> str:
+        """Marks a record as written once already (a replayed event adds no second one)."""
+        return f"{self.prefix}:records:seen:{stream}:{dedupe_id}"
+
+    def rate_limit(self, name: str, subject: str) -> str:
+        """One subject's hits in one rate limit's window (`bot.limits`)."""
+        return f"{self.prefix}:ratelimit:{name}:{subject}"
+
+    def agent_actions_pending(self) -> str:
+        """Agents' actions noted but not yet finished (`handoff.agents`)."""
+        return f"{self.prefix}:agent_actions:pending"
+
+    def console_open(self) -> str:
+        """Conversations the web agent console lists (`handoff.console`)."""
+        return f"{self.prefix}:console:open"
+
+    def console_admin_token(self) -> str:
+        """The generated admin token of the console when none is configured."""
+        return f"{self.prefix}:console:admin_token"
+
+    def help_views(self, hour: int) -> str:
+        """Help-center page views counted in one hour (`bot.helpcenter.store`)."""
+        return f"{self.prefix}:help:views:{hour}"
+
     def secret(self) -> str:
         """The generated signing secret when `SECRET_KEY` is unset."""
         return f"{self.prefix}:secret"
+
+
+def _glob_escape(text: str) -> str:
+    """`text` with Redis glob characters escaped, to match it literally in a SCAN pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)

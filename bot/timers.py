@@ -21,7 +21,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.conversation import Timer
 from bot.errors import StorageUnavailable
 from bot.inbox import Inbox
-from bot.model import Channel, Inbound, InboundKind
+from bot.model import Inbound, InboundKind
 from bot.storage import Keys
 
 log = logging.getLogger("tsunagu.timers")
@@ -41,7 +41,7 @@ class Timers:
 
     def __init__(self, redis: Redis, keys: Keys):
         self.redis = redis
-        self.key = f"{keys.prefix}:timers"
+        self.key = keys.timers()
 
     async def arm(self, timer: Timer, customer_key: str, conversation_id: str) -> None:
         """Fire `timer` for this conversation at its due time (re-arming moves it)."""
@@ -81,7 +81,7 @@ class TimerSweeper:
             await self.inbox.put(
                 Inbound(
                     event_id=f"timer:{kind}:{conversation_id}:{score:.3f}",
-                    channel=Channel(channel),
+                    channel=channel,
                     user_id=user_id,
                     kind=InboundKind.TIMER,
                     payload=kind,

@@ -67,7 +67,7 @@ class RedisHandoffQueue:
 
     async def count_escalation(self, origin: str, window_seconds: float) -> int:
         """Count one escalation from `origin` in a fixed window; the count so far."""
-        key = f"{self._keys.prefix}:ratelimit:escalations:{origin}"
+        key = self._keys.rate_limit("escalations", origin)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, max(1, int(window_seconds)), nx=True)

@@ -9,7 +9,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from bot.model import Channel
 from bot.records import AgentSuggestion
 from bot.reports.compute import suggestion_stats
 from bot.settings import Settings
@@ -142,7 +141,7 @@ def test_agents_answering_from_the_faq_are_told_apart_by_id() -> None:
         return AgentSuggestion(
             customer_key="web:w1",
             conversation_id="c1",
-            channel=Channel.WEB,
+            channel="web",
             agent=name,
             agent_id=agent_id,
             message="送料は？",

@@ -12,7 +12,7 @@ from bot.composition.runtime import Runtime
 from bot.conversation import Conversation, ConversationState, QueueAction, Step, TimerKind
 from bot.flow.agent_turn import AgentAction, AgentRequest, Refusal, decide
 from bot.flow.context import FlowContext
-from bot.model import Channel, ReplyKind
+from bot.model import ReplyKind
 from bot.settings import Settings
 
 NOW = 1_800_000_000.0
@@ -29,7 +29,7 @@ async def ctx(settings: Settings) -> AsyncIterator[FlowContext]:
 
 def held_by(actor: Actor) -> Conversation:
     conversation = Conversation(
-        channel=Channel.WEB,
+        channel="web",
         user_id="w_1",
         state=ConversationState.WITH_AGENT,
         queued_at=NOW - 120,

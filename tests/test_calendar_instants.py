@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from bot.clock import FixedClock, now_in
 from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
-from bot.model import Channel, Inbound, InboundKind
+from bot.model import Inbound, InboundKind
 from bot.records import ConversationRecord, RecordStore, SurveyResponse
 from bot.reports import period_between, period_for_days
 from bot.reports.model import Period
@@ -30,7 +30,10 @@ from bot.reports.source import report_from_store
 from bot.settings import Settings
 from bot.storage import Keys
 from bot.timers import TimerSweeper
+from channels.registry import channel_catalog
 from channels.web.outbox import WebMessage
+
+DEMO_CHANNELS = channel_catalog().names
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # The shop's hours in the tests below: weekdays 09:00-18:00 Tokyo time, closed on the
@@ -125,7 +128,7 @@ class WebCustomer:
         await self.rt.dispatcher.handle(
             Inbound(
                 event_id=uuid.uuid4().hex,
-                channel=Channel.WEB,
+                channel="web",
                 user_id=self.user_id,
                 kind=kind,
                 text=text,
@@ -135,7 +138,7 @@ class WebCustomer:
         return await self.replies()
 
     async def replies(self) -> list[WebMessage]:
-        messages = await self.rt.web.outbox.read(self.key, self._read)
+        messages = await self.rt.channel("web").outbox.read(self.key, self._read)
         if messages:
             self._read = messages[-1].cursor
         return messages
@@ -150,7 +153,7 @@ async def test_the_demo_seed_fills_exactly_the_reports_last_30_days(
     redis_client: aioredis.Redis, key_prefix: str, instant: Instant, clock: FixedClock
 ) -> None:
     records = RecordStore(redis_client, Keys(key_prefix), retention_days=400, clock=clock)
-    count = await seed_demo(records, days=30, seed=0, tz=instant.zone)
+    count = await seed_demo(records, channels=DEMO_CHANNELS, days=30, seed=0, tz=instant.zone)
     period = period_for_days(30, now=now_in(clock, instant.zone), tz=instant.zone)
     report = await report_from_store(records, None, period)
 
@@ -275,7 +278,7 @@ def _record(n: int, at: float) -> ConversationRecord:
     return ConversationRecord(
         conversation_id=f"c{n}",
         customer_key=f"web:u{n}",
-        channel=Channel.WEB,
+        channel="web",
         started_at=at - 60,
         ended_at=at,
         resolution="bot",

@@ -11,7 +11,7 @@ import pytest
 from bot.actor import Actor
 from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
-from bot.model import Channel, Inbound, InboundKind
+from bot.model import Inbound, InboundKind
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
 from bot.settings import Settings
 from bot.timers import TimerSweeper
@@ -33,7 +33,7 @@ class Customer:
     ) -> list[WebMessage]:
         inbound = Inbound(
             event_id=uuid.uuid4().hex,
-            channel=Channel.WEB,
+            channel="web",
             user_id=self.user_id,
             kind=kind,
             text=text,
@@ -47,7 +47,7 @@ class Customer:
 
     async def replies(self) -> list[WebMessage]:
         """What the bot said since the last look (settle the inbox first for timer events)."""
-        messages = await self.rt.web.outbox.read(self.key, self._read)
+        messages = await self.rt.channel("web").outbox.read(self.key, self._read)
         if messages:
             self._read = messages[-1].cursor
         return messages
@@ -298,7 +298,7 @@ async def test_release_puts_the_customer_back_at_their_place(
 
 async def test_a_duplicate_event_gets_no_second_reply(runtime: Runtime, customer: Customer) -> None:
     inbound = Inbound(
-        event_id="same-event", channel=Channel.WEB, user_id=customer.user_id, text="送料は？"
+        event_id="same-event", channel="web", user_id=customer.user_id, text="送料は？"
     )
     await runtime.dispatcher.handle(inbound)
     first = await customer.replies()

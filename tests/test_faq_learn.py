@@ -25,7 +25,6 @@ from bot.faq.commands import faq
 from bot.faq.learn import learn
 from bot.faq.proposal import FaqProposal
 from bot.forget import forget_customer
-from bot.model import Channel
 from bot.records import (
     AgentAnswered,
     AgentSuggestion,
@@ -46,9 +45,12 @@ from bot.reports.source import learn_from_store
 from bot.serving import serve_in_loop
 from bot.settings import Settings
 from bot.storage import Keys
+from channels.registry import channel_catalog
 from tests.conftest import REDIS_URL, ROOT, RunningApp
 from tests.eventually import eventually
 from tests.webclient import WebCustomer
+
+DEMO_CHANNELS = channel_catalog().names
 
 SAMPLE = ROOT / "faq_data"
 SATO = {"Authorization": "Bearer tok-sato"}
@@ -171,7 +173,7 @@ async def test_forget_erases_the_new_records(redis_client: aioredis.Redis, key_p
     for key in ("line:Ugone", "line:Ukept"):
         common: dict[str, Any] = {
             "customer_key": key,
-            "channel": Channel.LINE,
+            "channel": "line",
             "conversation_id": f"c-{key}",
         }
         await store.add(
@@ -196,7 +198,7 @@ def choice(question: str, faq_id: str, n: int = 1) -> list[FaqChoice]:
             faq_id=faq_id,
             offered=[faq_id],
             customer_key=f"web:u{i}",
-            channel=Channel.WEB,
+            channel="web",
             conversation_id=f"{question}-{i}",
             time=1000.0 + i,
         )
@@ -210,7 +212,7 @@ def rejection(faq_id: str, question: str | None, n: int) -> list[FaqRejected]:
             faq_id=faq_id,
             question=question,
             customer_key=f"line:u{i}",
-            channel=Channel.LINE,
+            channel="line",
             conversation_id=f"{faq_id}-{i}",
             time=1000.0 + i,
         )
@@ -223,7 +225,7 @@ def answered(faq_id: str, n: int) -> list[ConversationRecord]:
         ConversationRecord(
             conversation_id=f"a-{faq_id}-{i}",
             customer_key=f"line:a{i}",
-            channel=Channel.LINE,
+            channel="line",
             started_at=900.0,
             ended_at=1000.0,
             resolution="bot",
@@ -236,7 +238,7 @@ def answered(faq_id: str, n: int) -> list[ConversationRecord]:
 def unanswered(text: str, n: int, conversation: str = "u") -> list[UnansweredMessage]:
     return [
         UnansweredMessage(
-            text=text, channel=Channel.WEB, conversation_id=f"{conversation}{i}", time=1000.0 + i
+            text=text, channel="web", conversation_id=f"{conversation}{i}", time=1000.0 + i
         )
         for i in range(n)
     ]
@@ -275,7 +277,7 @@ def test_learn_proposes_phrasings_rejected_entries_and_drafts(library: FaqLibrar
                 reply="大阪には店舗がございません。",
                 agent="Sato",
                 customer_key="web:x",
-                channel=Channel.WEB,
+                channel="web",
                 conversation_id="v0",
                 time=1001.0,
             ),
@@ -284,7 +286,7 @@ def test_learn_proposes_phrasings_rejected_entries_and_drafts(library: FaqLibrar
                 reply="お電話 075-123-4567 までどうぞ",  # a phone number: left out
                 agent="Sato",
                 customer_key="web:y",
-                channel=Channel.WEB,
+                channel="web",
                 conversation_id="v1",
                 time=1002.0,
             ),
@@ -334,7 +336,7 @@ def suggestion(message: str, faq_id: str, outcome: str, i: int = 0) -> AgentSugg
     return AgentSuggestion(
         customer_key=f"web:s{i}",
         conversation_id=f"s{i}",
-        channel=Channel.WEB,
+        channel="web",
         agent="Sato",
         agent_id="console:Sato",
         message=message,
@@ -549,7 +551,7 @@ async def test_admin_counts_the_proposals_waiting_on_demo_data(
     redis_client: aioredis.Redis, key_prefix: str, library: FaqLibrary
 ) -> None:
     records = RecordStore(redis_client, Keys(key_prefix), retention_days=400)
-    await seed_demo(records, days=30, seed=0)
+    await seed_demo(records, channels=DEMO_CHANNELS, days=30, seed=0)
     app = FastAPI()
     app.include_router(build_admin_router(records, library, require_admin))
     transport = httpx.ASGITransport(app=app)

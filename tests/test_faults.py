@@ -29,7 +29,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.faq import FaqEntry
-from bot.model import Channel, Outgoing, Reply
+from bot.model import Outgoing, Reply
 from bot.settings import Settings
 from bot.storage import Keys
 from channels.line.sender import call_ids
@@ -37,7 +37,7 @@ from channels.slack.blocks import CLAIM
 from tests.conftest import ROOT
 from tests.eventually import eventually, settled
 from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import FakeSlack, serve_with_slack
+from tests.fakes.slack_platform import FakeSlack, serve_with_slack, slack_on
 from tests.faults import PrivateRedis, WorkerProcess, worker_env
 
 log = logging.getLogger("tests.faults")
@@ -147,7 +147,7 @@ async def test_sigkilled_workers_lose_nothing_and_answer_each_event_once_in_orde
     # docs/reliability.md leaves: an older replay pushes). On a busy machine a backlog alone
     # can outlast LINE's minute, so tokens live ten minutes here: this test is about crashes.
     token_life = 600.0
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         platform = world.platform
         platform.reply_token_ttl = token_life
         env = worker_env(
@@ -238,7 +238,7 @@ async def test_redis_restart_gives_503_then_recovers_with_nothing_acknowledged_l
         redis_url=private_redis.url, ask_if_solved=False, inbox_lease_seconds=10.0
     )
     # Replies replayed after the outage stay replies (see the SIGKILL test above).
-    async with line_world(settings, monkeypatch, reply_token_ttl_seconds=590) as world:
+    async with line_world(settings, reply_token_ttl_seconds=590) as world:
         world.platform.reply_token_ttl = 600.0
         pairs = script(world)
         users = [world.new_user(f"Customer {n}") for n in range(customers)]
@@ -295,7 +295,7 @@ async def test_a_slow_line_api_holds_up_no_other_customer(
 ) -> None:
     delay, customers = 2.0, 20
     settings = make_settings(ask_if_solved=False)
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         platform = world.platform
         pairs = script(world)
         users = [world.new_user(f"Customer {n}") for n in range(customers)]
@@ -323,11 +323,9 @@ async def test_an_agents_reply_that_line_never_takes_is_retried_then_reported_in
     slack = FakeSlack("slack-signing-secret")
     await slack.start()
     slack.add_user(SATO, "Sato", "Sato Hanako")
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
     try:
-        settings = make_settings(outbound_retry_seconds=1)
-        async with line_world(settings, monkeypatch) as world:
+        settings = make_settings(outbound_retry_seconds=1, channels=slack_on(slack))
+        async with line_world(settings) as world:
             slack.app_url = world.app.base_url
             line = world.platform
             user = world.new_user("Hanako")
@@ -368,7 +366,7 @@ async def test_an_agents_reply_that_line_never_takes_is_retried_then_reported_in
 async def test_a_reply_that_went_out_just_before_a_crash_is_not_pushed_again(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with line_world(make_settings(), monkeypatch) as world:
+    async with line_world(make_settings()) as world:
         platform, sender, rt = world.platform, world.app.channel.sender, world.app.runtime
         user = world.new_user()
         event = platform.text(user, "x")
@@ -380,7 +378,7 @@ async def test_a_reply_that_went_out_just_before_a_crash_is_not_pushed_again(
         batch = [
             Outgoing(
                 message_id=uuid.uuid4().hex,
-                channel=Channel.LINE,
+                channel="line",
                 user_id=user,
                 conversation_id="c1",
                 reply=Reply(text="一度だけ"),
@@ -426,7 +424,7 @@ async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lette
         await storage.incr(f"{key_prefix}:handled:{inbound.event_id}")
 
     private_redis.stop()
-    await inbox.put(Inbound(event_id="e1", channel=Channel.WEB, user_id="u1", text="hi"))
+    await inbox.put(Inbound(event_id="e1", channel="web", user_id="u1", text="hi"))
     worker = InboxWorker(inbox, handle, max_attempts=2, retry_base_seconds=0.01)
     await asyncio.wait_for(worker.run(asyncio.Event(), burst=True), timeout=60)
     assert attempts == ["e1"] * 7, "more outages than attempts, and still handled"
@@ -457,8 +455,8 @@ async def test_a_failure_that_is_not_storage_counts_and_is_dead_lettered(
             async with aiohttp.ClientSession() as session:
                 await session.get(nobody)  # ConnectionRefusedError: an OSError
 
-    await inbox.put(Inbound(event_id="e1", channel=Channel.WEB, user_id="u1", text="hi"))
-    await inbox.put(Inbound(event_id="e2", channel=Channel.WEB, user_id="u1", text="next"))
+    await inbox.put(Inbound(event_id="e1", channel="web", user_id="u1", text="hi"))
+    await inbox.put(Inbound(event_id="e2", channel="web", user_id="u1", text="next"))
     worker = InboxWorker(inbox, handle, max_attempts=3, retry_base_seconds=0.01)
     await asyncio.wait_for(worker.run(asyncio.Event(), burst=True), timeout=60)
     assert attempts == ["e1", "e1", "e1", "e2"]

@@ -149,7 +149,7 @@ async def no_trace(rt: Runtime) -> None:
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[LineWorld]:
-    async with line_world(make_settings(max_body_bytes=MAX_BODY), monkeypatch) as running:
+    async with line_world(make_settings(max_body_bytes=MAX_BODY)) as running:
         yield running
 
 
@@ -383,7 +383,7 @@ async def test_web_api_fuzzed_never_500_and_bad_tokens_do_nothing(
         token = (await http.post("/web/conversations", json={})).json()["token"]
     rt = running.runtime
     before = await rt.redis.xlen(
-        rt.keys.inbox(rt.inbox.partition_of(f"web:{rt.tokens.verify(token)}"))
+        rt.keys.inbox(rt.inbox.partition_of(f"web:{rt.channel('web').tokens.verify(token)}"))
     )
 
     bodies = (

@@ -18,7 +18,7 @@ from bot.records import ConversationRecord, SurveyResponse
 from bot.settings import Settings
 from channels.slack.blocks import CLAIM, CLOSE
 from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import ApiCall, FakeSlack
+from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
 
 DESK = "C0DESK"
 SATO = "U0SATO"
@@ -37,10 +37,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
-    async with line_world(make_settings(), monkeypatch) as running:
-        assert running.app.runtime.slack is not None, "Slack is on from the environment"
+    async with line_world(make_settings(channels=slack_on(slack))) as running:
+        assert "slack" in running.app.runtime.channels, "Slack is on from the settings"
         slack.app_url = running.app.base_url
         yield running
 
@@ -101,7 +99,7 @@ async def test_line_customer_through_slack_claim_thread_replies_and_close(
     conversation = await rt.store.load(key)
     assert conversation is not None and conversation.state is ConversationState.CLOSED
     [response] = [r async for r in rt.records.read(SurveyResponse)]
-    assert (response.score, response.resolved_by, response.channel.value) == (6, "Sato", "line")
+    assert (response.score, response.resolved_by, response.channel) == (6, "Sato", "line")
     [record] = [r async for r in rt.records.read(ConversationRecord)]
     assert (record.resolution, record.agent) == ("agent", "Sato")
     print("\n--- Slack ---\n" + slack.transcript())

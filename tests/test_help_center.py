@@ -572,7 +572,7 @@ async def test_popular_articles_follow_views_a_minute_later(
         FaqLibrary(ROOT / "faq_data"),
         Texts(shop="Shop"),
         store,
-        RateLimiter(redis_client, key_prefix, "help_feedback", 10),
+        RateLimiter(redis_client, Keys(key_prefix), "help_feedback", 10),
     )
     app = FastAPI()
     app.include_router(center.router)

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.model import Channel
 from bot.records import SurveyResponse
 from bot.reports.render import responses_csv
 from bot.settings import Settings
@@ -75,7 +74,7 @@ def test_spreadsheet_formulas_are_neutralised_whatever_comes_first() -> None:
         SurveyResponse(
             conversation_id=f"c{n}",
             customer_key="web:w_x",
-            channel=Channel.WEB,
+            channel="web",
             score=1,
             comment=comment,
             resolved_by="bot",

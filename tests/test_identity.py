@@ -17,7 +17,6 @@ from bot.identity import (
     TooManyCodes,
     WrongCode,
 )
-from bot.model import Channel
 from bot.storage import Keys
 
 START = 1_900_000_000.0
@@ -103,7 +102,7 @@ async def test_malformed_codes_count_as_wrong_tries(codes: LinkCodes) -> None:
 def _conversation(key: str, state: ConversationState, messages: int, at: float) -> Conversation:
     channel, _, user = key.partition(":")
     return Conversation(
-        channel=Channel(channel),
+        channel=channel,
         user_id=user,
         state=state,
         customer_messages=messages,

@@ -12,14 +12,14 @@ import redis.asyncio as aioredis
 
 from bot.inbox import GROUP, Inbox
 from bot.inbox_worker import InboxWorker
-from bot.model import Channel, Inbound
+from bot.model import Inbound
 from bot.storage import Keys
 from tests.conftest import REDIS_URL, ROOT
 from tests.eventually import eventually, settled
 
 
 def event(user: str, n: int) -> Inbound:
-    return Inbound(event_id=f"{user}-{n}", channel=Channel.WEB, user_id=user, text=str(n))
+    return Inbound(event_id=f"{user}-{n}", channel="web", user_id=user, text=str(n))
 
 
 async def test_an_event_read_but_not_acknowledged_before_a_crash_is_handled_after_restart_once(

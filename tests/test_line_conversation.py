@@ -22,7 +22,7 @@ VAGUE = ["支払い", "注文について", "配送", "アカウント", "商品
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[LineWorld]:
-    async with line_world(make_settings(), monkeypatch) as running:
+    async with line_world(make_settings()) as running:
         yield running
 
 

@@ -12,7 +12,7 @@ import pytest
 from bot import metrics
 from bot.actor import Actor
 from bot.conversation import ConversationState
-from bot.model import Channel, Choice, Outgoing, Reply, ReplyKind
+from bot.model import Choice, Outgoing, Reply, ReplyKind
 from bot.outbound import OutboundSweeper
 from bot.settings import Settings
 from channels.line.render import read_postback
@@ -24,7 +24,7 @@ from tests.fakes.line_platform import LineWorld, line_world
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[LineWorld]:
-    async with line_world(make_settings(), monkeypatch) as running:
+    async with line_world(make_settings()) as running:
         yield running
 
 
@@ -35,7 +35,7 @@ async def quiet_world(
     """The app with no worker of its own: only the test drives the retry sweeper, with
     the clock it chooses."""
     settings = make_settings(run_worker=False, outbound_retry_seconds=600)
-    async with line_world(settings, monkeypatch) as running:
+    async with line_world(settings) as running:
         yield running
 
 
@@ -52,7 +52,7 @@ def sample(name: str, **labels: str) -> float:
 def outgoing(user: str, reply: Reply, meta: dict[str, str] | None = None) -> Outgoing:
     return Outgoing(
         message_id=uuid.uuid4().hex,
-        channel=Channel.LINE,
+        channel="line",
         user_id=user,
         conversation_id="c1",
         reply=reply,
@@ -63,7 +63,7 @@ def outgoing(user: str, reply: Reply, meta: dict[str, str] | None = None) -> Out
 async def test_expired_reply_token_falls_back_to_push(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with line_world(make_settings(), monkeypatch, reply_token_ttl_seconds=0.001) as world:
+    async with line_world(make_settings(), reply_token_ttl_seconds=0.001) as world:
         user = world.new_user()
         await world.platform.say(user, "送料はいくらですか？")
         answer = (await world.platform.wait_for_messages(user, 1))[0]

@@ -63,7 +63,7 @@ async def test_person_mode_from_handoff_to_the_survey(
     agent closes: the survey goes by the customer's fresh reply token, free. Back with the
     bot: the menu is unlinked."""
     settings = make_settings(admin_token=ADMIN)
-    async with line_world(settings, monkeypatch, rich_menu_person=PERSON_MENU) as world:
+    async with line_world(settings, rich_menu_person=PERSON_MENU) as world:
         platform = world.platform
         platform.add_rich_menu(PERSON_MENU)
         user = world.new_user("花子")
@@ -99,7 +99,7 @@ async def test_person_mode_from_handoff_to_the_survey(
 async def test_menu_taps_tell_the_wait_list_the_faq_and_go_back_to_the_bot(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with line_world(make_settings(), monkeypatch, rich_menu_person=PERSON_MENU) as world:
+    async with line_world(make_settings(), rich_menu_person=PERSON_MENU) as world:
         platform = world.platform
         platform.add_rich_menu(PERSON_MENU)
         user = world.new_user()
@@ -126,7 +126,7 @@ async def test_menu_taps_tell_the_wait_list_the_faq_and_go_back_to_the_bot(
 async def test_a_failed_link_never_holds_the_conversation_up(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with line_world(make_settings(), monkeypatch, rich_menu_person=PERSON_MENU) as world:
+    async with line_world(make_settings(), rich_menu_person=PERSON_MENU) as world:
         platform = world.platform
         platform.add_rich_menu(PERSON_MENU)
         platform.fail("link", 500, times=5)
@@ -143,7 +143,7 @@ async def test_the_budget_stops_an_optional_push_and_never_an_agents_reply(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings(admin_token=ADMIN)
-    async with line_world(settings, monkeypatch, push_budget=1) as world:
+    async with line_world(settings, push_budget=1) as world:
         platform = world.platform
         user = world.new_user()
         await platform.say(user, "人と話したい")
@@ -179,7 +179,7 @@ async def test_opening_the_conversation_in_the_console_marks_it_read(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings(admin_token=ADMIN)
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         platform = world.platform
         user = world.new_user()
         await platform.say(user, "人と話したい")
@@ -200,7 +200,7 @@ async def test_cost_card_quota_warning_and_the_two_answers_warning_in_tsunagu_re
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings()
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         platform = world.platform
         platform.usage_offset = 170  # pushes sent this month outside Tsunagu (broadcasts)
         platform.bot_info["chatMode"] = "chat"
@@ -238,7 +238,7 @@ async def _invoke(args: list[str], env: dict[str, str]) -> Any:
 async def test_rich_menu_setup_draws_and_creates_both_menus_then_deletes_them(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with line_world(make_settings(), monkeypatch) as world:
+    async with line_world(make_settings()) as world:
         platform = world.platform
         line_settings = LineSettings(_env_file=None)  # type: ignore[call-arg]
         menus = draw_rich_menus("ja")

@@ -17,7 +17,7 @@ from tests.fakes.line_platform import LineWorld, line_world, sign
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[LineWorld]:
-    async with line_world(make_settings(), monkeypatch) as running:
+    async with line_world(make_settings()) as running:
         yield running
 
 
@@ -145,7 +145,7 @@ async def test_every_event_type_is_handled_or_ignored_never_a_500(world: LineWor
 async def test_mention_mode_answers_in_groups_only_when_mentioned(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with line_world(make_settings(), monkeypatch, group_mode="mention") as world:
+    async with line_world(make_settings(), group_mode="mention") as world:
         p, user = world.platform, world.new_user()
         group_id = "C" + "3" * 32
         group = {"type": "group", "groupId": group_id, "userId": user}
@@ -174,7 +174,7 @@ async def test_webhook_does_not_wait_for_a_slow_profile(world: LineWorld) -> Non
     assert await world.platform.say(user, "送料はいくらですか？") == 200
     answer = (await world.platform.wait_for_messages(user, 1, timeout=30))[0]
     assert "550" in answer["text"]
-    line = world.app.runtime.line
+    line = world.app.channel
     assert line is not None
     assert await line.profiles.cached(user) is None, "answered before the profile came"
 
@@ -184,7 +184,7 @@ async def test_loading_animation_shows_while_the_answer_takes_time(
 ) -> None:
     # No inbox worker: the answer does not come, so the customer sees the animation.
     settings = make_settings(run_worker=False)
-    async with line_world(settings, monkeypatch, loading_after_seconds=0.2) as world:
+    async with line_world(settings, loading_after_seconds=0.2) as world:
         user = world.new_user()
         await world.platform.say(user, "送料はいくらですか？")
         await eventually(lambda: world.platform.loading, what="the loading animation")
@@ -195,7 +195,7 @@ async def test_no_loading_animation_for_an_instant_answer(world: LineWorld) -> N
     user = world.new_user()
     await world.platform.say(user, "送料はいくらですか？")
     await world.platform.wait_for_messages(user, 1)
-    line = world.app.runtime.line
+    line = world.app.channel
     assert line is not None
     # The check "answered yet?" runs in the background after LOADING_AFTER_SECONDS.
     await eventually(lambda: not line._tasks, what="the loading check has run")

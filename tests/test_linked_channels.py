@@ -20,7 +20,7 @@ import pytest
 
 from bot.settings import Settings
 from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import ApiCall, FakeSlack
+from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
 from tests.webclient import WebCustomer
 
 DESK = "C0DESK"
@@ -41,9 +41,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
-    async with line_world(make_settings(admin_token=ADMIN), monkeypatch) as running:
+    async with line_world(make_settings(admin_token=ADMIN, channels=slack_on(slack))) as running:
         slack.app_url = running.app.base_url
         yield running
 

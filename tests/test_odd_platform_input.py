@@ -37,7 +37,7 @@ async def test_a_line_event_with_a_string_source_is_a_warning_not_a_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with line_world(make_settings(), monkeypatch) as world:
+    async with line_world(make_settings()) as world:
         url, secret = world.app.webhook_url, world.platform.channel_secret
         odd_events: list[dict[str, Any]] = [
             {"type": "message", "source": "U0123", "message": {"type": "text", "text": "x"}},

@@ -15,11 +15,11 @@ import pytest
 from bot import metrics
 from bot.composition.runtime import Runtime
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
-from bot.model import Channel, Outgoing, Reply
+from bot.model import Outgoing, Reply
 from bot.settings import Settings
 from tests.eventually import eventually
 from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import FakeSlack
+from tests.fakes.slack_platform import FakeSlack, slack_on
 from tests.webclient import WebCustomer
 
 DESK = "C0DESK"
@@ -57,10 +57,10 @@ async def test_a_slack_outage_delays_only_slack_sends(
     slack = FakeSlack("slack-signing-secret")
     await slack.start()
     slack.add_user(TANAKA, "Tanaka")
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
     try:
-        async with line_world(make_settings(ask_if_solved=False), monkeypatch) as world:
+        async with line_world(
+            make_settings(ask_if_solved=False, channels=slack_on(slack))
+        ) as world:
             slack.app_url = world.app.base_url
             rt = world.app.runtime
             fee, cancel, returns = (
@@ -135,19 +135,16 @@ async def test_slack_failures_are_typed_by_what_they_mean(
     that will not change (a channel that does not exist): permanent."""
     slack = FakeSlack("slack-signing-secret")
     await slack.start()
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
     slack.missing_channels.add("C0GONE")  # archived, say: Slack will never take it
-    rt = Runtime(make_settings())
+    rt = Runtime(make_settings(channels=slack_on(slack)))
     try:
-        assert rt.slack is not None
-        sender = rt.slack.sender
+        sender = rt.channel("slack").sender
 
         def batch(user: str) -> list[Outgoing]:
             return [
                 Outgoing(
                     message_id=f"m-{user}-{time.monotonic_ns()}",
-                    channel=Channel.SLACK,
+                    channel="slack",
                     user_id=user,
                     conversation_id="c1",
                     reply=Reply(text="こんにちは"),
@@ -186,10 +183,8 @@ async def test_an_escalation_during_a_slack_outage_reaches_the_desk_afterwards_i
     they wrote reach the desk when Slack is back, in that order, once each."""
     slack = FakeSlack("slack-signing-secret")
     await slack.start()
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
     try:
-        async with line_world(make_settings(), monkeypatch) as world:
+        async with line_world(make_settings(channels=slack_on(slack))) as world:
             slack.app_url = world.app.base_url
             rt, line = world.app.runtime, world.platform
             user = world.new_user("Hanako")

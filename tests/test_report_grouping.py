@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import string
 
-from bot.model import Channel
 from bot.records import UnansweredMessage
 from bot.reports.similar import (
     COMPARED_CHARS,
@@ -21,7 +20,7 @@ from bot.reports.similar import (
 
 
 def message(text: str) -> UnansweredMessage:
-    return UnansweredMessage(text=text, channel=Channel.WEB, conversation_id="c")
+    return UnansweredMessage(text=text, channel="web", conversation_id="c")
 
 
 def noise(rng: random.Random, length: int) -> str:

@@ -19,16 +19,19 @@ from click.testing import CliRunner, Result
 from fastapi import FastAPI, Header, HTTPException
 
 from bot.clock import FixedClock, now_in
+from bot.composition.cli import main
 from bot.faq import FaqLibrary
-from bot.model import Channel
 from bot.records import ConversationRecord, RecordStore, SurveyResponse, UnansweredMessage
 from bot.reports.admin import build_admin_router
-from bot.reports.commands import demo, report
+from bot.reports.commands import report
 from bot.reports.compute import compute_report, percentile, period_between, period_for_days
 from bot.reports.seed import StoreNotEmpty, seed_demo
 from bot.reports.source import report_from_store
 from bot.storage import Keys
+from channels.registry import channel_catalog
 from tests.conftest import REDIS_URL, ROOT
+
+DEMO_CHANNELS = channel_catalog().names
 
 ADMIN_TOKEN = "admin-secret"
 # /admin reads the records' clock: the last evening of a month, in Tokyo.
@@ -45,7 +48,7 @@ def conv(cid: str, channel: str, ended: float, resolution: str, **kw: Any) -> Co
     return ConversationRecord(
         conversation_id=cid,
         customer_key=f"{channel}:{cid}",
-        channel=Channel(channel),
+        channel=channel,
         started_at=ended - 300,
         ended_at=ended,
         resolution=resolution,  # type: ignore[arg-type]
@@ -58,7 +61,7 @@ def ces(cid: str, channel: str, t: float, score: int, by: str = "bot", **kw: Any
     return SurveyResponse(
         conversation_id=cid,
         customer_key=f"{channel}:{cid}",
-        channel=Channel(channel),
+        channel=channel,
         score=score,
         resolved_by=by,
         time=t,
@@ -87,21 +90,21 @@ CONVERSATIONS = [
 RESPONSES = [
     ces("c0", "web", at(1, 0) - 3000, 1, faq_ids=["shipping-fee"]),
     ces("c1", "web", at(1, 10, 5), 7, faq_ids=["shipping-fee"]),
-    SurveyResponse(conversation_id="c1", customer_key="web:c1", channel=Channel.WEB,
+    SurveyResponse(conversation_id="c1", customer_key="web:c1", channel="web",
                    question="csat", score=5, scale_low=1, scale_high=5, resolved_by="bot",
                    time=at(1, 10, 6)),
-    SurveyResponse(conversation_id="c1", customer_key="web:c1", channel=Channel.WEB,
+    SurveyResponse(conversation_id="c1", customer_key="web:c1", channel="web",
                    question="nps", score=10, scale_low=0, scale_high=10, resolved_by="bot",
                    time=at(1, 10, 7)),
     ces("c2", "web", at(1, 11, 5), 6, faq_ids=["shipping-fee", "tracking"]),
-    SurveyResponse(conversation_id="c2", customer_key="web:c2", channel=Channel.WEB,
+    SurveyResponse(conversation_id="c2", customer_key="web:c2", channel="web",
                    question="csat", score=3, scale_low=1, scale_high=5, resolved_by="bot",
                    time=at(1, 11, 6)),
-    SurveyResponse(conversation_id="c2", customer_key="web:c2", channel=Channel.WEB,
+    SurveyResponse(conversation_id="c2", customer_key="web:c2", channel="web",
                    question="nps", score=9, scale_low=0, scale_high=10, resolved_by="bot",
                    time=at(1, 11, 7)),
     ces("c3", "line", at(2, 9, 5), 5, by="Sato", faq_ids=["tracking"]),
-    SurveyResponse(conversation_id="c3", customer_key="line:c3", channel=Channel.LINE,
+    SurveyResponse(conversation_id="c3", customer_key="line:c3", channel="line",
                    question="nps", score=4, scale_low=0, scale_high=10, resolved_by="Sato",
                    time=at(2, 9, 7)),
     ces("c6", "slack", at(3, 9, 5), 2, faq_ids=["refund-timing"], comment="返金の時期が書いてない"),
@@ -110,7 +113,7 @@ RESPONSES = [
     ces("c10", "line", at(3, 13, 5), 1, faq_ids=["refund-timing"]),
 ]  # fmt: skip
 UNANSWERED = [
-    UnansweredMessage(text=text, channel=Channel(ch), conversation_id=cid, time=t,
+    UnansweredMessage(text=text, channel=ch, conversation_id=cid, time=t,
                       best_faq_id=best, best_score=score)
     for text, ch, cid, t, best, score in [
         ("大阪に店舗はありますか？", "line", "c3", at(2, 8), "store-hours", 0.3),
@@ -306,8 +309,8 @@ async def test_cli_report_json_and_csv(store: RecordStore, key_prefix: str, utc:
 
 def test_cli_refuses_without_redis_url() -> None:
     runner = CliRunner()
-    for command, args in ((report, []), (demo, ["seed"])):
-        out = runner.invoke(command, args, env={"REDIS_URL": ""})
+    for args in (["report"], ["demo", "seed"]):
+        out = runner.invoke(main, args, env={"REDIS_URL": ""})
         assert out.exit_code != 0
         assert "REDIS_URL is not set" in out.output and "/admin" in out.output
 
@@ -323,7 +326,7 @@ async def admin(
     redis_client: aioredis.Redis, key_prefix: str, faq: FaqLibrary
 ) -> AsyncIterator[tuple[httpx.AsyncClient, RecordStore, int]]:
     records = RecordStore(redis_client, Keys(key_prefix), retention_days=400, clock=ADMIN_CLOCK)
-    count = await seed_demo(records, days=3, seed=1)
+    count = await seed_demo(records, channels=DEMO_CHANNELS, days=3, seed=1)
     app = FastAPI()
     app.include_router(build_admin_router(records, faq, require_admin))
     transport = httpx.ASGITransport(app=app)
@@ -381,7 +384,9 @@ async def test_demo_seed_fills_every_part_of_the_dashboard(
     # days back disagreed by the conversations of those last minutes.
     clock = FixedClock(datetime(2026, 11, 30, 23, 59, 30, tzinfo=ZoneInfo("Asia/Tokyo")))
     records = RecordStore(redis_client, Keys(key_prefix), retention_days=400, clock=clock)
-    count = await seed_demo(records, days=30, seed=0, tz=ZoneInfo("Asia/Tokyo"))
+    count = await seed_demo(
+        records, channels=DEMO_CHANNELS, days=30, seed=0, tz=ZoneInfo("Asia/Tokyo")
+    )
     assert count > 300
     tokyo = ZoneInfo("Asia/Tokyo")
     period = period_for_days(30, now=now_in(clock, tokyo), tz=tokyo)
@@ -400,4 +405,4 @@ async def test_demo_seed_fills_every_part_of_the_dashboard(
     assert any("Osaka" in g.text or "大阪" in g.text for g in r.unanswered[:4])
     assert sum(p.responses for p in r.trend) == r.overall.ces.responses
     with pytest.raises(StoreNotEmpty):
-        await seed_demo(records, days=30, seed=0)
+        await seed_demo(records, channels=DEMO_CHANNELS, days=30, seed=0)

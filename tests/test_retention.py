@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from bot.model import Channel
 from bot.records import RECORD_TEXT_MAX_CHARS, RecordStore, SurveyResponse, UnansweredMessage
 from bot.settings import Settings
 from bot.storage import Keys
@@ -63,13 +62,13 @@ async def test_report_streams_keep_at_most_max_entries_and_clip_long_texts(
     records = RecordStore(redis_client, Keys(key_prefix), retention_days=400, max_entries=5)
     for n in range(12):
         await records.add(
-            UnansweredMessage(text=f"{n}:" + "長" * 4000, channel=Channel.WEB, conversation_id="c")
+            UnansweredMessage(text=f"{n}:" + "長" * 4000, channel="web", conversation_id="c")
         )
         await records.add(
             SurveyResponse(
                 conversation_id=f"c{n}",
                 customer_key="web:w_x",
-                channel=Channel.WEB,
+                channel="web",
                 score=1,
                 comment="x" * 4000,
                 resolved_by="bot",

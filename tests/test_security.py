@@ -21,13 +21,14 @@ from click.testing import CliRunner
 from itsdangerous import TimestampSigner
 
 from bot.actor import Actor
+from bot.composition.cli import main
 from bot.composition.runtime import Runtime
 from bot.errors import PlatformUnavailable
-from bot.forget import forget, forget_customer
+from bot.forget import forget_customer
 from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
 from bot.logs import JsonFormatter, RedactSecrets
-from bot.model import Channel, Inbound, Outgoing, Reply
+from bot.model import Inbound, Outgoing, Reply
 from bot.outbound import replies
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
 from bot.settings import Settings, get_settings
@@ -202,7 +203,7 @@ async def test_secrets_and_customer_text_stay_out_of_info_logs(
     secret_key = "sk-" + uuid.uuid4().hex
     said = "注文番号は 9876-5432 です、住所は東京都千代田区"
     settings = make_settings(secret_key=secret_key, admin_token=ADMIN)
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         user = world.new_user("Hanako")
         await world.platform.say(user, "送料はいくらですか？")
         await world.platform.wait_for_messages(user, 1)
@@ -261,7 +262,7 @@ async def test_every_key_about_a_customer_expires(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings(conversation_ttl_seconds=3600, dedupe_ttl_seconds=600)
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         rt = world.app.runtime
         user = world.new_user("Hanako")
         await world.platform.say(user, "送料はいくらですか？")
@@ -293,7 +294,7 @@ async def test_forget_erases_one_customer_and_nobody_else(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings()
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         rt = world.app.runtime
         gone, kept = world.new_user("Gone"), world.new_user("Kept")
         for user in (gone, kept):
@@ -311,7 +312,7 @@ async def test_forget_erases_one_customer_and_nobody_else(
                 ConversationRecord(
                     conversation_id=conversation.id,
                     customer_key=key,
-                    channel=Channel.LINE,
+                    channel="line",
                     started_at=time.time() - 60,
                     resolution="bot",
                 )
@@ -320,18 +321,18 @@ async def test_forget_erases_one_customer_and_nobody_else(
                 SurveyResponse(
                     conversation_id=conversation.id,
                     customer_key=key,
-                    channel=Channel.LINE,
+                    channel="line",
                     score=5,
                     resolved_by="bot",
                 )
             )
             await rt.records.add(
                 UnansweredMessage(
-                    text=f"秘密 {user}", channel=Channel.LINE, conversation_id=conversation.id
+                    text=f"秘密 {user}", channel="line", conversation_id=conversation.id
                 )
             )
 
-        done = await forget_customer(rt.redis, rt.keys, f"line:{gone}")
+        done = await rt.forget(f"line:{gone}")
         assert done.records == 3 and done.keys > 0
         left = [k async for k in rt.redis.scan_iter(match=f"{settings.key_prefix}:*")]
         assert not [k for k in left if gone in k], "no key names the erased customer"
@@ -342,7 +343,7 @@ async def test_forget_erases_one_customer_and_nobody_else(
         assert f"line:{gone}" not in [
             k for k, _ in await rt.redis.zrange(rt.keys.queue(), 0, -1, withscores=True)
         ]
-        again = await forget_customer(rt.redis, rt.keys, f"line:{gone}")
+        again = await rt.forget(f"line:{gone}")
         assert again.keys == 0 and again.records == 0, "repeating is harmless"
 
 
@@ -353,10 +354,10 @@ def test_forget_command(monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
     try:
         runner = CliRunner()
-        result = runner.invoke(forget, ["web:w_nobody", "--yes"])
+        result = runner.invoke(main, ["forget", "web:w_nobody", "--yes"])
         assert result.exit_code == 0, result.output
         assert "web:w_nobody: erased 0 keys and 0 report records" in result.output
-        bad = runner.invoke(forget, ["not a key", "--yes"])
+        bad = runner.invoke(main, ["forget", "not a key", "--yes"])
         assert bad.exit_code != 0 and "channel:user" in bad.output
     finally:
         get_settings.cache_clear()
@@ -386,7 +387,7 @@ async def test_forget_erases_dead_letters_and_revokes_the_web_token(
             await inbox.put(
                 Inbound(
                     event_id=f"web:{customer.user_id}:x",
-                    channel=Channel.WEB,
+                    channel="web",
                     user_id=customer.user_id,
                     text=f"秘密の住所 {customer.user_id}",
                 )
@@ -395,12 +396,14 @@ async def test_forget_erases_dead_letters_and_revokes_the_web_token(
         await asyncio.wait_for(worker.run(asyncio.Event(), burst=True), timeout=60)
         assert await rt.redis.xlen(keys.inbox_dead()) == 2, "both events dead-lettered"
 
-        done = await forget_customer(rt.redis, keys, f"web:{gone.user_id}")
+        done = await forget_customer(
+            rt.redis, keys, f"web:{gone.user_id}", customer_data=rt.catalog.customer_data
+        )
         assert done.dead_letters == 1
         left = [fields["event"] for _, fields in await rt.redis.xrange(keys.inbox_dead())]
         assert len(left) == 1 and kept.user_id in left[0] and gone.user_id not in left[0]
 
-        await forget_customer(rt.redis, rt.keys, f"web:{gone.user_id}")
+        await rt.forget(f"web:{gone.user_id}")
         refused = await gone.say("まだいますか？")
         assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
         assert (await http.get("/web/messages", headers=gone.auth)).status_code == 401
@@ -419,11 +422,11 @@ async def test_forget_erases_the_customers_parked_and_undeliverable_sends(
     """Sends a platform could not take name the customer: parked ones wait under the
     customer's keys, given-up ones in the failure log; both go, other customers' stay."""
     delivery, retries = runtime.delivery, runtime.delivery.retries
-    outage = PlatformUnavailable(Channel.LINE, "503 from the platform")
+    outage = PlatformUnavailable("line", "503 from the platform")
     sends = {}
     for user in ("Ugone", "Ukept"):
         reply = Outgoing(
-            channel=Channel.LINE,
+            channel="line",
             user_id=user,
             conversation_id=f"c-{user}",
             message_id=f"m-{user}",
@@ -435,7 +438,7 @@ async def test_forget_erases_the_customers_parked_and_undeliverable_sends(
     failed = runtime.keys.outbound_failed()
     assert await runtime.redis.xlen(failed) == 2
 
-    await forget_customer(runtime.redis, runtime.keys, "line:Ugone")
+    await runtime.forget("line:Ugone")
 
     left = [fields["customer"] for _, fields in await runtime.redis.xrange(failed)]
     assert left == ["line:Ukept"]

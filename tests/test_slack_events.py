@@ -210,4 +210,4 @@ async def test_the_survey_on_slack_is_buttons_and_a_tap_records_it(
         what="thanks",
     )
     [response] = [r async for r in served.runtime.records.read(SurveyResponse)]
-    assert (response.channel.value, response.score, response.resolved_by) == ("slack", 6, "bot")
+    assert (response.channel, response.score, response.resolved_by) == ("slack", 6, "bot")

@@ -6,6 +6,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
@@ -22,6 +23,7 @@ from bot.helpcenter.store import HelpCenterStore
 from bot.limits import BodySizeLimit, OpenSockets, RateLimiter, WebLimits
 from bot.reports.admin import build_admin_router
 from bot.reports.seed import StoreNotEmpty, seed_demo
+from bot.serving import serve_in_loop
 from bot.settings import Settings, get_settings
 from handoff.console.auth import admin_dependency
 from handoff.console.suggestions import build_suggestions_router
@@ -58,10 +60,9 @@ def create_app(
     )
     app.state.runtime = rt
     app.state.settings = settings
-    prefix = settings.key_prefix
     app.state.web_limits = WebLimits(
-        per_token=RateLimiter(rt.redis, prefix, "web_token", settings.web_rate_limit_per_minute),
-        per_ip=RateLimiter(rt.redis, prefix, "web_ip", settings.web_ip_rate_limit_per_minute),
+        per_token=RateLimiter(rt.redis, rt.keys, "web_token", settings.web_rate_limit_per_minute),
+        per_ip=RateLimiter(rt.redis, rt.keys, "web_ip", settings.web_ip_rate_limit_per_minute),
     )
     app.state.web_sockets = OpenSockets(settings.web_ws_per_customer, settings.web_ws_per_ip)
     if settings.cors_origins:
@@ -148,11 +149,8 @@ def create_app(
             dependencies=[Depends(metrics_token_required)],
         )
 
-    app.include_router(rt.web.router)
-    if rt.line is not None:
-        app.include_router(rt.line.router)
-    if rt.slack is not None:
-        app.include_router(rt.slack.router)
+    for channel in rt.channels.values():
+        app.include_router(channel.router)
     app.include_router(rt.console.router)
     app.include_router(
         build_suggestions_router(rt.console.auth, rt.store, rt.faq, rt.records, rt.console.privacy)
@@ -166,7 +164,7 @@ def create_app(
             rt.texts,
             help_store,
             RateLimiter(
-                rt.redis, prefix, "help_feedback", settings.help_feedback_rate_limit_per_minute
+                rt.redis, rt.keys, "help_feedback", settings.help_feedback_rate_limit_per_minute
             ),
             path=settings.help_center_path,
         )
@@ -181,6 +179,7 @@ def create_app(
             archive=rt.archive,
             panels=rt.panels,
             audit=rt.audit,
+            channel_labels=rt.catalog.label_map("en"),
         )
     )
     return app
@@ -189,8 +188,28 @@ def create_app(
 async def _seed_demo(rt: Runtime) -> None:
     """Sample report data for a first look at /admin (skipped if the store has some)."""
     try:
-        count = await seed_demo(rt.records)
+        count = await seed_demo(rt.records, channels=rt.catalog.names)
     except StoreNotEmpty:
         log.info("demo data not added: the store already has conversations")
         return
     log.warning("demo data: added %d sample conversations for /admin", count)
+
+
+@dataclass
+class ServedApp:
+    """The whole app served on a loopback port, and its runtime."""
+
+    runtime: Runtime
+    base_url: str
+
+
+@asynccontextmanager
+async def serve_app(settings: Settings, port: int = 0) -> AsyncIterator[ServedApp]:
+    """Build the runtime and serve the app (uvicorn, in this event loop) on `port` (0: any
+    free one) until the block ends; for simulators and tests."""
+    runtime = Runtime(settings)
+    try:
+        async with serve_in_loop(create_app(settings, runtime=runtime), port=port) as base_url:
+            yield ServedApp(runtime, base_url)
+    finally:
+        await runtime.redis.aclose()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 import click
 import uvicorn
@@ -17,15 +20,30 @@ from bot.ports import PanelSource
 from bot.privacy.cli import audit
 from bot.reports.commands import demo, report_command
 from bot.settings import Settings, get_settings
-from channels.line.cli import line
+from channels.registry import channel_catalog, registered_channels
+
+if TYPE_CHECKING:
+    from bot.composition.app import ServedApp
+
+
+@contextlib.asynccontextmanager
+async def serve_app(settings: Settings, port: int = 0) -> AsyncIterator[ServedApp]:
+    """`bot.composition.app.serve_app`, imported only when a command serves the app."""
+    from bot.composition.app import serve_app as serve
+
+    async with serve(settings, port) as served:
+        yield served
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Tsunagu: an omnichannel customer-support bot (LINE, Slack, web).
 
     Settings come from environment variables or a .env file; see .env.example.
     """
+    # The commands of the core (forget, report, demo) learn the channels from here.
+    ctx.obj = channel_catalog()
 
 
 def _channel_panels(
@@ -93,8 +111,11 @@ def worker(burst: bool) -> None:
 
 
 main.add_command(faq)
-main.add_command(line)
 main.add_command(report_command(_channel_panels))
 main.add_command(demo)
 main.add_command(forget)
 main.add_command(audit)
+for _plugin in registered_channels():
+    _commands = _plugin.commands(serve_app)
+    if _commands is not None:
+        main.add_command(_commands, _plugin.name)

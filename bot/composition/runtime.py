@@ -1,7 +1,9 @@
-"""The composition root: builds every part from the settings and runs the background work.
+"""The runtime: builds every part from the settings and runs the background work.
 
-This is the one module of `bot` that imports `channels` and `handoff`; everything else in
-`bot` knows them only through the small protocols of `bot.ports`.
+With the rest of `bot.composition`, the one place of `bot` that imports `channels` and
+`handoff`; everything else in `bot` knows them only through the small protocols of
+`bot.ports`. Channels come from the registry (`channels.registry`): each configured one is
+built, its sender registered, its desk told of escalations, started and stopped.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher
 from bot.faq import FaqLibrary
 from bot.flow import Flow
+from bot.forget import Forgotten, forget_customer
 from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.inbox_worker import InboxWorker
 from bot.outbound import OutboundRetries, RetryPolicy
-from bot.ports import PanelSource, ReadReceipts
+from bot.ports import Desk, PanelSource, ReadReceipts
 from bot.privacy.audit import AuditLog
 from bot.privacy.records import masked_record
 from bot.records import RecordStore
@@ -33,10 +36,8 @@ from bot.store.conversations import RedisConversationStore
 from bot.survey_webhook import SurveyWebhook
 from bot.texts import Texts
 from bot.timers import Timers, TimerSweeper
-from channels.line import LineChannel, LineSettings
-from channels.slack import SlackChannel, SlackSettings
-from channels.web import WebChannel
-from channels.web.tokens import WebTokens, shared_secret
+from channels.base import RunningChannel
+from channels.registry import channel_catalog, registered_channels
 from handoff.agents import AgentActions
 from handoff.console import AgentConsole
 from handoff.queue import RedisHandoffQueue
@@ -94,35 +95,17 @@ class Runtime:
             clock=clock,
             linking=self.linking,
         )
-        self.tokens = WebTokens(settings.web_token_ttl_seconds)
-        self.web = WebChannel(
-            self.inbox,
-            self.keys,
-            self.tokens,
-            ttl_seconds=settings.conversation_ttl_seconds,
-            ttl_without_reply_seconds=settings.conversation_ttl_without_reply_seconds,
-            linking=self.linking,
-        )
+        self.catalog = channel_catalog()
         self.outbound = OutboundRetries(
             self.redis,
             self.keys,
             RetryPolicy(give_up_seconds=settings.outbound_retry_seconds),
         )
-        self.delivery = Delivery(self.outbound, [self.web.sender], clock=clock.now)
-        line_settings = LineSettings()
-        self.line: LineChannel | None = (
-            LineChannel(line_settings, self.inbox, self.redis, self.keys, clock=clock)
-            if line_settings.enabled
-            else None
-        )
+        self.delivery = Delivery(self.outbound, clock=clock.now)
         # Channels' figures for /admin and `tsunagu report`, and those that can tell a
-        # customer a person has read their messages.
+        # customer a person has read their messages (filled as the channels are built).
         self.panels: list[PanelSource] = []
         self.read_receipts: list[ReadReceipts] = []
-        if self.line is not None:
-            self.delivery.register(self.line.sender)
-            self.panels.append(self.line.panel)
-            self.read_receipts.append(self.line)
         self.survey_webhook = (
             SurveyWebhook(settings.survey_webhook_url, settings.survey_webhook_secret)
             if settings.survey_webhook_url
@@ -144,35 +127,59 @@ class Runtime:
             self.dispatcher,
             self.flow,
             self.redis,
-            pending_key=f"{self.keys.prefix}:agent_actions:pending",
+            pending_key=self.keys.agent_actions_pending(),
         )
         self.console = AgentConsole(self)
         self.dispatcher.desks.append(self.console)
-        slack_settings = SlackSettings()
-        self.slack: SlackChannel | None = (
-            SlackChannel(self, slack_settings) if slack_settings.enabled else None
-        )
-        if self.slack is not None:
-            self.delivery.register(self.slack.sender)
-            self.dispatcher.desks.append(self.slack.notices)
-        if self.line is not None:
-            # Last: switching the customer's menu may wait on LINE; the agents' desks first.
-            self.dispatcher.desks.append(self.line.person_mode)
+        # The configured channels, in registry order: the platforms customers write on.
+        self.channels: dict[str, RunningChannel] = {}
+        self._customer_desks: list[Desk] = []
+        for plugin in registered_channels():
+            channel_settings = plugin.settings_from(settings)
+            if channel_settings.enabled:
+                self.add_channel(plugin.build(channel_settings, self))
         self.delivery.desks = self.dispatcher.desks  # told of an agent's undelivered reply
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
+    def add_channel(self, channel: RunningChannel) -> None:
+        """Run `channel` in this runtime: its replies go through its sender, its desks hear
+        of escalations, its panel and read receipts are offered. Call before `start` (and
+        mount its router in the app)."""
+        self.channels[channel.name] = channel
+        self.delivery.register(channel.sender)
+        desks = self.dispatcher.desks
+        if channel.agent_desk is not None:
+            # Agents' desks are told before what follows them for the customer's sake
+            # (switching a LINE menu may wait on LINE).
+            desks.insert(len(desks) - len(self._customer_desks), channel.agent_desk)
+        if channel.customer_desk is not None:
+            desks.append(channel.customer_desk)
+            self._customer_desks.append(channel.customer_desk)
+        if channel.panel is not None:
+            self.panels.append(channel.panel)
+        if channel.read_receipts is not None:
+            self.read_receipts.append(channel.read_receipts)
+
+    def channel(self, name: str) -> RunningChannel:
+        """The running channel called `name` (KeyError when it is not configured)."""
+        return self.channels[name]
+
+    async def forget(self, customer_key: str) -> Forgotten:
+        """Erase one customer's data, asking every registered channel what it keeps."""
+        return await forget_customer(
+            self.redis,
+            self.keys,
+            customer_key,
+            customer_data=self.catalog.customer_data,
+            settings=self.settings,
+        )
+
     async def start(self, *, run_worker: bool) -> None:
         """Connect, then start the background work: FAQ watcher, listeners, inbox worker."""
         self._stop.clear()
-        self.tokens.use_secret(
-            await shared_secret(self.redis, self.keys.secret(), self.settings.secret_key)
-        )
-        await self.web.start()
-        if self.line is not None:
-            await self.line.start()
-        if self.slack is not None:
-            await self.slack.start()
+        for channel in self.channels.values():
+            await channel.start()
         await self.console.start()
         if self.settings.faq_watch:
             self._tasks.append(asyncio.create_task(self.faq.watch(self._stop)))
@@ -217,11 +224,8 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
-        await self.web.stop()
-        if self.line is not None:
-            await self.line.stop()
-        if self.slack is not None:
-            await self.slack.stop()
+        for channel in self.channels.values():
+            await channel.stop()
         await self.console.stop()
         if self.survey_webhook is not None:
             await self.survey_webhook.close()
@@ -235,14 +239,15 @@ class Runtime:
 async def status_panels(settings: Settings, redis: Redis) -> AsyncIterator[list[PanelSource]]:
     """The panels of the configured channels, for `tsunagu report` (no server running):
     their platform clients are open inside the block."""
-    line_settings = LineSettings()
-    if not line_settings.enabled:
-        yield []
-        return
     keys = Keys(settings.key_prefix)
-    line = LineChannel(line_settings, Inbox(redis, keys, 1), redis, keys)
-    await line.api.open()
-    try:
-        yield [line.panel]
-    finally:
-        await line.api.close()
+    async with contextlib.AsyncExitStack() as stack:
+        panels: list[PanelSource] = []
+        for plugin in registered_channels():
+            channel_settings = plugin.settings_from(settings)
+            if channel_settings.enabled:
+                panel = await stack.enter_async_context(
+                    plugin.report_panel(channel_settings, redis, keys)
+                )
+                if panel is not None:
+                    panels.append(panel)
+        yield panels

@@ -91,7 +91,7 @@ class Flow:
                     text=inbound.text or (inbound.payload or ""),
                     kind=inbound.kind.value,
                     time=now,
-                    channel=inbound.channel.value,
+                    channel=inbound.channel,
                 )
             )
         state = conversation.state

@@ -33,7 +33,7 @@ class HelpCenterStore:
         clock: Callable[[], float] = time.time,
     ):
         self._redis = redis
-        self._prefix = f"{keys.prefix}:help:views"
+        self._keys = keys
         self._records = records
         self._retention_seconds = int(retention_days * 86_400)
         self._clock = clock
@@ -43,7 +43,7 @@ class HelpCenterStore:
         return self._clock()
 
     def _bucket(self, hour: int) -> str:
-        return f"{self._prefix}:{hour}"
+        return self._keys.help_views(hour)
 
     async def count_view(self, faq_id: str) -> None:
         """One reader opened the entry's page."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -71,13 +71,15 @@ def build_admin_router(
     archive: ConversationArchive | None = None,
     panels: Sequence[PanelSource] = (),
     audit: AuditLog | None = None,
+    channel_labels: Mapping[str, str] | None = None,
 ) -> APIRouter:
     """Routes of /admin. The page holds no data; everything under /admin/api needs the token.
 
     `require_admin` is a FastAPI dependency that refuses requests without the admin token;
     `help_store` (when the help center is on) adds its section to the report, `panels` the
-    configured channels' cards (LINE's message cost); `audit` records each look at and
-    download of customers' data.
+    configured channels' cards (LINE's message cost); `channel_labels` name the channels
+    (from the channel registry); `audit` records each look at and download of customers'
+    data.
     """
 
     async def exported(what: str) -> None:
@@ -91,7 +93,12 @@ def build_admin_router(
     async def report_json(days: Days = 7) -> Report:
         """The report of the last `days` days (what the page draws)."""
         return await report_from_store(
-            records, faq, _last_days(records, days), help_views=help_store, panels=panels
+            records,
+            faq,
+            _last_days(records, days),
+            help_views=help_store,
+            panels=panels,
+            channel_labels=channel_labels,
         )
 
     @api.get("/export.csv", response_class=Response)

@@ -11,6 +11,7 @@ from typing import TypeVar
 import click
 from redis.asyncio import Redis
 
+from bot.channel_catalog import ChannelCatalog
 from bot.faq import FaqLibrary, FaqLoadError
 from bot.helpcenter.store import HelpCenterStore
 from bot.ports import PanelSource
@@ -70,11 +71,21 @@ async def _with_panels(
     faq: FaqLibrary | None,
     period: Period,
     views: HelpCenterStore | None,
+    channel_labels: dict[str, str],
 ) -> Report:
     if panels_for is None:
-        return await report_from_store(store, faq, period, help_views=views)
+        return await report_from_store(
+            store, faq, period, help_views=views, channel_labels=channel_labels
+        )
     async with panels_for(settings, redis) as panels:
-        return await report_from_store(store, faq, period, help_views=views, panels=panels)
+        return await report_from_store(
+            store, faq, period, help_views=views, panels=panels, channel_labels=channel_labels
+        )
+
+
+def _catalog() -> ChannelCatalog:
+    """The registered channels, handed down by `tsunagu` (none when run on its own)."""
+    return click.get_current_context().find_object(ChannelCatalog) or ChannelCatalog()
 
 
 def _period(since: datetime | None, until: datetime | None, days: int) -> Period:
@@ -126,6 +137,7 @@ def report_command(panels_for: PanelsFor | None = None) -> click.Command:
         if not settings.redis_url:
             raise click.ClickException(EMBEDDED_HINT)
         period = _period(since, until, days)
+        labels = _catalog().label_map("en")
         try:
             faq: FaqLibrary | None = FaqLibrary(settings.faq_dir, settings.match_settings())
         except FaqLoadError as exc:
@@ -138,7 +150,7 @@ def report_command(panels_for: PanelsFor | None = None) -> click.Command:
                 keys = Keys(settings.key_prefix)
                 retention = settings.records_retention_days
                 views = HelpCenterStore(redis, keys, store, retention_days=retention)
-            return _with_panels(settings, redis, panels_for, store, faq, period, views)
+            return _with_panels(settings, redis, panels_for, store, faq, period, views, labels)
 
         result = with_records_and_redis(settings, figures)
         if fmt == "json":
@@ -169,9 +181,13 @@ def seed(days: int, seed_value: int) -> None:
     RECORDS_RETENTION_DAYS has passed. Only an empty store is filled.
     """
     settings = Settings()
+    catalog = _catalog()
+    if not catalog.names:
+        raise click.UsageError("run it as `tsunagu demo seed`: it needs the registered channels")
     try:
         count = with_record_store(
-            settings, lambda store: seed_demo(store, days=days, seed=seed_value)
+            settings,
+            lambda store: seed_demo(store, channels=catalog.names, days=days, seed=seed_value),
         )
     except StoreNotEmpty as exc:
         raise click.ClickException(f"{exc}. Nothing was written.") from exc

@@ -86,14 +86,17 @@ def compute_report(
     help_searches: Iterable[HelpSearch] = (),
     help_feedback: Iterable[HelpFeedback] = (),
     agent_suggestions: Iterable[AgentSuggestion] = (),
+    channel_labels: Mapping[str, str] | None = None,
 ) -> Report:
     """Every figure of the report for `period`, from the records (others are ignored).
 
     `faq_questions` maps FAQ ids to their question text; `units_of` (the FAQ analyzer's
     words and synonyms) lets unanswered messages group by meaning, not only by spelling.
     `help_views` (views per entry in the period) turns the help-center section on; its
-    searches with no result join the unanswered messages.
+    searches with no result join the unanswered messages. `channel_labels` names the
+    channels (from the channel registry); a channel without one is shown by its name.
     """
+    labels = dict(channel_labels or {})
     questions = dict(faq_questions or {})
     lo, hi = period.since.timestamp(), period.until.timestamp()
     convs = [c for c in conversations if lo <= c.ended_at < hi]
@@ -132,9 +135,9 @@ def compute_report(
         by_channel=_segments(
             convs,
             ces,
-            conv_keys=lambda c: [c.channel.value],
-            resp_keys=lambda r: [r.channel.value],
-            label=lambda k: k.upper() if k == "line" else k.capitalize(),
+            conv_keys=lambda c: [c.channel],
+            resp_keys=lambda r: [r.channel],
+            label=lambda k: labels.get(k, k),
         ),
         by_path=_segments(
             convs,

@@ -55,7 +55,7 @@ def responses_csv(responses: Iterable[SurveyResponse], tz: tzinfo) -> str:
         [
             datetime.fromtimestamp(r.time, tz).isoformat(timespec="seconds"),
             r.conversation_id,
-            r.channel.value,
+            r.channel,
             r.question,
             r.score,
             r.resolved_by,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 
 from bot.actor import Actor
 from bot.faq import FaqLoadError, load_faq_dir
-from bot.model import Channel
+from bot.model import ChannelName
 from bot.records import (
     AgentAnswered,
     ConversationRecord,
@@ -32,8 +33,10 @@ POPULAR = [
     "change-delivery-address", "absent-redelivery", "coupon", "dishwasher-safe", "store-hours",
 ]  # fmt: skip
 HARD = {"refund-timing": 3.0, "cancel-order": 3.6}  # answers customers find hard (mean CES)
-CHANNELS = [(Channel.LINE, 0.5), (Channel.WEB, 0.35), (Channel.SLACK, 0.15)]
-RESPONSE_RATE = {Channel.LINE: 0.42, Channel.WEB: 0.33, Channel.SLACK: 0.55}
+# Share of the conversations and survey response rate of each channel, in the order the
+# channels are given (registry order); channels beyond these get the last pair.
+CHANNEL_SHARES = (0.5, 0.35, 0.15, 0.1)
+RESPONSE_RATES = (0.42, 0.33, 0.55, 0.4)
 
 # Questions the sample FAQ has no answer for, in the ways customers write them.
 MISSING = [
@@ -115,18 +118,30 @@ class _Batch:
     # The learning examples draw from a random stream of their own, so adding them left
     # the rest of the demo data as it was.
     examples: random.Random = field(default_factory=random.Random)
+    channels: Sequence[str] = ()
+
+    def share_of(self, index: int) -> float:
+        """The share of conversations of the `index`-th channel."""
+        return CHANNEL_SHARES[min(index, len(CHANNEL_SHARES) - 1)]
+
+    def response_rate(self, channel: str) -> float:
+        """How often the channel's customers answer the survey."""
+        index = list(self.channels).index(channel)
+        return RESPONSE_RATES[min(index, len(RESPONSE_RATES) - 1)]
 
 
 async def seed_demo(
     records: RecordStore,
     *,
+    channels: Sequence[str],
     days: int = 30,
     seed: int = 0,
     now: float | None = None,
     tz: tzinfo | None = None,
     faq_dir: Path = SAMPLE_FAQ,
 ) -> int:
-    """Write demo conversations in time order; return how many conversations.
+    """Write demo conversations in time order on `channels` (registry order: the first gets
+    the most); return how many conversations.
 
     They fill exactly the report's "last `days` days" (`period_for_days`: from midnight of
     the first of `days` calendar days in `tz` up to `now`, the records' clock by default),
@@ -142,7 +157,10 @@ async def seed_demo(
             "the store already has conversations in the last "
             f"{days} days; demo data goes only into an empty store"
         )
-    batch = _generate(random.Random(seed), _faq_ids(faq_dir), start, now, random.Random(~seed))
+    if not channels:
+        raise ValueError("demo data needs at least one channel")
+    batch = _Batch(examples=random.Random(~seed), channels=list(channels))
+    _generate(random.Random(seed), _faq_ids(faq_dir), start, now, batch)
     kinds: list[list[_Record]] = [
         list(batch.conversations),
         list(batch.surveys),
@@ -181,9 +199,8 @@ def _faq_ids(faq_dir: Path) -> list[str]:
 
 
 def _generate(
-    rng: random.Random, faq_ids: list[str], start: float, now: float, examples: random.Random
-) -> _Batch:
-    batch = _Batch(examples=examples)
+    rng: random.Random, faq_ids: list[str], start: float, now: float, batch: _Batch
+) -> None:
     hard = {i: m for i, m in HARD.items() if i in faq_ids} or {faq_ids[-1]: 3.0}
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(faq_ids))]
     day = math.floor(start / 86_400) * 86_400
@@ -199,7 +216,6 @@ def _generate(
             if start <= started:
                 _conversation(rng, batch, faq_ids, weights, hard, started, now, delayed)
         day += 86_400
-    return batch
 
 
 def _conversation(
@@ -212,8 +228,9 @@ def _conversation(
     now: float,
     delayed: bool,
 ) -> None:
-    channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
-    customer = f"{channel.value}:U{rng.getrandbits(40):010x}"
+    shares = [batch.share_of(i) for i in range(len(batch.channels))]
+    channel = rng.choices(list(batch.channels), shares)[0]
+    customer = f"{channel}:U{rng.getrandbits(40):010x}"
     conv_id = f"{customer}:{int(started)}"
     paths = [0.6, 0.31, 0.09] if delayed else [0.66, 0.27, 0.07]
     path = rng.choices(["bot", "agent", "abandoned"], paths)[0]
@@ -236,7 +253,7 @@ def _conversation(
     if answer_at >= now:
         return
     asked = path != "abandoned" or rng.random() < 0.4
-    answered = asked and rng.random() < RESPONSE_RATE[channel]
+    answered = asked and rng.random() < batch.response_rate(channel)
     batch.conversations.append(
         ConversationRecord(
             conversation_id=conv_id,
@@ -309,7 +326,7 @@ def _examples(
     batch: _Batch,
     faq_ids: list[str],
     customer: str,
-    channel: Channel,
+    channel: ChannelName,
     conv_id: str,
     faq: list[str],
     started: float,

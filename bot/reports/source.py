@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -56,6 +56,7 @@ async def report_from_store(
     now: datetime | None = None,
     help_views: ViewCounts | None = None,
     panels: Sequence[PanelSource] = (),
+    channel_labels: Mapping[str, str] | None = None,
 ) -> Report:
     """The report of a period; FAQ ids are shown with their questions when `faq` is given.
 
@@ -92,6 +93,7 @@ async def report_from_store(
         help_searches=searches,
         help_feedback=feedback,
         agent_suggestions=suggestions,
+        channel_labels=channel_labels,
     )
     report.panels = await read_panels(panels)
     if faq is None:

@@ -28,8 +28,8 @@ def _history_summary(before: Conversation | None, after: Conversation) -> str:
     return json.dumps(
         {
             "conversation_id": after.id,
-            "channel": after.channel.value,
-            "channels": [c.value for c in after.channels] or [after.channel.value],
+            "channel": after.channel,
+            "channels": list(after.channels) or [after.channel],
             "started_at": after.started_at,
             "closed_at": after.updated_at,
             "agent": after.agent_name,

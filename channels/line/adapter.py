@@ -13,8 +13,9 @@ from redis.asyncio import Redis
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.inbox import Inbox
-from bot.model import Channel, Inbound, InboundKind
+from bot.model import Inbound, InboundKind
 from bot.storage import Keys
+from channels.base import ChannelDefaults
 from channels.line.client import LineApi
 from channels.line.cost import QuotaReader, SendCounter
 from channels.line.events import EventReader, is_redelivery
@@ -24,7 +25,7 @@ from channels.line.person_mode import PersonMode, line_user
 from channels.line.profiles import Profiles
 from channels.line.read_marks import ReadMarks
 from channels.line.sender import LineSender
-from channels.line.settings import LineSettings
+from channels.line.settings import NAME, LineSettings
 from channels.line.webhook import build_router
 
 log = logging.getLogger("tsunagu.line")
@@ -33,10 +34,10 @@ UNREACHABLE_SECONDS = 30 * 24 * 3600
 LATEST_TOKEN_SECONDS = 3600
 
 
-class LineChannel:
+class LineChannel(ChannelDefaults):
     """A LINE official account: `POST /line/webhook` in, Messaging API out."""
 
-    name = "line"
+    name = NAME
 
     def __init__(
         self,
@@ -69,6 +70,9 @@ class LineChannel:
         )
         self.reads = ReadMarks(self.api, redis, self.line_keys)
         self.person_mode = PersonMode(self.api, settings, self.reads)
+        # Told of desk events after the agents' desks: it switches the customer's menu.
+        self.customer_desk = self.person_mode
+        self.read_receipts = self
         quota = QuotaReader(
             self.api, redis, self.line_keys, refresh_seconds=settings.quota_refresh_seconds
         )
@@ -191,7 +195,7 @@ class LineChannel:
         await self.inbox.put(
             Inbound(
                 event_id=f"line:unreachable:{call_id}",
-                channel=Channel.LINE,
+                channel=NAME,
                 user_id=user_id,
                 kind=InboundKind.UNFOLLOW,
                 meta={"reason": reason[:200]},

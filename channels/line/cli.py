@@ -11,12 +11,9 @@ account (`--delete` removes them).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +21,11 @@ import click
 
 from bot.actor import Actor
 from channels.line.fake_platform import FakeLinePlatform, Sent
-from channels.line.settings import LineSettings
+from channels.line.keys import LineKeys
+from channels.line.settings import NAME, LineSettings
 
 if TYPE_CHECKING:
-    from bot.composition.runtime import Runtime
-    from bot.settings import Settings
-    from channels.line.adapter import LineChannel
+    from channels.base import ServeApp, ServedRuntime
     from channels.line.rich_menus import MenuDesign
 
 HELP = """Type a message and press Enter. A number taps that quick reply.
@@ -43,54 +39,29 @@ HELP = """Type a message and press Enter. A number taps that quick reply.
   /quit"""
 
 
-@dataclass
-class LineApp:
-    """The app serving on a loopback port with its LINE channel."""
+def line_commands(serve: ServeApp) -> click.Group:
+    """`tsunagu line …`, serving the app with `serve`."""
 
-    runtime: Runtime
-    channel: LineChannel
-    base_url: str
-    webhook_url: str
+    @click.group()
+    def line() -> None:
+        """The LINE channel."""
 
+    @line.command()
+    @click.option(
+        "--user", "user_id", default="Usimulator00000000000000000000001", show_default=True
+    )
+    @click.option("--name", default="LINE Customer", show_default=True, help="Your display name.")
+    @click.option("--language", default="ja", show_default=True, help="Your LINE language.")
+    @click.option("--port", type=int, default=0, help="Port of the app (default: any free one).")
+    def simulate(user_id: str, name: str, language: str, port: int) -> None:
+        """Chat with the bot as a LINE user, against a local fake LINE platform."""
+        asyncio.run(_simulate(serve, user_id, name, language, port))
 
-@contextlib.asynccontextmanager
-async def serve_with_line(
-    settings: Settings, line_settings: LineSettings, *, port: int = 0
-) -> AsyncIterator[LineApp]:
-    """Run the real app (uvicorn, in this event loop) with the LINE channel on it.
-
-    When the runtime builds its own LINE channel (from the `LINE_*` environment), that one
-    is used; otherwise one is made from `line_settings` and plugged in here.
-    """
-    from bot.composition.app import create_app
-    from bot.composition.runtime import Runtime
-    from bot.serving import serve_in_loop
-    from channels.line.adapter import LineChannel
-
-    runtime = Runtime(settings)
-    app = create_app(settings, runtime=runtime)
-    channel: LineChannel | None = getattr(runtime, "line", None)
-    own = channel is None
-    if channel is None:
-        channel = LineChannel(line_settings, runtime.inbox, runtime.redis, runtime.keys)
-        runtime.delivery.register(channel.sender)
-        app.include_router(channel.router)
-        await channel.start()
-    try:
-        async with serve_in_loop(app, port=port) as base_url:
-            yield LineApp(runtime, channel, base_url, base_url + channel.settings.webhook_path)
-    finally:
-        if own:
-            await channel.stop()
-        await runtime.redis.aclose()
+    line.add_command(rich_menu)
+    return line
 
 
-@click.group()
-def line() -> None:
-    """The LINE channel."""
-
-
-@line.group("rich-menu")
+@click.group("rich-menu")
 def rich_menu() -> None:
     """The account's rich menus (bot mode and person mode)."""
 
@@ -181,32 +152,22 @@ async def delete_rich_menus(line_settings: LineSettings) -> list[str]:
         await api.close()
 
 
-@line.command()
-@click.option("--user", "user_id", default="Usimulator00000000000000000000001", show_default=True)
-@click.option("--name", default="LINE Customer", show_default=True, help="Your display name.")
-@click.option("--language", default="ja", show_default=True, help="Your LINE language.")
-@click.option("--port", type=int, default=0, help="Port of the app (default: any free one).")
-def simulate(user_id: str, name: str, language: str, port: int) -> None:
-    """Chat with the bot as a LINE user, against a local fake LINE platform."""
-    asyncio.run(_simulate(user_id, name, language, port))
-
-
-async def _simulate(user_id: str, name: str, language: str, port: int) -> None:
+async def _simulate(serve: ServeApp, user_id: str, name: str, language: str, port: int) -> None:
     from bot.logs import configure_logging
     from bot.settings import Settings
 
     platform = await FakeLinePlatform(
         channel_secret=f"sim-{uuid.uuid4().hex}", access_token=f"sim-{uuid.uuid4().hex}"
     ).start()
-    os.environ.update(platform.env())  # the runtime reads its LINE settings from there
-    settings = Settings()
+    line_settings = platform.channel_settings()
+    settings = Settings(channels={NAME: line_settings})
     configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), "text")
     platform.add_user(user_id, name, language)
     chat = _Chat(platform, user_id)
     platform.on_sent = chat.show
     try:
-        async with serve_with_line(settings, LineSettings(), port=port) as running:
-            platform.webhook_url = running.webhook_url
+        async with serve(settings, port) as running:
+            platform.webhook_url = running.base_url + line_settings.webhook_path
             click.echo(f"Fake LINE at {platform.base_url}; Tsunagu at {running.base_url}")
             click.echo(f'You are "{name}" ({user_id}), LINE language {language}. /help for help.')
             await chat.send(platform.event("follow", user_id))
@@ -246,7 +207,7 @@ class _Chat:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.1)
 
-    async def loop(self, runtime: Runtime, language: str) -> None:
+    async def loop(self, runtime: ServedRuntime, language: str) -> None:
         """Read lines until /quit or the end of input."""
         loop = asyncio.get_running_loop()
         while True:
@@ -262,10 +223,10 @@ class _Chat:
                 return
             await self.command(line, runtime)
 
-    async def command(self, line: str, runtime: Runtime) -> None:
+    async def command(self, line: str, runtime: ServedRuntime) -> None:
         """Act on one line typed by the developer."""
         p, user = self.platform, self.user_id
-        key = f"line:{user}"
+        key = f"{NAME}:{user}"
         if line == "/help":
             click.echo(HELP)
         elif line.isdigit() and 1 <= int(line) <= len(self.quick):
@@ -290,7 +251,7 @@ class _Chat:
             await self.send(p.postback(user, line.split()[1]))
         elif line.startswith("/lang "):
             p.users[user]["language"] = line.split()[1]
-            await runtime.redis.delete(f"{runtime.keys.prefix}:line:profile:{user}")
+            await runtime.redis.delete(LineKeys(runtime.keys).profile(user))
             click.echo(f"(LINE language is now {p.users[user]['language']})")
         elif line.startswith("/agent claim"):
             self.agent = line.removeprefix("/agent claim").strip() or self.agent

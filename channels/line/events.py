@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.model import Channel, Inbound, InboundKind
+from bot.model import Inbound, InboundKind
 from channels.line.render import read_postback
-from channels.line.settings import LineSettings
+from channels.line.settings import NAME, LineSettings
 
 log = logging.getLogger("tsunagu.line")
 
@@ -94,7 +94,7 @@ class EventReader:
         inbound_kind, text, payload = read
         return Inbound(
             event_id=event_id(event),
-            channel=Channel.LINE,
+            channel=NAME,
             user_id=user_id,
             kind=inbound_kind,
             text=text,

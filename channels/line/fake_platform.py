@@ -27,6 +27,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from channels.line.settings import LineSettings
+
 Event = dict[str, Any]
 ENDPOINTS = (
     "reply",
@@ -182,6 +184,18 @@ class FakeLinePlatform:
             "LINE_API_BASE_URL": self.base_url,
             "LINE_DATA_API_BASE_URL": self.base_url,
         }
+
+    def channel_settings(self, **overrides: Any) -> LineSettings:
+        """LINE settings pointing Tsunagu's LINE channel at this platform (and `overrides`,
+        such as `reply_token_ttl_seconds=0.01`); nothing is read from the environment."""
+        values: dict[str, Any] = {
+            "channel_secret": self.channel_secret,
+            "channel_access_token": self.access_token,
+            "api_base_url": self.base_url,
+            "data_api_base_url": self.base_url,
+            **overrides,
+        }
+        return LineSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
     def add_user(self, user_id: str, name: str = "Customer", language: str = "ja") -> None:
         """A LINE user whose profile the API returns."""

@@ -33,13 +33,13 @@ from redis.asyncio import Redis
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
-from bot.model import Channel, Outgoing
+from bot.model import Outgoing
 from bot.storage import write_replicated
 from channels.line.client import LineApi
 from channels.line.cost import SendCounter, is_optional, reason_of
 from channels.line.keys import LineKeys
 from channels.line.render import calls, render
-from channels.line.settings import LineSettings
+from channels.line.settings import NAME, LineSettings
 
 log = logging.getLogger("tsunagu.line")
 
@@ -54,7 +54,7 @@ _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 class LineSender:
     """The `bot.ports.Sender` of the LINE channel."""
 
-    channel = Channel.LINE
+    channel = NAME
 
     def __init__(
         self,
@@ -83,7 +83,7 @@ class LineSender:
         user_id, meta = first.user_id, first.meta
         if await self.redis.exists(self.keys.unreachable(user_id)):
             log.info("line: customer unreachable, nothing sent", extra={"user": user_id})
-            raise PermanentFailure(Channel.LINE, "the customer cannot be reached (blocked us)")
+            raise PermanentFailure(NAME, "the customer cannot be reached (blocked us)")
         messages = _messages(batch)
         to = meta.get("to") or user_id
         token, token_meta = meta.get("reply_token"), meta
@@ -185,18 +185,18 @@ class LineSender:
             if status == 429:
                 seconds = _retry_after(exc)
                 if seconds is not None:
-                    raise RetryAfter(Channel.LINE, seconds, "HTTP 429") from exc
-                raise PlatformUnavailable(Channel.LINE, "HTTP 429") from exc
+                    raise RetryAfter(NAME, seconds, "HTTP 429") from exc
+                raise PlatformUnavailable(NAME, "HTTP 429") from exc
             if status >= 500:
-                raise PlatformUnavailable(Channel.LINE, f"HTTP {status}") from exc
+                raise PlatformUnavailable(NAME, f"HTTP {status}") from exc
             if status == 401:
                 log.error("line: access token refused (check LINE_CHANNEL_ACCESS_TOKEN)")
-                raise PermanentFailure(Channel.LINE, "access token refused") from exc
+                raise PermanentFailure(NAME, "access token refused") from exc
             reason = f"{status}: {_body(exc)}"
             await self._give_up(to, user_id, call_id, reason)
-            raise PermanentFailure(Channel.LINE, reason) from exc
+            raise PermanentFailure(NAME, reason) from exc
         except _NETWORK_ERRORS as exc:
-            raise PlatformUnavailable(Channel.LINE, repr(exc)) from exc
+            raise PlatformUnavailable(NAME, repr(exc)) from exc
 
     async def _give_up(self, to: str, user_id: str, call_id: str, reason: str) -> None:
         log.error(

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bot.settings import ChannelSettings
+
+NAME = "line"  # the channel's name: in customer keys (`line:<user>`), records and lanes
 
 
-class LineSettings(BaseSettings):
+class LineSettings(ChannelSettings):
     """How Tsunagu talks to one LINE official account (Messaging API channel)."""
 
     model_config = SettingsConfigDict(

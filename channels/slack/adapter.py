@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channel_catalog import ChannelCatalog
 from bot.errors import StorageUnavailable
 from bot.faq import FaqLibrary
 from bot.inbox import Inbox
@@ -23,12 +24,13 @@ from bot.records import RecordStore
 from bot.settings import Settings
 from bot.storage import Keys
 from bot.store.conversations import RedisConversationStore
+from channels.base import ChannelDefaults
 from channels.slack.desk import SlackDesk
 from channels.slack.errors import TypedDesk
 from channels.slack.events import register
 from channels.slack.masking import desk_client
 from channels.slack.sender import SlackSender
-from channels.slack.settings import SlackSettings
+from channels.slack.settings import NAME, SlackSettings
 from channels.slack.users import SlackUsers
 from handoff.agents import AgentActions
 
@@ -46,15 +48,16 @@ class SlackParts(Protocol):
     agents: AgentActions
     faq: FaqLibrary
     records: RecordStore
+    catalog: ChannelCatalog
 
 
-class SlackChannel:
+class SlackChannel(ChannelDefaults):
     """Slack as a customer channel (direct messages) and as the agents' desk."""
 
-    name = "slack"
+    name = NAME
 
-    def __init__(self, parts: SlackParts, settings: SlackSettings | None = None):
-        self.settings = settings or SlackSettings()
+    def __init__(self, parts: SlackParts, settings: SlackSettings):
+        self.settings = settings
         core = parts.settings
         self.client = AsyncWebClient(token=self.settings.bot_token, base_url=self.settings.base_url)
         self.app = AsyncApp(
@@ -84,9 +87,11 @@ class SlackChannel:
             transcript_lines=self.settings.transcript_lines,
             ttl_seconds=core.conversation_ttl_seconds,
             dedupe_ttl_seconds=core.dedupe_ttl_seconds,
+            channel_labels=parts.catalog.label_map("en"),
         )
         # What the dispatcher notifies: the desk, its failures typed.
         self.notices = TypedDesk(self.desk)
+        self.agent_desk = self.notices
         register(
             self.app,
             inbox=parts.inbox,

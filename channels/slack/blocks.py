@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from bot.actor import SLACK, Actor
@@ -25,7 +26,6 @@ ACTIONS: dict[str, AgentAction] = {
 SEND_ANSWER = "tsunagu_send_answer"
 ANSWER_PREVIEW = 300
 
-CHANNEL_NAMES = {"line": "LINE", "web": "Web", "slack": "Slack"}
 SENDERS = {"customer": "Customer", "bot": "Bot", "agent": "Agent", "system": "System"}
 SECTION_LIMIT = 2900  # Slack refuses section texts over 3000 characters
 LINE_LIMIT = 400
@@ -153,14 +153,19 @@ def note(event: DeskEvent) -> str:
     return f":information_source: {escape(str(event.kind))}: {text}"
 
 
-def transcript_text(entries: list[TranscriptEntry]) -> str:
+def transcript_text(
+    entries: list[TranscriptEntry], channel_labels: Mapping[str, str] | None = None
+) -> str:
+    """The transcript as one section's text, newest kept; `channel_labels` name where a
+    linked customer wrote each line."""
+    labels = channel_labels or {}
     lines = []
     for entry in entries:
         who = SENDERS.get(entry.sender, entry.sender)
         if entry.sender_name and entry.sender in ("agent", "customer"):
             who = f"{who} ({entry.sender_name})"
         if entry.channel:  # a linked customer's line says where it was written
-            who = f"{who} · {CHANNEL_NAMES.get(entry.channel, entry.channel)}"
+            who = f"{who} · {labels.get(entry.channel, entry.channel)}"
         text = escape(clip(entry.text.replace("\n", " "), LINE_LIMIT))
         lines.append(f"{when(entry.time)} *{escape(who)}:* {text}")
     text = "\n".join(lines)

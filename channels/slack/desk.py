@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,7 +30,6 @@ from bot.records import RecordStore
 from bot.storage import Keys
 from bot.store.conversations import TRANSCRIPT_CAP, RedisConversationStore
 from channels.slack.blocks import (
-    CHANNEL_NAMES,
     FOLLOW_UP,
     HISTORY_SHOWN,
     LINE_LIMIT,
@@ -48,6 +47,8 @@ from channels.slack.blocks import (
     transcript_text,
     when,
 )
+from channels.slack.keys import SlackKeys
+from channels.slack.settings import NAME
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound
 from handoff.history import customer_history
 from handoff.suggestions import Suggestion, Suggestions, suggestion_record, suggestions_for
@@ -95,11 +96,14 @@ class SlackDesk:
         transcript_lines: int = 15,
         ttl_seconds: int = 30 * 24 * 3600,
         dedupe_ttl_seconds: int = 7 * 24 * 3600,
+        channel_labels: Mapping[str, str] | None = None,
     ):
         self.client = client
+        # How each channel is named to agents (from the channel registry).
+        self._channel_labels = dict(channel_labels or {})
         self.channel = handoff_channel
         self._redis = redis
-        self._prefix = key_prefix
+        self._keys = SlackKeys.of(key_prefix)
         self._store = store
         self._agents = agents
         self._faq = faq
@@ -113,16 +117,16 @@ class SlackDesk:
     # -- keys and records ------------------------------------------------------------------
 
     def _thread_key(self, customer_key: str) -> str:
-        return f"{self._prefix}:conv:{{{customer_key}}}:slack_thread"
+        return self._keys.customer_thread(customer_key)
 
     def _ts_key(self, ts: str) -> str:
-        return f"{self._prefix}:slack:thread:{ts}"
+        return self._keys.thread(ts)
 
     def _suggestion_key(self, ts: str) -> str:
-        return f"{self._prefix}:slack:suggestions:{ts}"
+        return self._keys.suggestions(ts)
 
     def _marker_key(self, customer_key: str, marker: str) -> str:
-        return f"{self._prefix}:conv:{{{customer_key}}}:slack_desk:{marker}"
+        return self._keys.desk_marker(customer_key, marker)
 
     async def thread_of(self, customer_key: str) -> EscalationThread | None:
         """The customer's latest escalation thread, if any."""
@@ -230,7 +234,7 @@ class SlackDesk:
         async with self._once(key, f"low_score:{conversation.id}") as first:
             if not first:
                 return
-            channel = CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
+            channel = self._channel_labels.get(conversation.channel, conversation.channel)
             who = escape(conversation.display_name or conversation.user_id)
             agent = conversation.agent_name
             handled = f"with {escape(agent)}" if agent else "bot only"
@@ -505,9 +509,9 @@ class SlackDesk:
         self, conversation: Conversation, asked: str
     ) -> list[dict[str, Any]]:
         key = conversation.customer_key
-        channel = CHANNEL_NAMES.get(conversation.channel.value, conversation.channel.value)
+        channel = self._channel_labels.get(conversation.channel, conversation.channel)
         who = escape(conversation.display_name or conversation.user_id)
-        if conversation.channel.value == "slack":
+        if conversation.channel == NAME:
             who = f"<@{conversation.user_id}>"
         blocks: list[dict[str, Any]] = [
             section(
@@ -530,7 +534,7 @@ class SlackDesk:
         blocks: list[dict[str, Any]] = []
         transcript = await self._store.transcript(conversation.customer_key, limit=self._lines)
         if transcript:
-            blocks.append(section(transcript_text(transcript)))
+            blocks.append(section(transcript_text(transcript, self._channel_labels)))
         tried = self._faq_tried(conversation)
         if tried:
             blocks.append(context(tried))
@@ -562,7 +566,7 @@ class SlackDesk:
             detail = f"with {escape(str(agent))}" if agent else "bot only"
             if item.get("channel"):
                 channel = str(item["channel"])
-                detail = f"{CHANNEL_NAMES.get(channel, escape(channel))} · {detail}"
+                detail = f"{escape(self._channel_labels.get(channel, channel))} · {detail}"
             if faq:
                 detail += " · FAQ " + ", ".join(self._label(str(i), None) for i in faq)
             lines.append(f"• {day} — {detail}")

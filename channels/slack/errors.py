@@ -7,8 +7,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.conversation import DeskEvent
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter, TsunaguError
-from bot.model import Channel
 from bot.ports import Desk
+from channels.slack.settings import NAME
 
 # Web API error codes that say "Slack's side, for now" (documented on every method).
 _TRANSIENT_CODES = {
@@ -37,12 +37,12 @@ def classify(exc: Exception) -> TsunaguError | None:
         data = getattr(response, "data", None)
         code = str(data.get("error", "")) if isinstance(data, dict) else ""
         if status == 429 or code == "ratelimited":
-            return RetryAfter(Channel.SLACK, _seconds(headers.get("Retry-After")), "HTTP 429")
+            return RetryAfter(NAME, _seconds(headers.get("Retry-After")), "HTTP 429")
         if status >= 500 or code in _TRANSIENT_CODES:
-            return PlatformUnavailable(Channel.SLACK, f"HTTP {status} {code}".strip())
-        return PermanentFailure(Channel.SLACK, code or f"HTTP {status}")
+            return PlatformUnavailable(NAME, f"HTTP {status} {code}".strip())
+        return PermanentFailure(NAME, code or f"HTTP {status}")
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
-        return PlatformUnavailable(Channel.SLACK, repr(exc))
+        return PlatformUnavailable(NAME, repr(exc))
     return None
 
 

@@ -22,10 +22,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.errors import StorageUnavailable
 from bot.inbox import Inbox
-from bot.model import Channel, Inbound, InboundKind
+from bot.model import Inbound, InboundKind
 from channels.slack.blocks import ACTIONS, SEND_ANSWER
 from channels.slack.desk import SlackDesk
+from channels.slack.keys import SlackKeys
 from channels.slack.sender import CHOICE_PREFIX, META_CHANNEL
+from channels.slack.settings import NAME
 
 log = logging.getLogger("tsunagu.slack")
 
@@ -71,7 +73,7 @@ def direct_message(body: dict[str, Any]) -> Inbound | None:
     message_id = event.get("client_msg_id") or body.get("event_id") or event.get("ts")
     return Inbound(
         event_id=f"slack:{message_id}",
-        channel=Channel.SLACK,
+        channel=NAME,
         user_id=str(event["user"]),
         kind=kind,
         text=text,
@@ -98,7 +100,7 @@ def register(
         if not event_id:
             await next()
             return None
-        marker = f"{key_prefix}:slack:event:{event_id}"
+        marker = SlackKeys.of(key_prefix).event(event_id)
         inbound = direct_message(body)
         try:
             if inbound is not None:
@@ -169,7 +171,7 @@ def register(
             Inbound(
                 # Tapping the same button twice is one choice.
                 event_id=f"slack:choice:{message_ts}:{action['action_id']}",
-                channel=Channel.SLACK,
+                channel=NAME,
                 user_id=clicker,
                 kind=InboundKind.CHOICE,
                 text=(action.get("text") or {}).get("text") or "",

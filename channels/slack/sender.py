@@ -7,9 +7,10 @@ from typing import Any
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.model import Channel, Outgoing, ReplyKind
+from bot.model import Outgoing, ReplyKind
 from bot.storage import Keys
 from channels.slack.errors import classify
+from channels.slack.settings import NAME
 
 CHOICE_PREFIX = "tsunagu_choice:"
 META_CHANNEL = "slack_channel"  # the DM's channel id, carried in `Inbound.meta`
@@ -60,7 +61,7 @@ def render(outgoing: Outgoing) -> list[dict[str, Any]]:
 class SlackSender:
     """`bot.ports.Sender` for customers who write to the bot in Slack."""
 
-    channel = Channel.SLACK
+    channel = NAME
 
     def __init__(self, client: AsyncWebClient, redis: Redis, keys: Keys, *, ttl_seconds: int):
         self._client = client
@@ -72,7 +73,7 @@ class SlackSender:
         """Post each reply once, whatever the number of attempts; a failure is raised as a
         `bot.errors` type (`PlatformUnavailable`, `RetryAfter`, `PermanentFailure`)."""
         for outgoing in batch:
-            key = self._keys.sent(f"{Channel.SLACK.value}:{outgoing.user_id}", outgoing.message_id)
+            key = self._keys.sent(f"{NAME}:{outgoing.user_id}", outgoing.message_id)
             if not await self._redis.set(key, "1", nx=True, ex=self._ttl):
                 continue
             try:

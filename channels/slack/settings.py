@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bot.settings import ChannelSettings
+
+NAME = "slack"  # the channel's name: in customer keys (`slack:<user>`), records and lanes
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 
 
-class SlackSettings(BaseSettings):
+class SlackSettings(ChannelSettings):
     """How Tsunagu talks to one Slack workspace (one installed Slack app)."""
 
     model_config = SettingsConfigDict(

@@ -8,6 +8,8 @@ from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.slack.keys import SlackKeys
+
 log = logging.getLogger("tsunagu.slack")
 
 
@@ -17,12 +19,12 @@ class SlackUsers:
     def __init__(self, client: AsyncWebClient, redis: Redis, key_prefix: str, ttl_seconds: int):
         self._client = client
         self._redis = redis
-        self._prefix = key_prefix
+        self._keys = SlackKeys.of(key_prefix)
         self._ttl = ttl_seconds
 
     async def name_of(self, user_id: str) -> str:
         """The user's display name (or real name, or handle); the id if Slack can't say."""
-        key = f"{self._prefix}:slack:user:{user_id}"
+        key = self._keys.user(user_id)
         cached = await self._redis.get(key)
         if cached:
             return str(cached)

@@ -1,5 +1,5 @@
 """The web channel: an HTTP/WebSocket API and the embeddable chat widget."""
 
-from channels.web.adapter import WebChannel
+from channels.web.plugin import CHANNEL
 
-__all__ = ["WebChannel"]
+__all__ = ["CHANNEL"]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Protocol
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
+from redis.asyncio import Redis
 
 from bot.identity import Linking
 from bot.inbox import Inbox
-from bot.model import Channel, Outgoing, ReplyKind
+from bot.model import Outgoing, ReplyKind
+from bot.settings import Settings
 from bot.storage import Keys
+from channels.base import ChannelDefaults
 from channels.web.outbox import WebMessage, WebOutbox
 from channels.web.router import build_router, web_customer_key
-from channels.web.tokens import WebTokens
+from channels.web.settings import NAME
+from channels.web.tokens import WebTokens, shared_secret
 
 STATIC = resources.files("channels.web").joinpath("static")
 
@@ -21,7 +26,7 @@ STATIC = resources.files("channels.web").joinpath("static")
 class WebSender:
     """Delivers replies into the customer's web message stream."""
 
-    channel = Channel.WEB
+    channel = NAME
 
     def __init__(self, outbox: WebOutbox):
         self._outbox = outbox
@@ -46,35 +51,43 @@ class WebSender:
             )
 
 
-class WebChannel:
+class WebParts(Protocol):
+    """The runtime parts the web channel uses (`bot.composition.runtime.Runtime`)."""
+
+    settings: Settings
+    redis: Redis
+    keys: Keys
+    inbox: Inbox
+    linking: Linking
+
+
+class WebChannel(ChannelDefaults):
     """The web widget's API, the widget itself and the demo page."""
 
-    name = "web"
+    name = NAME
 
-    def __init__(
-        self,
-        inbox: Inbox,
-        keys: Keys,
-        tokens: WebTokens,
-        *,
-        ttl_seconds: int,
-        ttl_without_reply_seconds: int | None = None,
-        linking: Linking | None = None,
-    ):
+    def __init__(self, parts: WebParts):
+        settings = parts.settings
+        self._redis, self._keys, self._secret = parts.redis, parts.keys, settings.secret_key
+        self.tokens = WebTokens(settings.web_token_ttl_seconds)
         self.outbox = WebOutbox(
-            inbox.redis,
-            keys,
-            ttl_seconds=ttl_seconds,
-            ttl_without_reply_seconds=ttl_without_reply_seconds,
+            parts.redis,
+            parts.keys,
+            ttl_seconds=settings.conversation_ttl_seconds,
+            ttl_without_reply_seconds=settings.conversation_ttl_without_reply_seconds,
         )
         self.sender = WebSender(self.outbox)
         self.router = APIRouter()
-        self.router.include_router(build_router(inbox, self.outbox, tokens, linking))
+        self.router.include_router(
+            build_router(parts.inbox, self.outbox, self.tokens, parts.linking)
+        )
         self.router.add_api_route("/widget.js", _widget, include_in_schema=False)
         self.router.add_api_route("/", _demo_page, include_in_schema=False)
 
     async def start(self) -> None:
-        """Start listening for messages appended by other processes."""
+        """Agree on the token-signing secret, then listen for messages other processes
+        append."""
+        self.tokens.use_secret(await shared_secret(self._redis, self._keys.secret(), self._secret))
         await self.outbox.start()
 
     async def stop(self) -> None:

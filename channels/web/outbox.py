@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from bot.model import Choice
 from bot.storage import Keys
+from channels.web.settings import NAME
 
 log = logging.getLogger("tsunagu.web")
 
@@ -83,7 +84,7 @@ class WebOutbox:
         self._ttl = ttl_seconds
         self._ttl_without_reply = min(ttl_seconds, ttl_without_reply_seconds or ttl_seconds)
         self._append = redis.register_script(_APPEND)
-        self._channel = f"{keys.prefix}:web:notify"
+        self._channel = keys.channel(NAME, "notify")
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
 

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.limits import OpenSockets, WebLimits, client_ip
-from bot.model import Channel, Inbound, InboundKind
+from bot.model import Inbound, InboundKind
 from channels.web.linking import LinkCode, Linked, LinkRequest, issue_code, linked, redeem_code
 from channels.web.outbox import WebMessage, WebOutbox, dump_message, is_cursor
 from channels.web.schemas import (
@@ -25,6 +25,7 @@ from channels.web.schemas import (
     SendMessage,
     StartConversation,
 )
+from channels.web.settings import NAME
 from channels.web.tokens import TokenError, WebTokens
 
 WS_PING_SECONDS = 20.0
@@ -34,7 +35,7 @@ CURSOR_PROBLEM = "'after' must be a cursor from this API (ms-seq, each 0 to 2**6
 
 def web_customer_key(user_id: str) -> str:
     """The customer key of a web user."""
-    return f"{Channel.WEB.value}:{user_id}"
+    return f"{NAME}:{user_id}"
 
 
 async def _wait_unless(waiting: Coroutine[Any, Any, bool], gone: asyncio.Event) -> bool:
@@ -107,7 +108,7 @@ def build_router(
         await inbox.put(
             Inbound(
                 event_id=f"web:{user_id}:start",
-                channel=Channel.WEB,
+                channel=NAME,
                 user_id=user_id,
                 kind=InboundKind.FOLLOW,
                 locale=body.locale,
@@ -141,7 +142,7 @@ def build_router(
         await inbox.put(
             Inbound(
                 event_id=f"web:{user_id}:{body.client_id}",
-                channel=Channel.WEB,
+                channel=NAME,
                 user_id=user_id,
                 kind=InboundKind.CHOICE if body.choice is not None else InboundKind.TEXT,
                 text=text,

@@ -5,15 +5,17 @@ import time.
 """
 
 import hashlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from bot.actor import Actor
+from bot.channel_catalog import Label
 from bot.conversation import Conversation, ConversationState
 from bot.ports import ReadReceipts
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound, new_action_id
@@ -25,6 +27,7 @@ from handoff.console.schemas import (
     ActionDone,
     ActionRefused,
     AgentReply,
+    ChannelLabel,
     ConversationView,
     Me,
     QueueView,
@@ -110,15 +113,37 @@ def build_router(
     views: ConsoleViews,
     agents: AgentActions,
     privacy: ConsolePrivacy,
+    channel_labels: Mapping[str, Label] | None = None,
     *,
     read_receipts: Sequence[ReadReceipts] = (),
 ) -> APIRouter:
     """The `/agent` page and `/agent/api/*` routes, bound to this process's parts.
 
-    `privacy`: what each agent may see of a conversation; `read_receipts`: channels told
-    when an agent opens a conversation (LINE's 既読)."""
+    `privacy`: what each agent may see of a conversation; `channel_labels` (from the
+    channel registry) tell the page how to name each channel;
+    `read_receipts`: channels told when an agent opens a conversation (LINE's 既読)."""
+    channels = {
+        name: ChannelLabel(ja=label.ja, en=label.en)
+        for name, label in (channel_labels or {}).items()
+    }
+
+    def known_channel(request: Request) -> None:
+        """A customer key in the path names a registered channel (else 400, like any
+        malformed key)."""
+        key = request.path_params.get("customer_key")
+        if channels and isinstance(key, str) and key.split(":", 1)[0] not in channels:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("path", "customer_key"),
+                        "msg": f"no such channel; the channels are {', '.join(channels)}",
+                        "type": "value_error",
+                    }
+                ]
+            )
+
     router = APIRouter(prefix="/agent")
-    api = APIRouter(prefix="/api", tags=["agent console"])
+    api = APIRouter(prefix="/api", tags=["agent console"], dependencies=[Depends(known_channel)])
 
     current_agent = agent_dependency(auth)
 
@@ -143,7 +168,7 @@ def build_router(
     async def me(agent: Annotated[Agent, Depends(current_agent)]) -> Me:
         """Who this token belongs to (checks a token the page was given)."""
         actor = agent.actor
-        return Me(id=actor.id if actor else None, name=agent.name, via=agent.via)
+        return Me(id=actor.id if actor else None, name=agent.name, via=agent.via, channels=channels)
 
     @api.get("/queue", response_model=QueueView, responses={304: {"description": "Unchanged."}})
     async def queue(request: Request, _: Annotated[Agent, Depends(current_agent)]) -> Response:

@@ -7,6 +7,7 @@ from typing import Protocol
 from fastapi import APIRouter
 from redis.asyncio import Redis
 
+from bot.channel_catalog import ChannelCatalog
 from bot.conversation import DeskEvent
 from bot.identity import Identities
 from bot.ports import ReadReceipts
@@ -33,6 +34,7 @@ class ConsoleParts(Protocol):
     agents: AgentActions
     read_receipts: list[ReadReceipts]
     audit: AuditLog
+    catalog: ChannelCatalog
 
 
 def console_url(settings: Settings) -> str:
@@ -56,13 +58,13 @@ class AgentConsole:
         settings, keys = parts.settings, parts.keys
         self.auth = ConsoleAuth(
             parts.redis,
-            f"{keys.prefix}:console:admin_token",
+            keys.console_admin_token(),
             settings.admin_token,
             settings.agent_tokens,
         )
         self.views = ConsoleViews(
             parts.redis,
-            f"{keys.prefix}:console:open",
+            keys.console_open(),
             parts.store,
             parts.queue,
             Identities(parts.redis, keys),
@@ -70,7 +72,12 @@ class AgentConsole:
         self._settings = settings
         self.privacy = ConsolePrivacy(parts.audit, mask=settings.pii_mask_console)
         self.router: APIRouter = build_router(
-            self.auth, self.views, parts.agents, self.privacy, read_receipts=parts.read_receipts
+            self.auth,
+            self.views,
+            parts.agents,
+            self.privacy,
+            parts.catalog.labels,
+            read_receipts=parts.read_receipts,
         )
 
     async def start(self) -> None:

@@ -10,7 +10,14 @@ from bot.conversation import ConversationState, TranscriptEntry
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # `channel:user_id`; Slack ids may carry a team prefix, hence the extra colon.
-CUSTOMER_KEY_PATTERN = r"^(line|slack|web):[A-Za-z0-9_.:-]{1,128}$"
+CUSTOMER_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}:[A-Za-z0-9_.:-]{1,128}$"  # channel:user
+
+
+class ChannelLabel(BaseModel):
+    """A channel's name as people see it."""
+
+    ja: str
+    en: str
 
 
 class Me(BaseModel):
@@ -22,6 +29,10 @@ class Me(BaseModel):
     )
     name: str | None = Field(description="None until an admin-token user has typed a name.")
     via: Literal["agent_token", "admin_token"]
+    channels: dict[str, ChannelLabel] = Field(
+        default_factory=dict,
+        description="How each channel is named, by channel name (from the channel registry).",
+    )
 
 
 class WaitingCustomer(BaseModel):

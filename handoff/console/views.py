@@ -101,7 +101,7 @@ class ConsoleViews:
                 WaitingCustomer(
                     customer_key=key,
                     position=len(waiting) + 1,
-                    channel=conv.channel.value,
+                    channel=conv.channel,
                     display_name=conv.display_name,
                     waiting_since=conv.queued_at,
                     last_message=said[key],
@@ -113,7 +113,7 @@ class ConsoleViews:
         with_agents = [
             ActiveConversation(
                 customer_key=conv.customer_key,
-                channel=conv.channel.value,
+                channel=conv.channel,
                 display_name=conv.display_name,
                 agent=conv.agent_name,
                 agent_id=conv.agent_id,
@@ -137,7 +137,7 @@ class ConsoleViews:
         return ConversationView(
             customer_key=key,
             conversation_id=conv.id,
-            channel=conv.channel.value,
+            channel=conv.channel,
             display_name=conv.display_name,
             locale=conv.locale,
             state=conv.state,

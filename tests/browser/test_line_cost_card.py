@@ -25,7 +25,7 @@ async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[LineWorld]:
     settings = make_settings(admin_token=ADMIN_TOKEN)
-    async with line_world(settings, monkeypatch, push_budget=150) as running:
+    async with line_world(settings, push_budget=150) as running:
         yield running
 
 

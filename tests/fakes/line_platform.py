@@ -12,15 +12,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
-from bot.model import Channel, Outgoing, Reply
+from bot.composition.app import serve_app
+from bot.composition.runtime import Runtime
+from bot.model import Outgoing, Reply
 from bot.settings import Settings
-from channels.line.cli import LineApp, serve_with_line
+from channels.line.adapter import LineChannel
 from channels.line.fake_platform import FakeLinePlatform, Sent, sign
-from channels.line.settings import LineSettings
+from channels.line.settings import NAME
 
-__all__ = ["FakeLinePlatform", "LineWorld", "Sent", "line_world", "sign"]
+__all__ = ["FakeLinePlatform", "LineApp", "LineWorld", "Sent", "line_world", "sign"]
 
 
 @dataclass
@@ -43,7 +43,7 @@ class LineWorld:
             [
                 Outgoing(
                     message_id=uuid.uuid4().hex,
-                    channel=Channel.LINE,
+                    channel=NAME,
                     user_id=user_id,
                     conversation_id="test",
                     reply=reply,
@@ -52,23 +52,35 @@ class LineWorld:
         )
 
 
+@dataclass
+class LineApp:
+    """The app serving on a loopback port with its LINE channel."""
+
+    runtime: Runtime
+    channel: LineChannel
+    base_url: str
+    webhook_url: str
+
+
 @contextlib.asynccontextmanager
-async def line_world(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, **line: Any
-) -> AsyncIterator[LineWorld]:
+async def line_world(settings: Settings, **line: Any) -> AsyncIterator[LineWorld]:
     """Start the fake platform and the app (LINE settings from `line`, e.g.
     `reply_token_ttl_seconds=0.01`), both on loopback ports."""
     platform = await FakeLinePlatform(
         channel_secret=f"secret-{uuid.uuid4().hex}", access_token=f"token-{uuid.uuid4().hex}"
     ).start()
-    env = {
-        **platform.env(),
-        **{f"LINE_{name.upper()}": str(value) for name, value in line.items()},
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)  # a runtime that builds its own LINE channel reads these
+    line_settings = platform.channel_settings(**line)
+    with_line = settings.model_copy(update={"channels": {**settings.channels, NAME: line_settings}})
     try:
-        async with serve_with_line(settings, LineSettings(_env_file=None)) as app:  # type: ignore[call-arg]
+        async with serve_app(with_line) as served:
+            channel = served.runtime.channel(NAME)
+            assert isinstance(channel, LineChannel)
+            app = LineApp(
+                served.runtime,
+                channel,
+                served.base_url,
+                served.base_url + line_settings.webhook_path,
+            )
             platform.webhook_url = app.webhook_url
             yield LineWorld(platform, app)
     finally:

@@ -113,6 +113,18 @@ class FakeSlack:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def channel_settings(self, handoff_channel: str | None = None) -> Any:
+        """Slack settings pointing Tsunagu at this fake, with a desk channel."""
+        from channels.slack.settings import SlackSettings
+
+        return SlackSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            bot_token=self.token,
+            signing_secret=self.signing_secret,
+            handoff_channel=handoff_channel,
+            api_base_url=self.api_url,
+        )
+
     def env(self, handoff_channel: str) -> dict[str, str]:
         """The `SLACK_*` environment that points Tsunagu at this fake, with a desk channel."""
         return {
@@ -430,35 +442,19 @@ class SlackTestApp:
 async def serve_with_slack(
     settings: Any, fake: FakeSlack, handoff_channel: str = "C0DESK"
 ) -> AsyncIterator[SlackTestApp]:
-    """Build the runtime, add the Slack channel and desk to it, and serve the app."""
+    """Serve the app with its Slack channel and desk pointed at `fake`."""
 
-    from bot.composition.app import create_app
-    from bot.composition.runtime import Runtime
-    from bot.serving import serve_in_loop
-    from channels.slack import SlackChannel, SlackSettings
+    from bot.composition.app import serve_app
+    from channels.slack.settings import NAME
 
-    rt = Runtime(settings)
-    slack = SlackChannel(
-        rt,
-        SlackSettings(
-            _env_file=None,  # type: ignore[call-arg]
-            bot_token=fake.token,
-            signing_secret=fake.signing_secret,
-            handoff_channel=handoff_channel,
-            api_base_url=fake.api_url,
-        ),
+    with_slack = settings.model_copy(
+        update={"channels": {**settings.channels, NAME: fake.channel_settings(handoff_channel)}}
     )
-    rt.delivery.register(slack.sender)
-    rt.dispatcher.desks.append(slack.notices)
-    app = create_app(settings, runtime=rt)
-    app.include_router(slack.router)
-    try:
-        async with serve_in_loop(app) as base_url:
-            await slack.start()
-            fake.app_url = base_url
-            try:
-                yield SlackTestApp(rt, slack, fake, fake.app_url)
-            finally:
-                await slack.stop()
-    finally:
-        await rt.redis.aclose()
+    async with serve_app(with_slack) as served:
+        fake.app_url = served.base_url
+        yield SlackTestApp(served.runtime, served.runtime.channel(NAME), fake, fake.app_url)
+
+
+def slack_on(fake: FakeSlack, handoff_channel: str = "C0DESK") -> dict[str, Any]:
+    """`Settings.channels` with the Slack channel and desk pointed at `fake`."""
+    return {"slack": fake.channel_settings(handoff_channel)}

@@ -61,7 +61,8 @@
       suggestTitle: "FAQの回答候補", useAnswer: "この回答を使う", score: "一致度 {n}%",
     },
   };
-  const CHANNELS = { web: "Web", line: "LINE", slack: "Slack" };
+  // How each channel is named: the server's channel registry says, with the agent's /me.
+  let CHANNELS = {};
   const lang = (navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
   const t = (key, vars = {}) =>
     (TEXTS[lang][key] ?? TEXTS.en[key] ?? key).replace(/\{(\w+)\}/g, (_, n) => String(vars[n] ?? ""));
@@ -175,6 +176,10 @@
       return undefined;
     }
     $("offline").hidden = true;
+    if (me.data && me.data.channels) {
+      CHANNELS = Object.fromEntries(
+        Object.entries(me.data.channels).map(([name, label]) => [name, label[lang] || label.en]));
+    }
     if (me.status === 400) {
       // The typed name is refused (an agent token's name, say): type another.
       state.name = "";
