@@ -40,6 +40,8 @@ from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import FakeSlack, serve_with_slack, slack_on
 from tests.faults import PrivateRedis, WorkerProcess, worker_env
 
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
 log = logging.getLogger("tests.faults")
 
 # FAQ entries whose own question is answered directly; their answers are all different,

@@ -29,6 +29,8 @@ from tests.fakes.line_platform import LineWorld, line_world, sign
 from tests.fakes.slack_platform import FakeSlack, SlackTestApp, serve_with_slack
 from tests.fakes.slack_platform import sign as slack_sign
 
+pytestmark = pytest.mark.slow
+
 MAX_BODY = 64 * 1024
 # Random in development, derandomized under HYPOTHESIS_PROFILE=ci (see tests/conftest.py).
 FUZZ = hsettings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections import defaultdict
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.inbox import GROUP, Inbox
@@ -22,6 +23,8 @@ def event(user: str, n: int) -> Inbound:
     return Inbound(event_id=f"{user}-{n}", channel="web", user_id=user, text=str(n))
 
 
+@pytest.mark.faults
+@pytest.mark.slow
 async def test_an_event_read_but_not_acknowledged_before_a_crash_is_handled_after_restart_once(
     redis_client: aioredis.Redis, key_prefix: str
 ) -> None:

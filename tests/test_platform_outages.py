@@ -22,6 +22,8 @@ from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import FakeSlack, slack_on
 from tests.webclient import WebCustomer
 
+pytestmark = pytest.mark.faults
+
 DESK = "C0DESK"
 TANAKA, TANAKA_DM = "U0TANAKA", "D0TANAKA"
 

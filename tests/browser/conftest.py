@@ -51,6 +51,14 @@ KEEP_ALWAYS = os.environ.get("TSUNAGU_SCREENSHOTS") == "always"
 expect.set_options(timeout=TIMEOUT_MS)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/browser is in the `browser` layer (`-m "not browser"`)."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.path)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
     """Keep each phase's report on the item, so fixtures can tell a failed test at teardown."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "channels", "handoff")
 COMPOSITION = "bot.composition"
 SHARED_CHANNEL_MODULES = ("channels.base", "channels.registry")
