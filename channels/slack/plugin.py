@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from redis.asyncio import Redis
 
 from bot.channel_catalog import Label
 from bot.storage import Keys
-from channels.base import ChannelParts, ChannelPlugin, RunningChannel
+from channels.base import ChannelParts, ChannelPlugin, FakePlatform, RunningChannel
 from channels.slack.keys import SlackKeys
 from channels.slack.settings import NAME, SlackSettings
 
@@ -41,6 +42,14 @@ class SlackPlugin(ChannelPlugin[SlackSettings]):
             if owner == customer_key:
                 doomed.append(str(key))
         return doomed
+
+    async def start_fake_platform(self) -> FakePlatform:
+        """The fake Slack workspace (`channels.slack.fake_platform`) on a loopback port."""
+        from channels.slack.fake_platform import FakeSlack
+
+        fake = FakeSlack(f"secret-{uuid.uuid4().hex}")
+        await fake.start()
+        return fake
 
 
 CHANNEL = SlackPlugin()

@@ -106,3 +106,18 @@ def test_imports_point_one_way() -> None:
 )
 def test_the_rules_themselves(importer: str, imported: str, allowed: bool) -> None:
     assert (broken_rule(importer, imported) is None) is allowed
+
+
+def test_every_registered_channel_keeps_the_contract() -> None:
+    """Each registry line names a package exposing a plugin whose name fits everywhere a
+    channel name goes (customer keys, records, lanes), with a label in both languages."""
+    from bot.model import Inbound
+    from channels.registry import REGISTERED, registered_channels
+
+    plugins = registered_channels()
+    assert [p.name for p in plugins] == [m.rsplit(".", 1)[-1] for m in REGISTERED]
+    for plugin in plugins:
+        assert plugin.label.ja and plugin.label.en
+        assert Inbound(event_id="e", channel=plugin.name, user_id="u").customer_key == (
+            f"{plugin.name}:u"
+        )
