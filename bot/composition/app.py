@@ -153,7 +153,14 @@ def create_app(
         app.include_router(channel.router)
     app.include_router(rt.console.router)
     app.include_router(
-        build_suggestions_router(rt.console.auth, rt.store, rt.faq, rt.records, rt.console.privacy)
+        build_suggestions_router(
+            rt.console.auth,
+            rt.store,
+            rt.faq,
+            rt.records,
+            rt.console.privacy,
+            rt.catalog.names,
+        )
     )
     help_store = HelpCenterStore(
         rt.redis, rt.keys, rt.records, retention_days=settings.records_retention_days

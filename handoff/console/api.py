@@ -5,7 +5,7 @@ import time.
 """
 
 import hashlib
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from importlib import resources
 from typing import Annotated, Any
 
@@ -108,6 +108,26 @@ def _action_id(
 ActionId = Annotated[str, Depends(_action_id)]
 
 
+def known_channel_dependency(channels: Collection[str]) -> Callable[[Request], None]:
+    """A dependency refusing (400, like any malformed key) a customer key in the path whose
+    channel is not one of `channels` (the registered ones; none given: any)."""
+
+    def known_channel(request: Request) -> None:
+        key = request.path_params.get("customer_key")
+        if channels and isinstance(key, str) and key.split(":", 1)[0] not in channels:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("path", "customer_key"),
+                        "msg": f"no such channel; the channels are {', '.join(channels)}",
+                        "type": "value_error",
+                    }
+                ]
+            )
+
+    return known_channel
+
+
 def build_router(
     auth: ConsoleAuth,
     views: ConsoleViews,
@@ -127,23 +147,12 @@ def build_router(
         for name, label in (channel_labels or {}).items()
     }
 
-    def known_channel(request: Request) -> None:
-        """A customer key in the path names a registered channel (else 400, like any
-        malformed key)."""
-        key = request.path_params.get("customer_key")
-        if channels and isinstance(key, str) and key.split(":", 1)[0] not in channels:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("path", "customer_key"),
-                        "msg": f"no such channel; the channels are {', '.join(channels)}",
-                        "type": "value_error",
-                    }
-                ]
-            )
-
     router = APIRouter(prefix="/agent")
-    api = APIRouter(prefix="/api", tags=["agent console"], dependencies=[Depends(known_channel)])
+    api = APIRouter(
+        prefix="/api",
+        tags=["agent console"],
+        dependencies=[Depends(known_channel_dependency(list(channels)))],
+    )
 
     current_agent = agent_dependency(auth)
 

@@ -10,6 +10,7 @@ it was, edited it, or ignored the suggestions (`POST …/suggestions/outcome`), 
 No `from __future__ import annotations` here: FastAPI reads the local aliases at import time.
 """
 
+from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
@@ -19,6 +20,7 @@ from bot.conversation import Conversation
 from bot.faq import FaqLibrary
 from bot.records import RecordStore, SuggestionOutcome
 from bot.store.conversations import RedisConversationStore
+from handoff.console.api import known_channel_dependency
 from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
 from handoff.console.privacy import ConsolePrivacy
 from handoff.console.schemas import CUSTOMER_KEY_PATTERN
@@ -47,9 +49,15 @@ def build_suggestions_router(
     faq: FaqLibrary,
     records: RecordStore,
     privacy: ConsolePrivacy,
+    channels: Collection[str] = (),
 ) -> APIRouter:
-    """The suggestion routes under `/agent/api`, for any signed-in agent."""
-    router = APIRouter(prefix="/agent/api", tags=["agent console"])
+    """The suggestion routes under `/agent/api`, for any signed-in agent; `channels` are
+    the registered channels' names (a key naming another is refused)."""
+    router = APIRouter(
+        prefix="/agent/api",
+        tags=["agent console"],
+        dependencies=[Depends(known_channel_dependency(channels))],
+    )
 
     current_agent = agent_dependency(auth)
 

@@ -88,8 +88,6 @@ def test_the_desk_offers_the_buttons_that_fit_the_state() -> None:
 
 def test_thread_notes_escape_what_customers_wrote() -> None:
     text = note(
-        DeskEvent(
-            kind="low_score", customer_key="web:U3", conversation_id="c", text="<!here> 2/7"
-        )
+        DeskEvent(kind="low_score", customer_key="web:U3", conversation_id="c", text="<!here> 2/7")
     )
     assert "<!here>" not in text and "&lt;!here&gt;" in text
