@@ -5,7 +5,6 @@ its worker, Redis and line-bot-sdk are real."""
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,6 @@ from bot.settings import Settings
 from channels.line.cli import delete_rich_menus, draw_rich_menus, setup_rich_menus
 from channels.line.panel import check_bot_info
 from channels.line.rich_menus import HEIGHT, WIDTH
-from channels.line.settings import LineSettings
 from tests.conftest import REDIS_URL
 from tests.eventually import eventually, settled
 from tests.fakes.line_platform import LineWorld, line_world
@@ -211,7 +209,7 @@ async def test_cost_card_quota_warning_and_the_two_answers_warning_in_tsunagu_re
         await platform.wait_for_text(user, "550")
         await settled(world.app.runtime.inbox)
         env = {
-            **{k: v for k, v in os.environ.items() if k.startswith("LINE_")},
+            **platform.env(),  # the command reads its LINE settings from its environment
             "REDIS_URL": REDIS_URL,
             "KEY_PREFIX": settings.key_prefix,
         }
@@ -240,7 +238,7 @@ async def test_rich_menu_setup_draws_and_creates_both_menus_then_deletes_them(
 ) -> None:
     async with line_world(make_settings()) as world:
         platform = world.platform
-        line_settings = LineSettings(_env_file=None)  # type: ignore[call-arg]
+        line_settings = world.app.channel.settings
         menus = draw_rich_menus("ja")
         bot_id, person_id = await setup_rich_menus(line_settings, menus)
         assert platform.default_rich_menu == bot_id
