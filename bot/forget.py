@@ -284,7 +284,11 @@ def forget(
                 )
             else:
                 erased = await forget_customer(
-                    redis, keys, customer_key, customer_data=catalog.customer_data, settings=settings
+                    redis,
+                    keys,
+                    customer_key,
+                    customer_data=catalog.customer_data,
+                    settings=settings,
                 )
                 done = [erased]
             audit = AuditLog(redis, keys, retention_days=settings.audit_retention_days)
