@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.composition.runtime import Runtime  # noqa: E402
-from bot.model import Channel, Inbound, InboundKind  # noqa: E402
+from bot.model import Inbound, InboundKind  # noqa: E402
 from bot.serving import free_port  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
@@ -59,7 +59,7 @@ async def play(url: str, customers: int) -> None:
                 await runtime.inbox.put(
                     Inbound(
                         event_id=f"bench-{customer}-{n}",
-                        channel=Channel.WEB,
+                        channel="web",
                         user_id=f"w_bench{customer:06d}",
                         kind=InboundKind.TEXT,
                         text=text,

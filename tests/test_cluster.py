@@ -64,7 +64,7 @@ async def test_the_bot_answers_line_and_the_widget_on_a_cluster(
 ) -> None:
     settings = make_settings(redis_url=cluster.url, redis_cluster=True, inbox_partitions=6)
     assert settings.replicas_to_wait_for == 1
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         runtime = world.app.runtime
         shards = Counter(
             cluster.port_of_key(runtime.keys.inbox(p)) for p in range(settings.inbox_partitions)
@@ -143,7 +143,7 @@ async def test_a_master_killed_mid_traffic_loses_nothing_and_says_nothing_twice(
     victim = chance.choice(cluster.master_ports())
     successor = cluster.replica_of(victim)
     token_life = 600.0  # replays stay replies (tests/test_faults.py says why)
-    async with line_world(settings, monkeypatch) as world:
+    async with line_world(settings) as world:
         platform = world.platform
         platform.reply_token_ttl = token_life
         env = worker_env(

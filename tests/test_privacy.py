@@ -19,9 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actor import Actor
 from bot.clock import FixedClock
-from bot.forget import forget
+from bot.composition.cli import main
 from bot.logs import JsonFormatter, TextFormatter
-from bot.model import Channel
 from bot.privacy.audit import AuditLog
 from bot.privacy.cli import audit
 from bot.privacy.logs import MaskPersonalData
@@ -33,7 +32,7 @@ from channels.slack.masking import MaskingWebClient, desk_client, masked_texts
 from tests.conftest import REDIS_URL, RunningApp
 from tests.eventually import eventually
 from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import ApiCall, FakeSlack
+from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
 
 DESK = "C0DESK"
 SATO = "U0SATO"
@@ -72,12 +71,11 @@ def console_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def world(
-    console_settings: Settings, monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
-) -> AsyncIterator[LineWorld]:
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
-    async with line_world(console_settings, monkeypatch) as running:
+async def world(console_settings: Settings, slack: FakeSlack) -> AsyncIterator[LineWorld]:
+    with_slack = console_settings.model_copy(
+        update={"channels": {**console_settings.channels, **slack_on(slack, DESK)}}
+    )
+    async with line_world(with_slack) as running:
         slack.app_url = running.app.base_url
         yield running
 
@@ -183,8 +181,8 @@ async def test_forget_is_audited(console_settings: Settings) -> None:
     get_settings.cache_clear()  # `tsunagu forget` reads the process's settings once
     try:
         await _cli(
-            forget,
-            [key, "--yes", "--by", "鈴木", "--reason", "customer asked by mail"],
+            main,
+            ["forget", key, "--yes", "--by", "鈴木", "--reason", "customer asked by mail"],
             console_settings,
         )
     finally:
@@ -209,7 +207,7 @@ async def test_exports_from_admin_are_audited_and_their_texts_masked(
         SurveyResponse(
             conversation_id="c1",
             customer_key="web:w_1",
-            channel=Channel.WEB,
+            channel="web",
             score=2,
             comment=f"{PHONE}に電話ください",
             resolved_by="bot",
@@ -232,9 +230,7 @@ async def test_reports_read_customers_words_masked_unless_switched_off(
 ) -> None:
     from bot.privacy.records import masked_record
 
-    miss = UnansweredMessage(
-        text=f"{EMAIL} に送ってください", channel=Channel.LINE, conversation_id="c"
-    )
+    miss = UnansweredMessage(text=f"{EMAIL} に送ってください", channel="line", conversation_id="c")
     masked = RecordStore(redis_client, Keys(key_prefix), retention_days=30, shown=masked_record)
     await masked.add(miss)
     [shown] = [m async for m in masked.read(UnansweredMessage)]
