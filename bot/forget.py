@@ -239,12 +239,7 @@ def _login_name() -> str:
 )
 @click.pass_obj
 def forget(
-    catalog: ChannelCatalog | None,
-    customer_key: str,
-    yes: bool,
-    linked: bool,
-    by: str,
-    reason: str,
+    catalog: ChannelCatalog | None, customer_key: str, yes: bool, linked: bool, by: str, reason: str
 ) -> None:
     """Erase one customer's data (a deletion request), e.g. `tsunagu forget line:U123…`.
 
@@ -283,14 +278,14 @@ def forget(
                     settings=settings,
                 )
             else:
-                erased = await forget_customer(
+                one = await forget_customer(
                     redis,
                     keys,
                     customer_key,
                     customer_data=catalog.customer_data,
                     settings=settings,
                 )
-                done = [erased]
+                done = [one]
             audit = AuditLog(redis, keys, retention_days=settings.audit_retention_days)
             for gone in done:
                 await audit.write(Actor.admin(by), "forget", reason, customer_key=gone.customer_key)

@@ -442,6 +442,14 @@ class Keys:
         """Help-center page views counted in one hour (`bot.helpcenter.store`)."""
         return f"{self.prefix}:help:views:{hour}"
 
+    def audit(self) -> str:
+        """The audit log: who looked at or erased whose data, when and why."""
+        return f"{self.prefix}:audit"
+
+    def audit_seen(self) -> str:
+        """Marks audit entries written once already (a retried request adds no second one)."""
+        return f"{self.prefix}:audit:seen"
+
     def secret(self) -> str:
         """The generated signing secret when `SECRET_KEY` is unset."""
         return f"{self.prefix}:secret"

@@ -181,7 +181,7 @@ async def test_forget_is_audited(console_settings: Settings) -> None:
     get_settings.cache_clear()  # `tsunagu forget` reads the process's settings once
     try:
         await _cli(
-            main,
+            main,  # `tsunagu forget`: the command line hands it the registered channels
             ["forget", key, "--yes", "--by", "鈴木", "--reason", "customer asked by mail"],
             console_settings,
         )

@@ -67,8 +67,8 @@ class AuditLog:
         self, redis: Redis, keys: Keys, *, retention_days: float, clock: Clock = SYSTEM_CLOCK
     ):
         self._redis = redis
-        self._stream = f"{keys.prefix}:audit"
-        self._seen = f"{keys.prefix}:audit:seen"
+        self._stream = keys.audit()
+        self._seen = keys.audit_seen()
         self._retention_ms = int(retention_days * 86_400_000)
         self.clock = clock
         self._add = redis.register_script(_ADD)

@@ -77,9 +77,9 @@ def build_admin_router(
 
     `require_admin` is a FastAPI dependency that refuses requests without the admin token;
     `help_store` (when the help center is on) adds its section to the report, `panels` the
-    configured channels' cards (LINE's message cost); `channel_labels` name the channels
-    (from the channel registry); `audit` records each look at and download of customers'
-    data.
+    configured channels' cards (LINE's message cost); `audit` records each look at and
+    download of customers' data; `channel_labels` name the channels (from the channel
+    registry).
     """
 
     async def exported(what: str) -> None:

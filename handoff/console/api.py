@@ -140,8 +140,8 @@ def build_router(
     """The `/agent` page and `/agent/api/*` routes, bound to this process's parts.
 
     `privacy`: what each agent may see of a conversation; `channel_labels` (from the
-    channel registry) tell the page how to name each channel;
-    `read_receipts`: channels told when an agent opens a conversation (LINE's 既読)."""
+    channel registry) tell the page how to name each channel; `read_receipts`: channels
+    told when an agent opens a conversation (LINE's 既読)."""
     channels = {
         name: ChannelLabel(ja=label.ja, en=label.en)
         for name, label in (channel_labels or {}).items()
