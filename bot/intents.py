@@ -94,14 +94,19 @@ def asks_to_unlink(text: str) -> bool:
     return fold(text) in UNLINK_WORDS
 
 
-def typed_link_code(text: str) -> str | None:
-    """The six digits of a typed link code ("123456", "連携 123456", "link 123456")."""
+def typed_code(text: str) -> tuple[str, bool] | None:
+    """The six digits of a typed link code and whether a link word came before them
+    (「連携 123456」: explicit) or they were sent alone ("123456": perhaps an order number)."""
     folded = fold(text)
+    explicit = False
     for word in LINK_CODE_WORDS:
         if folded.startswith(word):
             folded = folded[len(word) :].strip(" :：")
+            explicit = True
             break
-    return folded if len(folded) == 6 and folded.isascii() and folded.isdigit() else None
+    if len(folded) == 6 and folded.isascii() and folded.isdigit():
+        return folded, explicit
+    return None
 
 
 def asks_for_human(text: str, extra_words: tuple[str, ...] = ()) -> bool:

@@ -390,6 +390,10 @@ class Keys:
         """Wrong link codes one identity typed in the current window."""
         return f"{self.prefix}:identity:{{identity}}:tries:{customer_key}"
 
+    def link_probes(self, customer_key: str) -> str:
+        """Bare six-digit messages from one identity that named no live code, this window."""
+        return f"{self.prefix}:identity:{{identity}}:probes:{customer_key}"
+
     def identity_link(self, customer_key: str) -> str:
         """The customer (profile key) a linked identity belongs to."""
         return f"{self.prefix}:identity:{{identity}}:link:{customer_key}"

@@ -17,6 +17,7 @@ from bot.identity import (
     TooManyCodes,
     WrongCode,
 )
+from bot.identity.codes import MAX_BARE_PROBES
 from bot.storage import Keys
 
 START = 1_900_000_000.0
@@ -97,6 +98,36 @@ async def test_malformed_codes_count_as_wrong_tries(codes: LinkCodes) -> None:
             await codes.redeem(text, "web:w_1")
     with pytest.raises(LockedOut):
         await codes.redeem("12x456", "web:w_1")
+
+
+async def test_bare_digits_are_a_code_only_when_one_is_live_for_another_identity(
+    codes: LinkCodes, clock: FixedClock
+) -> None:
+    issued = await codes.issue("web:w_1")
+    other = "000000" if issued.code != "000000" else "111111"
+    assert await codes.is_live_for(issued.code, "line:U1")
+    assert not await codes.is_live_for(issued.code, "web:w_1"), "one's own code"
+    for _ in range(6):  # an order number, again and again: never a wrong try
+        assert not await codes.is_live_for(other, "line:U1")
+    assert await codes.redeem(issued.code, "line:U1") == "web:w_1", "not locked out"
+    assert not await codes.is_live_for(issued.code, "line:U2"), "used up"
+    late = await codes.issue("web:w_2")
+    clock.advance(600)
+    assert not await codes.is_live_for(late.code, "line:U2"), "expired"
+
+
+async def test_bare_digit_lookups_are_capped_so_they_cannot_guess_codes(
+    codes: LinkCodes, clock: FixedClock
+) -> None:
+    for guess in range(MAX_BARE_PROBES):
+        await codes.is_live_for(f"{guess:06d}", "line:U_guesser")
+    issued = await codes.issue("web:w_1")
+    assert not await codes.is_live_for(issued.code, "line:U_guesser"), "no more look-ups"
+    assert await codes.is_live_for(issued.code, "line:U_other")
+    clock.advance(600)
+    assert await codes.is_live_for(issued.code, "line:U_guesser") is False, "expired by now"
+    fresh = await codes.issue("web:w_2")
+    assert await codes.is_live_for(fresh.code, "line:U_guesser"), "a new window"
 
 
 def _conversation(key: str, state: ConversationState, messages: int, at: float) -> Conversation:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from bot.settings import Settings
+from tests.eventually import settled
 from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
 from tests.webclient import WebCustomer
@@ -167,6 +168,23 @@ async def test_a_code_shown_on_the_web_links_when_typed_on_line_and_unlinks(
         await line.wait_for_text(user, "連携を解除しました")
         status = await http.get("/web/link", headers=web.auth)
         assert status.json() == {"linked": False, "channels": ["web"]}
+
+
+async def test_six_digits_alone_on_line_are_an_order_number_unless_a_code_is_live(
+    world: LineWorld,
+) -> None:
+    line = world.platform
+    user = world.new_user("Jiro")
+    await line.say(user, "123456")
+    await line.wait_for_messages(user, 1)
+    await settled(world.app.runtime.inbox)
+    said = [m.get("text", "") for m in line.messages_to(user)]
+    assert not any("無効か期限切れ" in text for text in said), "an order number is no code"
+    assert not await world.app.runtime.redis.exists(
+        world.app.runtime.keys.link_tries(f"line:{user}")
+    ), "not counted as a wrong try"
+    await line.say(user, "連携 123456")
+    await line.wait_for_text(user, "このコードは無効か期限切れです")
 
 
 async def test_wrong_codes_on_the_web_are_refused_then_locked(world: LineWorld) -> None:

@@ -1,9 +1,10 @@
 """Linking channels from inside a conversation: ask for a code, type one, unlink.
 
 On any channel, 「連携コード」 / "link code" gets a one-time code to type on another
-channel, six digits (or 「連携 123456」) typed here link this channel with the one that
-asked for them, and 「連携解除」 / "unlink" detaches this channel. The code never enters the
-transcript agents read.
+channel; 「連携 123456」 typed here links this channel with the one that asked for it (six
+digits sent alone do only when they are a live code: otherwise they are any text); and
+「連携解除」 / "unlink" detaches this channel. The code never enters the transcript agents
+read.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ async def link_turn(ctx: FlowContext, b: StepBuilder) -> bool:
         unlinked = await linking.unlink(identity)
         b.say("unlink_done" if unlinked else "unlink_none", ReplyKind.NOTICE)
         return True
-    code = intents.typed_link_code(inbound.text)
-    if code is None:
+    typed = intents.typed_code(inbound.text)
+    if typed is None:
         return False
+    code, explicit = typed
+    if not explicit and not await linking.codes.is_live_for(code, identity):
+        return False  # six digits alone that are no live code: an order number, say
     b.step.transcript[-1].text = HIDDEN_CODE  # the customer's line: no code for agents
     try:
         await linking.redeem(code, identity)

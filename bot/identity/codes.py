@@ -5,6 +5,8 @@ A code names the identity that asked for it and is valid for `LINK_CODE_TTL_SECO
 An identity may ask for `MAX_CODES_PER_WINDOW` codes per window, and one that types
 `MAX_WRONG_TRIES` wrong codes in a window is locked out of linking until the window ends:
 with a million codes and a handful of guesses per window, guessing is hopeless.
+Six digits sent alone (no 「連携」 before them) are a code only when a live one has them
+(`is_live_for`): an order number is no wrong try, and such look-ups are capped too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ CODE_DIGITS = 6
 LINK_CODE_TTL_SECONDS = 600
 MAX_CODES_PER_WINDOW = 5
 MAX_WRONG_TRIES = 5
+# Six digits sent alone link only when they are a live code; a miss is no wrong try (an
+# order number is not a guess) but counts here, and past this many in a window bare digits
+# are not looked up at all, so they cannot be used to guess codes for free.
+MAX_BARE_PROBES = 20
 WINDOW_SECONDS = 600
 # Redis forgets a code or a counter this long after its window (garbage collection only:
 # validity is decided by the clock, so tests can move time).
@@ -95,6 +101,27 @@ class LinkCodes:
                 self._keys.link_code(code), doc, nx=True, ex=LINK_CODE_TTL_SECONDS + _SLACK_SECONDS
             ):
                 return IssuedCode(code=code, expires_at=expires_at)
+
+    async def is_live_for(self, code: str, customer_key: str) -> bool:
+        """Whether `code` is a live code another identity asked for, without using it up.
+
+        For six digits sent alone: False means they are not a code (read them as any
+        text); a miss is counted against `MAX_BARE_PROBES`, never as a wrong try.
+        """
+        now = self._clock.now()
+        probes_key = self._keys.link_probes(customer_key)
+        if not looks_like_code(code) or await self._current(probes_key, now) >= MAX_BARE_PROBES:
+            return False
+        raw = await self._redis.get(self._keys.link_code(code))
+        found = json.loads(raw) if raw else None
+        if (
+            found is None
+            or float(found["expires_at"]) <= now
+            or str(found["issuer"]) == customer_key
+        ):
+            await self._count(probes_key, now)
+            return False
+        return True
 
     async def redeem(self, code: str, customer_key: str) -> str:
         """Use up `code` for `customer_key`; returns the identity that asked for it.

@@ -182,6 +182,7 @@ class Identities:
             for member in members:
                 pipe.delete(self._keys.identity_link(member))
                 pipe.delete(self._keys.link_tries(member))
+                pipe.delete(self._keys.link_probes(member))
                 pipe.delete(self._keys.link_codes_issued(member))
             pipe.delete(self._keys.identity_members(members[0]))
             pipe.delete(self._keys.identity_profile(members[0]))
