@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from fastapi import HTTPException, status
 from pydantic import BaseModel, Field
 
@@ -64,7 +66,8 @@ async def redeem_code(linking: Linking, customer_key: str, code: str) -> Linked:
     400 for a wrong, expired, used or own code; 429 once locked out; 409 when the other
     side is already linked to another web customer.
     """
-    digits = code.strip()
+    # Full-width digits and spaces (typed with a Japanese keyboard) are the same code.
+    digits = "".join(unicodedata.normalize("NFKC", code).split())
     try:
         await linking.redeem(digits, customer_key)
     except (LinkCodeError, LinkRefused) as exc:

@@ -9,6 +9,7 @@
  *   data-title   text in the panel header
  *   data-open    "true" to start with the panel open
  *   data-help    "false" to leave out the help center's articles and links
+ *   data-link    "false" to leave out the "Link LINE" control
  *
  * It speaks the web channel API (docs/web-api.md): one POST to start a conversation,
  * POST /web/messages to send, and a WebSocket (long polling as a fallback) to receive.
@@ -47,6 +48,26 @@
       newConversation: '新しい会話',
       helpTop: 'よく見られている質問',
       helpArticle: 'ヘルプセンターで詳しく見る',
+      link: 'LINEと連携',
+      linkTitle: 'LINEと連携する',
+      linkIntro: 'LINEとつなぐと、LINEでの会話の続きをここでお話しできます。',
+      linkCodeLabel: 'LINEで受け取った6桁のコード',
+      linkCodeHint: 'LINEで「連携コード」と送ると届きます。',
+      linkSubmit: '連携する',
+      linkShowCode: 'LINEで入力するコードを表示',
+      linkShownCode: function (m) { return 'このコードをLINEで送ってください（' + m + '分間有効）。'; },
+      linkUnlink: '連携を解除',
+      linkClose: '連携の画面を閉じる',
+      linkedTo: function (names) { return names + 'と連携しています。'; },
+      notLinked: 'まだ連携していません。',
+      linkDone: 'LINEと連携しました。会話の続きをどうぞ。',
+      unlinkDone: '連携を解除しました。',
+      linkBadShape: '6桁の数字を入力してください。',
+      linkWrong: 'コードが正しくないか、期限切れです。',
+      linkLimited: '試行回数が多すぎます。しばらくしてからお試しください。',
+      linkTaken: '連携できませんでした',
+      linkUnavailable: '連携は利用できません。',
+      linkNetwork: '接続できませんでした。もう一度お試しください。',
       empty: 'ご質問をどうぞ。ボットがお答えし、必要に応じてスタッフにおつなぎします。'
     },
     en: {
@@ -70,6 +91,26 @@
       newConversation: 'New conversation',
       helpTop: 'Popular questions',
       helpArticle: 'Read more in the help center',
+      link: 'Link LINE',
+      linkTitle: 'Link your LINE',
+      linkIntro: 'Link LINE to continue your LINE conversation here.',
+      linkCodeLabel: 'Six-digit code from LINE',
+      linkCodeHint: 'Send "link code" to us on LINE to get one.',
+      linkSubmit: 'Link',
+      linkShowCode: 'Show a code to send on LINE',
+      linkShownCode: function (m) { return 'Send this code to us on LINE (valid for ' + m + ' minutes).'; },
+      linkUnlink: 'Unlink',
+      linkClose: 'Close linking',
+      linkedTo: function (names) { return 'Linked with ' + names + '.'; },
+      notLinked: 'Not linked yet.',
+      linkDone: 'Linked with LINE. Carry on here.',
+      unlinkDone: 'Unlinked.',
+      linkBadShape: 'Enter the six digits.',
+      linkWrong: 'The code is wrong or has expired.',
+      linkLimited: 'Too many tries. Please try again later.',
+      linkTaken: 'Could not link',
+      linkUnavailable: 'Linking is not available.',
+      linkNetwork: 'Could not connect. Please try again.',
       empty: 'Ask us anything. The bot answers, and hands you to a person when needed.'
     }
   };
@@ -103,7 +144,8 @@
       locale: locale,
       title: data.title || STRINGS[locale].title,
       startOpen: data.open === 'true',
-      help: data.help !== 'false'
+      help: data.help !== 'false',
+      link: data.link !== 'false'
     };
   }
 
@@ -174,6 +216,8 @@
   var ICON_CHAT = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z';
   var ICON_CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z';
   var ICON_SEND = 'M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z';
+  var ICON_LINK = 'M10.6 13.4a1 1 0 0 1 0-1.4l3.5-3.5a3 3 0 0 1 4.2 4.2l-2.1 2.1-1.4-1.4 2.1-2.1a1 1 0 0 0-1.4-1.4l-3.5 3.5a1 1 0 0 1-1.4 0zm2.8-2.8a1 1 0 0 1 0 1.4l-3.5 3.5a3 3 0 0 1-4.2-4.2l2.1-2.1 1.4 1.4-2.1 2.1a1 1 0 0 0 1.4 1.4l3.5-3.5a1 1 0 0 1 1.4 0z';
+  var CHANNEL_NAMES = { line: 'LINE', slack: 'Slack', web: 'Web' };
 
   // ---------------------------------------------------------------------------
   // HTTP
@@ -580,6 +624,30 @@
     '  color: var(--muted); font-size: 12px; line-height: 1.4; }',
     '.scale-ends span:last-child { text-align: end; }',
 
+    /* linking another channel */
+    '.header-action { border: 1px solid rgba(255,255,255,.6); border-radius: 999px; background: transparent; color: inherit;',
+    '  padding: 4px 10px; font-size: 13px; cursor: pointer; flex: none; display: flex; align-items: center; gap: 4px; }',
+    '.header-action:hover, .header-action[aria-expanded="true"] { background: rgba(255,255,255,.18); }',
+    '.header-action svg { width: 16px; height: 16px; fill: currentColor; }',
+    '.linking { flex: none; padding: 12px 16px; border-bottom: 1px solid var(--line); background: #f8fafc;',
+    '  display: flex; flex-direction: column; gap: 8px; max-height: 60%; overflow-y: auto; }',
+    '.linking-head { display: flex; align-items: center; gap: 8px; }',
+    '.linking h3 { flex: 1; margin: 0; font-size: 15px; }',
+    '.linking p { margin: 0; font-size: 13px; }',
+    '.linking .hint { color: var(--muted); font-size: 12px; }',
+    '.linking .error { color: #b91c1c; }',
+    '.linking label { font-size: 13px; font-weight: 600; }',
+    '.link-row { display: flex; gap: 8px; }',
+    '.link-input { flex: 1; min-width: 0; font: inherit; font-size: 18px; letter-spacing: .2em; padding: 6px 10px;',
+    '  border: 1px solid #d1d5db; border-radius: 8px; font-variant-numeric: tabular-nums; }',
+    '.link-input[aria-invalid="true"] { border-color: #b91c1c; }',
+    '.link-submit { border: 0; border-radius: 8px; background: var(--accent); color: #fff; padding: 6px 14px; cursor: pointer; flex: none; }',
+    '.link-submit:disabled { background: #cbd5e1; cursor: default; }',
+    '.shown-code { font-size: 28px; font-weight: 700; letter-spacing: .25em; font-variant-numeric: tabular-nums; margin: 0; }',
+    '.linking .icon-button { width: 32px; height: 32px; color: var(--muted); }',
+    '.linking .icon-button:hover { background: var(--line); }',
+    '.note { align-self: center; color: var(--muted); font-size: 12px; text-align: center; }',
+
     /* typing indicator */
     '.typing { align-self: flex-start; margin-top: 8px; padding: 10px 14px; border-radius: 16px; background: var(--bot-bg);',
     '  display: flex; gap: 4px; }',
@@ -629,6 +697,7 @@
     }, [svgIcon(ICON_CHAT), ui.badge]);
 
     ui.closeButton = h('button', { class: 'icon-button', type: 'button', 'aria-label': t.close }, [svgIcon(ICON_CLOSE)]);
+    ui.linking = buildLinkingUi();
     ui.status = h('div', { class: 'status', role: 'status', hidden: true });
     ui.empty = h('p', { class: 'empty', text: t.empty });
     ui.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t.log });
@@ -650,11 +719,16 @@
     ui.panel = h('div', {
       class: 'panel', id: 'tsg-panel', role: 'dialog', 'aria-labelledby': 'tsg-title', hidden: true, lang: config.locale
     }, [
-      h('div', { class: 'header' }, [h('h2', { class: 'title', id: 'tsg-title', text: config.title }), ui.closeButton]),
+      h('div', { class: 'header' }, [
+        h('h2', { class: 'title', id: 'tsg-title', text: config.title }),
+        config.link ? ui.linking.toggle : null,
+        ui.closeButton
+      ].filter(Boolean)),
       ui.status,
+      config.link ? ui.linking.section : null,
       ui.scroller,
       h('div', { class: 'composer' }, [ui.input, ui.send])
-    ]);
+    ].filter(Boolean));
     ui.root = h('div', { class: 'root', lang: config.locale }, [ui.panel, ui.launcher]);
 
     shadow.appendChild(style);
@@ -662,6 +736,48 @@
     document.body.appendChild(host);
     ui.shadow = shadow;
     return ui;
+  }
+
+  /**
+   * The "Link LINE" control: a header button opening a small section where the customer
+   * enters the six-digit code LINE gave them, or gets a code to send on LINE, or unlinks.
+   */
+  function buildLinkingUi() {
+    var l = {};
+    l.toggle = h('button', {
+      class: 'header-action', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'tsg-linking'
+    }, [svgIcon(ICON_LINK), h('span', { text: t.link })]);
+    l.closeButton = h('button', { class: 'icon-button', type: 'button', 'aria-label': t.linkClose }, [svgIcon(ICON_CLOSE)]);
+    l.state = h('p', { class: 'linking-state', role: 'status', text: t.notLinked });
+    l.input = h('input', {
+      class: 'link-input', id: 'tsg-link-code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code',
+      maxlength: '12', 'aria-describedby': 'tsg-link-hint tsg-link-error', spellcheck: 'false'
+    });
+    l.submit = h('button', { class: 'link-submit', type: 'submit', text: t.linkSubmit });
+    l.error = h('p', { class: 'error', id: 'tsg-link-error', role: 'alert', hidden: true });
+    l.form = h('form', { class: 'link-form', novalidate: true }, [
+      h('label', { for: 'tsg-link-code', text: t.linkCodeLabel }),
+      h('div', { class: 'link-row' }, [l.input, l.submit]),
+      h('p', { class: 'hint', id: 'tsg-link-hint', text: t.linkCodeHint }),
+      l.error
+    ]);
+    l.showCode = h('button', { class: 'link-button', type: 'button', text: t.linkShowCode });
+    l.code = h('p', { class: 'shown-code' });
+    l.codeHint = h('p', { class: 'hint' });
+    l.codeBox = h('div', { class: 'code-box', hidden: true }, [l.code, l.codeHint]);
+    l.unlink = h('button', { class: 'link-button', type: 'button', text: t.linkUnlink, hidden: true });
+    l.section = h('section', { class: 'linking', id: 'tsg-linking', 'aria-labelledby': 'tsg-link-title', hidden: true }, [
+      h('div', { class: 'linking-head' }, [h('h3', { id: 'tsg-link-title', text: t.linkTitle }), l.closeButton]),
+      h('p', { class: 'hint', text: t.linkIntro }),
+      l.state, l.form, l.showCode, l.codeBox, l.unlink
+    ]);
+    return l;
+  }
+
+  /** Six digits from what was typed: full-width digits count, spaces and dashes don't. */
+  function linkDigits(text) {
+    var folded = String(text || '').normalize ? String(text || '').normalize('NFKC') : String(text || '');
+    return folded.replace(/[\s\-‐－ー]/g, '');
   }
 
   // ---------------------------------------------------------------------------
@@ -981,6 +1097,172 @@
       ui.panel.classList.add('vv');
     }
 
+    // --- linking another channel ------------------------------------------
+
+    var link = ui.linking;
+    var linkPoll = null; // while a code we showed is live: watch for it being typed on LINE
+    var linkedChannels = [];
+
+    /** A request to the link API with our token (a refused token is renewed once). */
+    async function linkRequest(method, path, body) {
+      var token = await identity.ensure();
+      var res = await request(method, path, { token: token, body: body });
+      if (res.status === 401) {
+        token = await identity.renew(token);
+        res = await request(method, path, { token: token, body: body });
+      }
+      return res;
+    }
+
+    function channelNames(channels) {
+      return channels.filter(function (c) { return c !== 'web'; })
+        .map(function (c) { return CHANNEL_NAMES[c] || c; }).join(config.locale === 'ja' ? '、' : ', ');
+    }
+
+    /** Show which channels we are linked with (from a GET/POST/DELETE /web/link answer). */
+    function showLinked(data) {
+      linkedChannels = data && Array.isArray(data.channels) ? data.channels.map(String) : [];
+      var linked = !!(data && data.linked);
+      link.state.textContent = linked ? t.linkedTo(channelNames(linkedChannels)) : t.notLinked;
+      link.unlink.hidden = !linked;
+      link.toggle.classList.toggle('is-linked', linked);
+    }
+
+    function showLinkError(text) {
+      link.error.textContent = text;
+      link.error.hidden = !text;
+      link.input.setAttribute('aria-invalid', text ? 'true' : 'false');
+    }
+
+    function problemText(res) {
+      if (res.status === 400) return t.linkWrong;
+      if (res.status === 429) return t.linkLimited;
+      if (res.status === 404) return t.linkUnavailable;
+      if (res.status === 409) return t.linkTaken + (res.data && res.data.detail ? ': ' + res.data.detail : '');
+      return t.linkNetwork;
+    }
+
+    function stopLinkPoll() {
+      clearTimeout(linkPoll);
+      linkPoll = null;
+    }
+
+    async function refreshLinked() {
+      try {
+        var res = await linkRequest('GET', '/web/link');
+        if (res.status === 200) showLinked(res.data);
+        else if (res.status === 404) link.state.textContent = t.linkUnavailable;
+        return res.status === 200 && res.data && res.data.linked;
+      } catch (e) {
+        return false;
+      }
+    }
+
+    function openLinking() {
+      link.section.hidden = false;
+      link.toggle.setAttribute('aria-expanded', 'true');
+      showLinkError('');
+      link.input.focus();
+      refreshLinked();
+    }
+
+    function closeLinking(focusInput) {
+      stopLinkPoll();
+      link.section.hidden = true;
+      link.codeBox.hidden = true;
+      link.toggle.setAttribute('aria-expanded', 'false');
+      if (focusInput) ui.input.focus();
+      else link.toggle.focus();
+    }
+
+    /** Linked: say so in the chat and go back to it. */
+    function linkedNow(data) {
+      showLinked(data);
+      link.input.value = '';
+      ui.log.appendChild(h('div', { class: 'note', text: t.linkDone }));
+      ui.empty.hidden = true;
+      scrollToBottom();
+      closeLinking(true);
+    }
+
+    async function submitLinkCode(event) {
+      event.preventDefault();
+      var digits = linkDigits(link.input.value);
+      if (!/^\d{6}$/.test(digits)) { showLinkError(t.linkBadShape); link.input.focus(); return; }
+      showLinkError('');
+      link.submit.disabled = true;
+      try {
+        var res = await linkRequest('POST', '/web/link', { code: digits });
+        if (res.status === 200) linkedNow(res.data);
+        else { showLinkError(problemText(res)); link.input.focus(); }
+      } catch (e) {
+        showLinkError(t.linkNetwork);
+      } finally {
+        link.submit.disabled = false;
+      }
+    }
+
+    async function showCodeForLine() {
+      showLinkError('');
+      try {
+        var res = await linkRequest('POST', '/web/link-code');
+        if (res.status !== 200 || !res.data || !/^\d{6}$/.test(String(res.data.code))) {
+          showLinkError(problemText(res));
+          return;
+        }
+        var seconds = Number(res.data.expires_in) || 600;
+        link.code.textContent = String(res.data.code);
+        link.codeHint.textContent = t.linkShownCode(Math.round(seconds / 60));
+        link.codeBox.hidden = false;
+        watchShownCode(Date.now() + seconds * 1000);
+      } catch (e) {
+        showLinkError(t.linkNetwork);
+      }
+    }
+
+    /** Until the shown code expires, look every few seconds whether it was typed on LINE. */
+    function watchShownCode(until) {
+      stopLinkPoll();
+      var before = linkedChannels.length;
+      (function check() {
+        linkPoll = setTimeout(async function () {
+          if (link.section.hidden || Date.now() > until) { link.codeBox.hidden = Date.now() > until; return; }
+          try {
+            var res = await linkRequest('GET', '/web/link');
+            if (res.status === 200 && res.data && res.data.linked && res.data.channels.length > before) {
+              link.codeBox.hidden = true;
+              linkedNow(res.data);
+              return;
+            }
+          } catch (e) { /* try again at the next tick */ }
+          if (linkPoll !== null) check();
+        }, 3000);
+      })();
+    }
+
+    async function unlinkNow() {
+      try {
+        var res = await linkRequest('DELETE', '/web/link');
+        if (res.status !== 200) { showLinkError(problemText(res)); return; }
+        showLinked(res.data);
+        link.state.textContent = t.unlinkDone + ' ' + t.notLinked;
+        link.input.focus();
+      } catch (e) {
+        showLinkError(t.linkNetwork);
+      }
+    }
+
+    if (config.link) {
+      link.toggle.addEventListener('click', function () {
+        if (link.section.hidden) openLinking(); else closeLinking(false);
+      });
+      link.closeButton.addEventListener('click', function () { closeLinking(false); });
+      link.form.addEventListener('submit', submitLinkCode);
+      link.input.addEventListener('input', function () { if (!link.error.hidden) showLinkError(''); });
+      link.showCode.addEventListener('click', showCodeForLine);
+      link.unlink.addEventListener('click', unlinkNow);
+    }
+
     // --- events ------------------------------------------------------------
 
     var lastCompositionEnd = 0;
@@ -1001,7 +1283,14 @@
     ui.input.addEventListener('compositionend', function () { lastCompositionEnd = Date.now(); });
     ui.input.addEventListener('input', autoGrow);
     ui.root.addEventListener('keydown', function (event) {
-      if (event.key === 'Escape' && isOpen) { event.stopPropagation(); close(); }
+      if (event.key !== 'Escape' || !isOpen) return;
+      event.stopPropagation();
+      // Escape inside the linking section closes that section first, then the panel.
+      if (config.link && !ui.linking.section.hidden && ui.linking.section.contains(ui.shadow.activeElement)) {
+        closeLinking(false);
+      } else {
+        close();
+      }
     });
     window.addEventListener('online', function () {
       stream.restart();
