@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bot.archive import (
     CSV_COLUMNS,
@@ -26,6 +26,7 @@ from bot.archive import (
 from bot.clock import now_in
 from bot.faq import FaqLibrary
 from bot.faq.proposal import render_proposal
+from bot.model import Channel
 from bot.ports import PanelSource
 from bot.privacy.audit import ADMIN_TOKEN, Action, AuditLog
 from bot.records import RecordStore, SurveyResponse
@@ -37,6 +38,8 @@ from bot.reports.source import ViewCounts, learn_from_store, report_from_store
 STATIC = resources.files("bot.reports").joinpath("static")
 MAX_DAYS = 400
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="The last N days, today included.")]
+# How the page names each channel.
+CHANNEL_LABELS = {"line": "LINE", "web": "Web", "slack": "Slack"}
 
 
 @cache
@@ -160,9 +163,17 @@ def _last_days(records: RecordStore, days: int) -> Period:
 
 
 class ConversationList(BaseModel):
-    """Conversations found by a search, newest first."""
+    """Conversations found by a search, newest first, and how to name their channels."""
 
     conversations: list[ArchivedConversation]
+    channels: dict[str, str] = Field(
+        default_factory=dict, description="Each channel's label, by its key (`line`: `LINE`)."
+    )
+
+
+def channel_labels() -> dict[str, str]:
+    """The label of every channel, by key, for the page's filter and transcript marks."""
+    return {channel.value: CHANNEL_LABELS.get(channel.value, channel.value) for channel in Channel}
 
 
 def query_of(
@@ -235,7 +246,7 @@ def _conversation_routes(
         """Conversations by text, channel, dates, CES score, agent and outcome."""
         found = await archive.search(query)
         await audited("view", "/admin conversation search", found)
-        return ConversationList(conversations=found)
+        return ConversationList(conversations=found, channels=channel_labels())
 
     @api.get("/conversations.csv", response_class=Response)
     async def conversations_csv(query: Search) -> Response:
