@@ -212,6 +212,7 @@ DeskEventKind = Literal[
     "released",  # the agent put the customer back in the queue
     "agent_closed",  # an agent ended the conversation
     "taken_over",  # an agent took the conversation from the agent who held it
+    "rated",  # the customer answered a survey question (`text`: "CES 6/7")
 ]
 
 
@@ -222,6 +223,10 @@ class DeskEvent(BaseModel):
     customer_key: str
     conversation_id: str
     text: str = ""
+    agent_id: str | None = Field(
+        default=None, description="The agent who acted, for an agent's action (which desk)."
+    )
+    time: float = Field(default=0.0, description="When it happened (the step's clock).")
 
 
 class TimerKind(StrEnum):

@@ -141,7 +141,7 @@ def decide_claim(
     if conversation.queued_at is not None:
         b.effects.wait_seconds = now - conversation.queued_at
     b.say("agent_joined", ReplyKind.NOTICE, agent=request.actor.name)
-    b.desk("claimed", request.actor.name)
+    b.desk("claimed", request.actor.name, agent_id=request.actor.id)
     return b.step
 
 
@@ -189,7 +189,7 @@ def decide_release(
     b.effects.queued_at = conversation.queued_at or now
     b.effects.queue_priority = conversation.priority
     b.say("agent_released", ReplyKind.NOTICE)
-    b.desk("released", request.actor.name)
+    b.desk("released", request.actor.name, agent_id=request.actor.id)
     return b.step
 
 
@@ -212,7 +212,7 @@ def decide_close(
         ask_survey(ctx, b)
     else:
         b.close()
-    b.desk("agent_closed", request.actor.name)
+    b.desk("agent_closed", request.actor.name, agent_id=request.actor.id)
     return b.step
 
 
@@ -246,7 +246,7 @@ def decide_takeover(
     conversation.updated_at = now
     what = f"{actor.name} ({actor.id}) took over from {previous.name} ({previous.id})"
     b.note(what)
-    b.desk("taken_over", what)
+    b.desk("taken_over", what, agent_id=request.actor.id)
     b.say("agent_joined", ReplyKind.NOTICE, agent=actor.name)
     return b.step
 

@@ -95,14 +95,16 @@ class StepBuilder:
         """One of the bot's texts in the customer's language."""
         return self.texts.get(name, self.language, **values)
 
-    def desk(self, kind: DeskEventKind, text: str = "") -> None:
-        """Tell the agents' desks."""
+    def desk(self, kind: DeskEventKind, text: str = "", *, agent_id: str | None = None) -> None:
+        """Tell the agents' desks (`agent_id`: the agent whose action it is)."""
         self.step.effects.desk_events.append(
             DeskEvent(
                 kind=kind,
                 customer_key=self.conversation.customer_key,
                 conversation_id=self.conversation.id,
                 text=text,
+                agent_id=agent_id,
+                time=self.now,
             )
         )
 

@@ -137,6 +137,8 @@ def _record(b: StepBuilder, question: SurveyQuestion, score: int, comment: str |
         if conversation.claimed_at and conversation.queued_at
         else None
     )
+    # The desks show the score beside the escalation, whichever desk handled it.
+    b.desk("rated", f"{question.name.upper()} {score}/{question.high}")
     b.effects.survey_responses.append(
         SurveyResponse(
             conversation_id=conversation.id,

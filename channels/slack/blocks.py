@@ -77,11 +77,15 @@ def exactly(actor: Actor) -> str:
     return f"`{escape(actor.id)}`"
 
 
-def status_blocks(conversation_id: str, conversation: Conversation | None) -> list[dict[str, Any]]:
-    """The state line and the buttons that fit it, for the escalation of `conversation_id`."""
+def status_blocks(
+    conversation_id: str, conversation: Conversation | None, survey: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The state line and the buttons that fit it, for the escalation of `conversation_id`;
+    `survey`: the answers the customer gave ("CES 6/7"), shown once it is closed."""
     value = conversation_id
+    rated = f" · :star: {escape(', '.join(survey))}" if survey else ""
     if conversation is None or conversation.id != conversation_id:
-        return [section(":white_check_mark: *Closed*", "status")]
+        return [section(f":white_check_mark: *Closed*{rated}", "status")]
     state, holder = conversation.state, conversation.agent
     if state is ConversationState.QUEUED:
         return [
@@ -114,7 +118,7 @@ def status_blocks(conversation_id: str, conversation: Conversation | None) -> li
         ]
     if state in (ConversationState.SURVEY, ConversationState.CLOSED):
         by = f" by {escape(holder.name)}* ({exactly(holder)})" if holder else "*"
-        return [section(f":white_check_mark: *Closed{by}", "status")]
+        return [section(f":white_check_mark: *Closed{by}{rated}", "status")]
     return [
         section(":leftwards_arrow_with_hook: *Back with the bot* (no longer waiting)", "status")
     ]
@@ -137,6 +141,19 @@ def action_note(action: AgentAction, actor: Actor, result: ActionResult) -> str:
     return f":white_check_mark: {who} closed the conversation."
 
 
+def desk_action_note(event: DeskEvent) -> str:
+    """The thread note for a claim, release or close made at another desk (the console)."""
+    who = f"*{escape(event.text or '?')}* (`{escape(event.agent_id or '?')}`)"
+    if event.kind == "claimed":
+        return f":raising_hand: {who} claimed the conversation in the web console."
+    if event.kind == "released":
+        return (
+            f":arrows_counterclockwise: {who} released the conversation in the web console; "
+            "it is waiting again."
+        )
+    return f":white_check_mark: {who} closed the conversation in the web console."
+
+
 def note(event: DeskEvent) -> str:
     """The thread note for a desk event other than an escalation or a message."""
     text = escape(event.text)
@@ -150,6 +167,8 @@ def note(event: DeskEvent) -> str:
         return f":chart_with_downwards_trend: Low survey score: {text}"
     if event.kind == "taken_over":
         return f":twisted_rightwards_arrows: Taken over: {text}."
+    if event.kind == "rated":
+        return f":star: The customer answered the survey: {text}."
     return f":information_source: {escape(str(event.kind))}: {text}"
 
 

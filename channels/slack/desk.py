@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -38,6 +38,7 @@ from channels.slack.blocks import (
     button,
     clip,
     context,
+    desk_action_note,
     escape,
     exactly,
     note,
@@ -65,6 +66,7 @@ class EscalationThread(BaseModel):
     conversation_id: str
     queued_at: float | None = None
     blocks: list[dict[str, Any]]  # the unchanging part: status and buttons are added
+    survey: list[str] = Field(default_factory=list, description='Answers given: "CES 6/7".')
 
 
 class SuggestionPost(BaseModel):
@@ -171,13 +173,24 @@ class SlackDesk:
             return
         thread = await self.thread_of(event.customer_key)
         if thread is None or thread.conversation_id != event.conversation_id:
-            log.info("no escalation thread for desk event", extra={"kind": event.kind})
+            if event.kind != "rated":  # most surveys follow a conversation the bot alone had
+                log.info("no escalation thread for desk event", extra={"kind": event.kind})
             return
         if event.kind == "customer_message":
             await self._relay_customer_message(thread, event)
             return
+        if event.kind == "rated":
+            await self._show_rating(thread, event)
+            return
         if event.kind in ("claimed", "released", "agent_closed"):
-            # Perhaps done from the console: show who holds it now, and the right buttons.
+            # Done elsewhere (the console): say so in the thread, as a button press here does.
+            if event.agent_id and not event.agent_id.startswith(f"{SLACK}:"):
+                # Its time names the action: a replay is one note, a second claim another.
+                marker = f"{thread.ts}:{event.kind}:{event.agent_id}:{event.time}"
+                async with self._once(event.customer_key, marker) as first:
+                    if first:
+                        await self._post_in_thread(thread, desk_action_note(event))
+            # Show who holds it now, and the right buttons.
             await self.refresh(thread)
             return
         digest = hashlib.sha256(event.text.encode()).hexdigest()[:16]
@@ -293,6 +306,17 @@ class SlackDesk:
             )
         return result
 
+    async def _show_rating(self, thread: EscalationThread, event: DeskEvent) -> None:
+        """A survey answer: noted in the thread and shown on the escalation message."""
+        digest = hashlib.sha256(event.text.encode()).hexdigest()[:16]
+        async with self._once(event.customer_key, f"{thread.ts}:rated:{digest}") as first:
+            if not first:
+                return
+            thread.survey.append(event.text)
+            await self._remember(thread)
+            await self._post_in_thread(thread, note(event))
+        await self.refresh(thread)
+
     async def _relay_customer_message(self, thread: EscalationThread, event: DeskEvent) -> None:
         # The same words twice are two messages: count them so each is posted once.
         entries = await self._store.transcript(event.customer_key, limit=TRANSCRIPT_CAP)
@@ -352,7 +376,10 @@ class SlackDesk:
             channel=thread.channel,
             ts=thread.ts,
             text=f"Escalation: {escape(thread.customer_key)}",
-            blocks=[*thread.blocks, *status_blocks(thread.conversation_id, conversation)],
+            blocks=[
+                *thread.blocks,
+                *status_blocks(thread.conversation_id, conversation, thread.survey),
+            ],
         )
 
     # -- what agents do in Slack -----------------------------------------------------------
