@@ -189,7 +189,9 @@ class TranscriptEntry(BaseModel):
     kind: str = "text"
     faq_ids: list[str] = Field(default_factory=list)
     channel: str | None = Field(
-        default=None, description="The channel a customer's line was written on."
+        default=None,
+        description="The channel a customer's line was written on (an agent's line: the "
+        "linked channel it was sent to, when the agent chose one).",
     )
 
 

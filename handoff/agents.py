@@ -110,10 +110,12 @@ class AgentActions:
         *,
         action_id: str | None = None,
         conversation_id: str | None = None,
+        to: str | None = None,
     ) -> ActionResult:
-        """Send the holder's words to the customer (once per `action_id`)."""
+        """Send the holder's words to the customer (once per `action_id`); `to`: one of the
+        customer's linked identities to send them to (default: where they last wrote)."""
         request = AgentRequest(
-            AgentAction.REPLY, actor, action_id or new_action_id(), conversation_id, text
+            AgentAction.REPLY, actor, action_id or new_action_id(), conversation_id, text, to
         )
         return await self.act(customer_key, request)
 

@@ -114,6 +114,27 @@ async def test_asked_on_line_continued_on_the_web_one_story_for_agent_and_lead(
         assert sent.status_code == 200, sent.text
         assert (await web.next_from("agent"))["text"] == "ご注文番号を教えてください"
 
+        # The agent may choose another linked channel: this one goes to LINE.
+        on_line = await http.post(
+            f"{url}/reply",
+            json={"text": "LINEにも送ります", "client_id": "r2", "channel": "line"},
+            headers=AS_SATO,
+        )
+        assert on_line.status_code == 200, on_line.text
+        await line.wait_for_text(user, "LINEにも送ります")
+        view = (await http.get(url, headers=AS_ADMIN)).json()
+        agent_lines = [
+            (e["channel"], e["text"]) for e in view["transcript"] if e["sender"] == "agent"
+        ]
+        assert agent_lines == [(None, "ご注文番号を教えてください"), ("line", "LINEにも送ります")]
+        nowhere = await http.post(
+            f"{url}/reply",
+            json={"text": "Slackへ", "client_id": "r3", "channel": "slack"},
+            headers=AS_SATO,
+        )
+        assert nowhere.status_code == 400, "not linked on Slack"
+        assert "no linked identity" in nowhere.json()["detail"]
+
         # The lead finds it in /admin by a word said on LINE, and exports it.
         found = await http.get(
             "/admin/api/conversations", params={"text": "送料"}, headers=AS_ADMIN

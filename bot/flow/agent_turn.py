@@ -25,7 +25,7 @@ from bot.conversation import (
 from bot.flow.builder import StepBuilder
 from bot.flow.context import FlowContext
 from bot.flow.survey_turn import ask_survey, may_survey
-from bot.model import Inbound, InboundKind, Reply, ReplyKind
+from bot.model import Channel, Inbound, InboundKind, Reply, ReplyKind
 from bot.records import AgentAnswered
 from bot.texts import language_of
 
@@ -54,6 +54,7 @@ class AgentRequest:
     action_id: str
     conversation_id: str | None = None
     text: str = ""
+    to: str | None = None  # a reply: the linked identity to send it to (default: last used)
 
     @property
     def event_id(self) -> str:
@@ -151,10 +152,13 @@ def decide_reply(
     """The holder's words to the customer, on the customer's own channel."""
     if not holds(current, request.actor):
         return Refusal("not your conversation", current.state, current.agent)
+    to = _recipient(request.to)
+    if request.to is not None and to is None:
+        return Refusal(f"no such channel to reply on: {request.to}", current.state, current.agent)
     b = _builder(ctx, current, request, now)
     name = request.actor.name
     reply = Reply(text=request.text, kind=ReplyKind.AGENT, sender=name)
-    b.reply(reply, sender="agent", sender_name=name)
+    b.reply(reply, sender="agent", sender_name=name, to=to)
     conversation = b.conversation
     if conversation.first_response_at is None:
         conversation.first_response_at = now
@@ -172,6 +176,14 @@ def decide_reply(
             )
     conversation.updated_at = now
     return b.step
+
+
+def _recipient(identity: str | None) -> tuple[Channel, str] | None:
+    """The channel and user of a linked identity (`line:U…`) an agent chose to reply to."""
+    channel, _, user_id = (identity or "").partition(":")
+    if channel not in {c.value for c in Channel} or not user_id:
+        return None
+    return Channel(channel), user_id
 
 
 def decide_release(

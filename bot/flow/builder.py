@@ -18,7 +18,7 @@ from bot.conversation import (
     TimerKind,
     TranscriptEntry,
 )
-from bot.model import Choice, Inbound, Outgoing, Reply, ReplyKind
+from bot.model import Channel, Choice, Inbound, Outgoing, Reply, ReplyKind
 from bot.texts import Texts
 
 
@@ -48,15 +48,18 @@ class StepBuilder:
         *,
         sender: Literal["bot", "agent"] = "bot",
         sender_name: str | None = None,
+        to: tuple[Channel, str] | None = None,
     ) -> None:
-        """Send `reply` to the customer (with a message id stable across replays)."""
+        """Send `reply` to the customer (with a message id stable across replays): on the
+        channel they last wrote on, or `to` (another of their linked channels, and user)."""
         index = len(self.step.effects.outgoing)
         seed = f"{self.inbound.event_id}#{index}"
+        channel, user_id = to or (self.conversation.channel, self.conversation.user_id)
         self.step.effects.outgoing.append(
             Outgoing(
                 message_id=hashlib.sha256(seed.encode()).hexdigest()[:32],
-                channel=self.conversation.channel,
-                user_id=self.conversation.user_id,
+                channel=channel,
+                user_id=user_id,
                 conversation_id=self.conversation.id,
                 reply=reply,
                 meta=self.inbound.meta,
@@ -70,6 +73,8 @@ class StepBuilder:
                 text=reply.text,
                 kind=reply.kind.value,
                 faq_ids=faq_ids or [],
+                # Sent elsewhere than where the customer last wrote: the line says where.
+                channel=channel.value if to is not None else None,
             )
         )
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from bot.actor import Actor
 from bot.channel_catalog import Label
 from bot.conversation import Conversation, ConversationState
+from bot.identity import channel_of
 from bot.ports import ReadReceipts
 from handoff.agents import ActionResult, AgentActions, ConversationNotFound, new_action_id
 from handoff.console.auth import Agent, ConsoleAuth, agent_dependency
@@ -167,6 +168,15 @@ def build_router(
 
     Acting = Annotated[Actor, Depends(acting_agent)]
 
+    async def _linked_identity(customer_key: str, channel: str) -> str:
+        """The customer's identity on `channel`; 400 when they are not linked there."""
+        for member in await views.identities.members(customer_key):
+            if channel_of(member) == channel:
+                return member
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, f"the customer has no linked identity on '{channel}'"
+        )
+
     async def load(customer_key: str) -> Conversation:
         conversation = await views.store.load(customer_key)
         if conversation is None:
@@ -221,12 +231,16 @@ def build_router(
     async def reply(
         customer_key: CustomerKey, body: AgentReply, actor: Acting
     ) -> ActionDone | JSONResponse:
-        """Send text to the customer on their channel (only the holder may).
+        """Send text to the customer on the channel they last wrote on, or on another of
+        their linked channels (`channel`; 400 if they have none there). Only the holder may.
 
         Resending a `client_id` you sent is a no-op (`duplicate: true`); anyone else gets
         the answer their own request deserves (409 unless they hold the conversation).
         """
-        result = await _act(agents.reply(customer_key, actor, body.text, action_id=body.client_id))
+        to = await _linked_identity(customer_key, body.channel) if body.channel else None
+        result = await _act(
+            agents.reply(customer_key, actor, body.text, action_id=body.client_id, to=to)
+        )
         if not result.ok:
             return _refused(result)
         return _done(result, body.client_id, message_id=body.client_id)

@@ -99,6 +99,12 @@ class AgentReply(BaseModel):
 
     text: str = Field(min_length=1, max_length=4000)
     client_id: str = Field(pattern=CLIENT_ID_PATTERN, description="Random per message.")
+    channel: str | None = Field(
+        default=None,
+        max_length=20,
+        description="One of the customer's linked channels to send on (`line`, `web`…; "
+        "a key of `identities`); default: the channel the customer last wrote on.",
+    )
 
     @field_validator("text")
     @classmethod

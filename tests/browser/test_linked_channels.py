@@ -126,6 +126,16 @@ async def test_asked_on_line_linked_in_the_widget_served_and_found_by_the_lead(
     await reply.fill("ご注文番号を教えてください")
     await reply.press("Enter")
     await expect(widget.said_by("agent").last).to_have_text("ご注文番号を教えてください")
+    # The agent may send on the customer's other channel instead.
+    send_on = console.get_by_role("combobox", name="送信先")
+    await expect(send_on).to_have_value("")
+    await expect(send_on.locator("option")).to_have_text(["Web（最後に書いたチャネル）", "LINE"])
+    await send_on.select_option(label="LINE")
+    await reply.fill("LINEにもお送りします")
+    await reply.press("Enter")
+    await line.wait_for_text(user, "LINEにもお送りします")
+    last = console.locator("#transcript li.agent").last
+    await expect(last.locator(".channel-mark")).to_have_text("LINE")
     # The Slack escalation says who holds it, though the claim was made in the console.
     await slack.wait_for(
         lambda: "Claimed by 佐藤" in blocks_text(slack, escalation.result["ts"]),

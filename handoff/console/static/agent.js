@@ -9,6 +9,7 @@
       pick: "Pick a customer on the left.", claim: "Claim", release: "Release", close: "Close",
       takeover: "Take over", tookOver: "You took {name} over from {agent}.",
       send: "Send", back: "‹ Back", replyLabel: "Reply", loading: "Loading…",
+      replyTo: "Send on", replyToLast: "{channel} (where they last wrote)",
       placeholder: "Reply… (Enter sends, Shift+Enter for a new line)",
       tokenTitle: "Sign in", tokenLabel: "Token", signIn: "Sign in",
       tokenHelp: "Paste your agent token, or open the console link from the server log.",
@@ -37,6 +38,7 @@
       pick: "左の一覧からお客様を選んでください。", claim: "対応する", release: "キューに戻す",
       takeover: "引き継ぐ", tookOver: "{agent}から{name}さんの対応を引き継ぎました。",
       close: "終了", send: "送信", back: "‹ 戻る", replyLabel: "返信", loading: "読み込み中…",
+      replyTo: "送信先", replyToLast: "{channel}（最後に書いたチャネル）",
       placeholder: "返信…（Enter で送信、Shift+Enter で改行）",
       tokenTitle: "サインイン", tokenLabel: "トークン", signIn: "サインイン",
       tokenHelp: "エージェント用トークンを貼り付けるか、サーバーログのリンクを開いてください。",
@@ -357,6 +359,7 @@
     $("close").hidden = !mine;
     $("takeover").hidden = !(c.state === "with_agent" && !mine);
     $("composer").hidden = !mine;
+    renderReplyTo(c);
     $("handled").hidden = !(c.state === "with_agent" && !mine);
     $("handled").textContent = t("handledBy", { agent: c.agent || "?" });
 
@@ -497,6 +500,21 @@
   $("close").addEventListener("click", () => act("close"));
   $("takeover").addEventListener("click", () => act("takeover"));
 
+  /** A linked customer: the agent may send on another of their channels than the last. */
+  function renderReplyTo(c) {
+    const select = $("reply-to");
+    const channels = Object.keys(c.identities || {});
+    const others = channels.filter((ch) => ch !== c.channel);
+    const shape = `${c.customer_key}|${c.channel}|${channels.join(",")}`;
+    select.hidden = others.length === 0;
+    if (select.dataset.shape === shape) return; // a poll: keep the agent's choice
+    select.dataset.shape = shape;
+    select.replaceChildren(
+      new Option(t("replyToLast", { channel: CHANNELS[c.channel] || c.channel }), ""),
+      ...others.map((ch) => new Option(CHANNELS[ch] || ch, ch)),
+    );
+  }
+
   async function send() {
     const text = $("reply").value;
     if (!text.trim() || !state.selected) return undefined;
@@ -506,7 +524,7 @@
     $("send").disabled = true;
     try {
       const { status, data } = await api("POST", `${convPath(state.selected)}/reply`, {
-        body: { text, client_id: clientId },
+        body: { text, client_id: clientId, ...($("reply-to").value ? { channel: $("reply-to").value } : {}) },
       });
       if (status === 200) {
         state.draft = null;
