@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
-from typing import Literal
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -77,6 +77,26 @@ class ConversationQuery(BaseModel):
     agent: str | None = Field(default=None, max_length=100, description="Agent id or name.")
     outcome: Outcome | None = None
     limit: int = Field(default=50, ge=1, le=500)
+
+
+def query_between(
+    *,
+    since: date | None,
+    until: date | None,
+    tz: tzinfo,
+    **filters: Any,
+) -> ConversationQuery:
+    """A search whose dates are whole days in `tz`, both included (`since` 2026-11-30:
+    from that day's midnight; `until` 2026-11-30: up to the next midnight)."""
+
+    def start_of(day: date) -> float:
+        return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+    return ConversationQuery(
+        since=start_of(since) if since else None,
+        until=start_of(until + timedelta(days=1)) if until else None,
+        **{name: value for name, value in filters.items() if value not in (None, "")},
+    )
 
 
 def fold(text: str) -> str:

@@ -8,6 +8,7 @@ web, where the customer last wrote; the lead finds the conversation in /admin by
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -17,8 +18,11 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
+from bot.reports.conversation_commands import conversations
 from bot.settings import Settings
+from tests.conftest import REDIS_URL
 from tests.eventually import settled
 from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
@@ -161,7 +165,27 @@ async def test_asked_on_line_continued_on_the_web_one_story_for_agent_and_lead(
         # Reading and downloading customers' words is on the record (`tsunagu audit`).
         audited = [(e.action, e.customer_key) async for e in rt.audit.read()]
         assert ("view", line_key) in audited and ("export", line_key) in audited
-        print("\n--- Slack ---\n" + slack.transcript())
+        # The same search for scripts: tsunagu conversations search / show.
+        env = {"REDIS_URL": REDIS_URL, "KEY_PREFIX": rt.keys.prefix, "TZ": "Asia/Tokyo"}
+
+        async def tsunagu(*args: str) -> Result:
+            # The command runs its own event loop: give it a thread of its own.
+            return await asyncio.to_thread(CliRunner().invoke, conversations, list(args), env=env)
+
+        as_json = await tsunagu("search", "--text", "送料", "--format", "json")
+        assert as_json.exit_code == 0, as_json.output
+        [listed] = json.loads(as_json.stdout)["conversations"]
+        assert listed["conversation_id"] == item["conversation_id"]
+        assert listed["channels"] == ["line", "web"]
+        as_csv = await tsunagu("search", "--text", "送料", "--channel", "line", "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(as_csv.stdout.removeprefix("\ufeff"))))
+        assert ("line", "送料はいくらですか？") in [(r["channel"], r["text"]) for r in rows]
+        none = await tsunagu("search", "--text", "送料", "--outcome", "bot_only")
+        assert none.exit_code == 0 and none.stdout == ""
+        shown = await tsunagu("show", item["conversation_id"])
+        assert "Hanako [line]: 送料はいくらですか？" in shown.stdout, shown.output
+        print("\n$ tsunagu conversations show " + item["conversation_id"] + "\n" + shown.stdout)
+        print("--- Slack ---\n" + slack.transcript())
         print("--- /admin/api/conversations?text=送料 ---")
         print(json.dumps(item["channels"]), item["state"], len(item["transcript"]), "lines")
 

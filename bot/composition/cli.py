@@ -19,6 +19,7 @@ from bot.logs import configure_logging
 from bot.ports import PanelSource
 from bot.privacy.cli import audit
 from bot.reports.commands import demo, report_command
+from bot.reports.conversation_commands import conversations
 from bot.settings import Settings, get_settings
 from channels.registry import channel_catalog, registered_channels
 
@@ -113,6 +114,7 @@ def worker(burst: bool) -> None:
 main.add_command(faq)
 main.add_command(report_command(_channel_panels))
 main.add_command(demo)
+main.add_command(conversations)
 main.add_command(forget)
 main.add_command(audit)
 for _plugin in registered_channels():

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -22,6 +22,7 @@ from bot.archive import (
     ConversationQuery,
     Outcome,
     conversations_rows,
+    query_between,
 )
 from bot.clock import now_in
 from bot.faq import FaqLibrary
@@ -188,19 +189,15 @@ def query_of(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ConversationQuery:
     """The search's filters from the query string; dates are days in this process's zone."""
-    tz = local_timezone()
-
-    def start_of(day: date) -> float:
-        return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
-
-    return ConversationQuery(
-        text=text or None,
-        channel=channel or None,
-        since=start_of(since) if since else None,
-        until=start_of(until + timedelta(days=1)) if until else None,
+    return query_between(
+        since=since,
+        until=until,
+        tz=local_timezone(),
+        text=text,
+        channel=channel,
         ces_min=ces_min,
         ces_max=ces_max,
-        agent=agent or None,
+        agent=agent,
         outcome=outcome,
         limit=limit,
     )
