@@ -32,6 +32,7 @@ DESK = "C0DESK"
 ADMIN = "admin-secret"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 AS_SATO = {**AS_ADMIN, "X-Agent-Name": "Sato"}
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 @pytest.fixture
@@ -230,6 +231,17 @@ async def test_six_digits_alone_on_line_are_an_order_number_unless_a_code_is_liv
     ), "not counted as a wrong try"
     await line.say(user, "連携 123456")
     await line.wait_for_text(user, "このコードは無効か期限切れです")
+
+
+async def test_a_code_typed_with_full_width_digits_and_a_space_links(world: LineWorld) -> None:
+    user = world.new_user("Saburo")
+    code = await line_code(world, user)
+    typed = code[:3].translate(FULL_WIDTH) + " " + code[3:].translate(FULL_WIDTH)
+    async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
+        web = await WebCustomer.start(http)
+        linked = await http.post("/web/link", json={"code": typed}, headers=web.auth)
+        assert linked.status_code == 200, linked.text
+        assert linked.json() == {"linked": True, "channels": ["line", "web"]}
 
 
 async def test_wrong_codes_on_the_web_are_refused_then_locked(world: LineWorld) -> None:
