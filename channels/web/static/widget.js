@@ -1205,6 +1205,7 @@
     async function showCodeForLine() {
       showLinkError('');
       try {
+        await refreshLinked(); // what is linked already, so a new link is told apart
         var res = await linkRequest('POST', '/web/link-code');
         if (res.status !== 200 || !res.data || !/^\d{6}$/.test(String(res.data.code))) {
           showLinkError(problemText(res));
