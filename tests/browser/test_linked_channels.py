@@ -167,3 +167,39 @@ async def test_asked_on_line_linked_in_the_widget_served_and_found_by_the_lead(
     await search.get_by_role("searchbox", name="Words").fill("返品")
     await search.get_by_role("button", name="Search").click()
     await expect(admin.get_by_role("status")).to_have_text("No conversation matches.")
+
+
+async def test_a_code_shown_in_the_widget_sent_on_line_links_then_unlinks(
+    session: BrowserSession, world: LineWorld
+) -> None:
+    line = world.platform
+    user = world.new_user("Taro")
+    widget = await open_widget(session)
+    page = widget.page
+    await page.get_by_role("button", name="LINEと連携", exact=True).click()
+    linking = page.get_by_role("region", name="LINEと連携する")
+    await linking.get_by_role("button", name="LINEで入力するコードを表示").click()
+    shown = linking.locator(".shown-code")
+    await expect(shown).to_have_text(re.compile(r"^\d{6}$"))
+    await expect(linking).to_contain_text("このコードをLINEで送ってください（10分間有効）。")
+    await session.step("code shown")
+
+    # Six digits sent alone on LINE link because they are a live code.
+    await line.say(user, await shown.inner_text())
+    await line.wait_for_text(user, "連携しました")
+    await expect(widget.log.locator(".note")).to_have_text(
+        "LINEと連携しました。会話の続きをどうぞ。"
+    )
+    await expect(linking).to_be_hidden()
+    await session.step("linked from LINE")
+
+    await page.get_by_role("button", name="LINEと連携", exact=True).click()
+    await expect(linking.get_by_role("status")).to_have_text("LINEと連携しています。")
+    await linking.get_by_role("button", name="連携を解除").click()
+    await expect(linking.get_by_role("status")).to_have_text(
+        "連携を解除しました。 まだ連携していません。"
+    )
+    await expect(linking.get_by_role("button", name="連携を解除")).to_be_hidden()
+    await page.keyboard.press("Escape")
+    await expect(linking).to_be_hidden()
+    await expect(widget.panel).to_be_visible()
