@@ -13,7 +13,7 @@ import json
 import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -84,18 +84,31 @@ def query_between(
     since: date | None,
     until: date | None,
     tz: tzinfo,
-    **filters: Any,
+    text: str | None = None,
+    channel: str | None = None,
+    ces_min: int | None = None,
+    ces_max: int | None = None,
+    agent: str | None = None,
+    outcome: Outcome | None = None,
+    limit: int = 50,
 ) -> ConversationQuery:
     """A search whose dates are whole days in `tz`, both included (`since` 2026-11-30:
-    from that day's midnight; `until` 2026-11-30: up to the next midnight)."""
+    from that day's midnight; `until` 2026-11-30: up to the next midnight); empty text
+    filters are no filters."""
 
     def start_of(day: date) -> float:
         return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
 
     return ConversationQuery(
+        text=text or None,
+        channel=channel or None,
         since=start_of(since) if since else None,
         until=start_of(until + timedelta(days=1)) if until else None,
-        **{name: value for name, value in filters.items() if value not in (None, "")},
+        ces_min=ces_min,
+        ces_max=ces_max,
+        agent=agent or None,
+        outcome=outcome,
+        limit=limit,
     )
 
 

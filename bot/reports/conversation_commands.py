@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar, get_args
+from typing import TypeVar, cast, get_args
 
 import click
 from redis.asyncio import Redis
@@ -150,7 +150,7 @@ def search(
         ces_min=ces_min,
         ces_max=ces_max,
         agent=agent,
-        outcome=outcome,
+        outcome=cast(Outcome | None, outcome),
         limit=limit,
     )
     _print(_with_archive(lambda archive: archive.search(query)), fmt)
