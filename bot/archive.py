@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.conversation import Conversation, ConversationStore, TranscriptEntry
+from bot.privacy.mask import mask_personal_data
 from bot.records import ConversationRecord, RecordStore, SurveyResponse, resolution_of
 from bot.storage import Keys
 
@@ -112,6 +113,18 @@ def query_between(
     )
 
 
+def masked(item: ArchivedConversation) -> ArchivedConversation:
+    """`item` with personal data (phone numbers, e-mail, postal codes, card-like numbers,
+    My Numbers) masked in every transcript line: what /admin, its downloads and `tsunagu
+    conversations` show, and what their text search looks in, so what cannot be seen
+    cannot be searched for either."""
+    lines = [
+        entry.model_copy(update={"text": mask_personal_data(entry.text)})
+        for entry in item.transcript
+    ]
+    return item.model_copy(update={"transcript": lines})
+
+
 def fold(text: str) -> str:
     """NFKC and case-folded, so ｓｈｉｐｐｉｎｇ finds Shipping."""
     return unicodedata.normalize("NFKC", text).casefold()
@@ -163,13 +176,17 @@ class ConversationArchive:
         *,
         retention_days: float,
         clock: Clock = SYSTEM_CLOCK,
+        shown: Callable[[ArchivedConversation], ArchivedConversation] | None = None,
     ):
+        """`shown`: how a conversation is shown (and searched) once read, e.g. `masked`
+        (`PII_MASK_REPORTS`)."""
         self._redis = redis
         self._keys = keys
         self._store = store
         self._records = records
         self._ttl = int(retention_days * 86400)
         self._clock = clock
+        self._shown = shown
 
     async def opened(self, conversation_id: str, customer_key: str, started_at: float) -> None:
         """Index a conversation that just started (idempotent)."""
@@ -254,7 +271,7 @@ class ConversationArchive:
             item = await self._assemble(conversation_id, doc)
             if item is not None:
                 item.survey = surveys.get(conversation_id, [])
-                items.append(item)
+                items.append(self._shown(item) if self._shown else item)
         return items
 
     async def _assemble(

@@ -244,6 +244,43 @@ async def test_a_code_typed_with_full_width_digits_and_a_space_links(world: Line
         assert linked.json() == {"linked": True, "channels": ["line", "web"]}
 
 
+async def test_admin_and_the_command_line_show_personal_data_masked_and_audited(
+    world: LineWorld,
+) -> None:
+    rt, line = world.app.runtime, world.platform
+    user = world.new_user("Shiro")
+    await line.say(user, "電話番号は090-1234-5678です。メールは shiro@example.com")
+    await line.wait_for_messages(user, 1)
+    await settled(rt.inbox)
+    async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
+        found = await http.get(
+            "/admin/api/conversations", params={"text": "電話番号"}, headers=AS_ADMIN
+        )
+        [item] = found.json()["conversations"]
+        said = item["transcript"][0]["text"]
+        assert said == "電話番号は•••-••••-5678です。メールは s•••@•••.com", said
+        by_number = await http.get(
+            "/admin/api/conversations", params={"text": "1234"}, headers=AS_ADMIN
+        )
+        assert by_number.json()["conversations"] == [], "what is masked is not searched"
+        exported = await http.get(
+            f"/admin/api/conversations/{item['conversation_id']}.csv", headers=AS_ADMIN
+        )
+        assert "•••-••••-5678" in exported.text and "1234" not in exported.text
+
+    env = {"REDIS_URL": REDIS_URL, "KEY_PREFIX": rt.keys.prefix}
+    shown = await asyncio.to_thread(
+        CliRunner().invoke,
+        conversations,
+        ["show", item["conversation_id"], "--format", "json", "--by", "lead"],
+        env=env,
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "1234" not in shown.stdout and "•••-••••-5678" in shown.stdout
+    entries = [(e.actor_id, e.action) async for e in rt.audit.read()]
+    assert ("admin:lead", "export") in entries, entries
+
+
 async def test_wrong_codes_on_the_web_are_refused_then_locked(world: LineWorld) -> None:
     async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
         web = await WebCustomer.start(http)

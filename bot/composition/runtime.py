@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from bot.archive import ConversationArchive
+from bot.archive import ConversationArchive, masked
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher
@@ -85,6 +85,7 @@ class Runtime:
             self.records,
             retention_days=settings.records_retention_days,
             clock=clock,
+            shown=masked if settings.pii_mask_reports else None,
         )
         self.linking = Linking(self.redis, self.keys, self.store, clock=clock)
         self.flow = Flow(

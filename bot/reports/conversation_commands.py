@@ -1,27 +1,32 @@
 """`tsunagu conversations search / show`: /admin's conversation search for scripts.
 
 The same search and the same JSON and CSV as `/admin/api/conversations`, read from the
-Redis at REDIS_URL.
+Redis at REDIS_URL, masked the same way (`PII_MASK_REPORTS`) and on the audit log: a
+text listing is a `view`, JSON or CSV an `export`, by `admin:<--by>`.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar, cast, get_args
+from typing import cast, get_args
 
 import click
 from redis.asyncio import Redis
 
+from bot.actor import Actor
 from bot.archive import (
     CSV_COLUMNS,
     ArchivedConversation,
     ConversationArchive,
     Outcome,
     conversations_rows,
+    masked,
     query_between,
 )
+from bot.privacy.audit import Action, AuditLog
 from bot.records import RecordStore
 from bot.reports.commands import with_records_and_redis
 from bot.reports.compute import local_timezone
@@ -30,14 +35,21 @@ from bot.settings import Settings
 from bot.storage import Keys
 from bot.store.conversations import RedisConversationStore
 
-T = TypeVar("T")
 FORMATS = click.Choice(["text", "json", "csv"])
 
 
-def _with_archive(work: Callable[[ConversationArchive], Awaitable[T]]) -> T:
+def _with_archive(
+    work: Callable[[ConversationArchive], Awaitable[list[ArchivedConversation]]],
+    *,
+    by: str,
+    action: Action,
+    what: str,
+) -> list[ArchivedConversation]:
+    """Run `work` on the archive at REDIS_URL (masked per `PII_MASK_REPORTS`); each
+    conversation it returns is written to the audit log as `action` by `admin:<by>`."""
     settings = Settings()
 
-    def run(records: RecordStore, redis: Redis) -> Awaitable[T]:
+    async def run(records: RecordStore, redis: Redis) -> list[ArchivedConversation]:
         keys = Keys(settings.key_prefix)
         store = RedisConversationStore(
             redis,
@@ -47,11 +59,42 @@ def _with_archive(work: Callable[[ConversationArchive], Awaitable[T]]) -> T:
             ttl_without_reply_seconds=settings.conversation_ttl_without_reply_seconds,
         )
         archive = ConversationArchive(
-            redis, keys, store, records, retention_days=settings.records_retention_days
+            redis,
+            keys,
+            store,
+            records,
+            retention_days=settings.records_retention_days,
+            shown=masked if settings.pii_mask_reports else None,
         )
-        return work(archive)
+        found = await work(archive)
+        audit = AuditLog(redis, keys, retention_days=settings.audit_retention_days)
+        for item in found:
+            await audit.write(
+                Actor.admin(by),
+                action,
+                what,
+                customer_key=item.customer_key,
+                conversation_id=item.conversation_id,
+            )
+        return found
 
     return with_records_and_redis(settings, run)
+
+
+def _login_name() -> str:
+    """Who runs the command, as the system knows them (`unknown` in a bare container)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+BY = click.option(
+    "--by",
+    default=_login_name,
+    show_default="your login name",
+    help="Who reads (written to the audit log as admin:<name>).",
+)
 
 
 def _at(value: float | None) -> str:
@@ -128,6 +171,7 @@ def conversations() -> None:
 @click.option("--outcome", type=click.Choice(get_args(Outcome)))
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@BY
 def search(
     text: str | None,
     channel: str | None,
@@ -139,6 +183,7 @@ def search(
     outcome: str | None,
     limit: int,
     fmt: str,
+    by: str,
 ) -> None:
     """Conversations matching every filter given, newest first (days in the local zone)."""
     query = query_between(
@@ -153,15 +198,33 @@ def search(
         outcome=cast(Outcome | None, outcome),
         limit=limit,
     )
-    _print(_with_archive(lambda archive: archive.search(query)), fmt)
+    action: Action = "view" if fmt == "text" else "export"
+    found = _with_archive(
+        lambda archive: archive.search(query),
+        by=by,
+        action=action,
+        what=f"tsunagu conversations search --format {fmt}",
+    )
+    _print(found, fmt)
 
 
 @conversations.command()
 @click.argument("conversation_id")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def show(conversation_id: str, fmt: str) -> None:
+@BY
+def show(conversation_id: str, fmt: str, by: str) -> None:
     """One conversation across channels: transcript, FAQ tried, handoff times, survey."""
-    item = _with_archive(lambda archive: archive.get(conversation_id))
-    if item is None:
+
+    async def one(archive: ConversationArchive) -> list[ArchivedConversation]:
+        item = await archive.get(conversation_id)
+        return [item] if item is not None else []
+
+    found = _with_archive(
+        one,
+        by=by,
+        action="view" if fmt == "text" else "export",
+        what=f"tsunagu conversations show --format {fmt}",
+    )
+    if not found:
         raise click.ClickException(f"no conversation {conversation_id} (or past retention)")
-    _print([item], fmt, one=True)
+    _print(found, fmt, one=True)
