@@ -32,6 +32,7 @@ DESK = "C0DESK"
 ADMIN = "admin-secret"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 AS_SATO = {**AS_ADMIN, "X-Agent-Name": "Sato"}
+LABELS = {"line": {"ja": "LINE", "en": "LINE"}, "web": {"ja": "Web", "en": "Web"}}
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
@@ -45,7 +46,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 @pytest.fixture
 async def world(
-    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
+    make_settings: Callable[..., Settings], slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
     async with line_world(make_settings(admin_token=ADMIN, channels=slack_on(slack))) as running:
         slack.app_url = running.app.base_url
@@ -77,7 +78,7 @@ async def test_asked_on_line_continued_on_the_web_one_story_for_agent_and_lead(
         await web.next_from("bot")  # the greeting
         linked = await http.post("/web/link", json={"code": code}, headers=web.auth)
         assert linked.status_code == 200, linked.text
-        assert linked.json() == {"linked": True, "channels": ["line", "web"]}
+        assert linked.json() == {"linked": True, "channels": ["line", "web"], "labels": LABELS}
         again = await http.post("/web/link", json={"code": code}, headers=web.auth)
         assert again.status_code == 400, "a code works once"
 
@@ -205,7 +206,7 @@ async def test_a_code_shown_on_the_web_links_when_typed_on_line_and_unlinks(
         await line.say(user, issued.json()["code"])
         await line.wait_for_text(user, "連携しました")
         status = await http.get("/web/link", headers=web.auth)
-        assert status.json() == {"linked": True, "channels": ["line", "web"]}
+        assert status.json() == {"linked": True, "channels": ["line", "web"], "labels": LABELS}
         # The web conversation (the customer wrote there) is the one that continues.
         assert await world.app.runtime.linking.identities.resolve(f"line:{user}") == (
             f"web:{web.user_id}"
@@ -213,7 +214,11 @@ async def test_a_code_shown_on_the_web_links_when_typed_on_line_and_unlinks(
         await line.say(user, "連携解除")
         await line.wait_for_text(user, "連携を解除しました")
         status = await http.get("/web/link", headers=web.auth)
-        assert status.json() == {"linked": False, "channels": ["web"]}
+        assert status.json() == {
+            "linked": False,
+            "channels": ["web"],
+            "labels": {"web": LABELS["web"]},
+        }
 
 
 async def test_six_digits_alone_on_line_are_an_order_number_unless_a_code_is_live(
@@ -241,7 +246,7 @@ async def test_a_code_typed_with_full_width_digits_and_a_space_links(world: Line
         web = await WebCustomer.start(http)
         linked = await http.post("/web/link", json={"code": typed}, headers=web.auth)
         assert linked.status_code == 200, linked.text
-        assert linked.json() == {"linked": True, "channels": ["line", "web"]}
+        assert linked.json() == {"linked": True, "channels": ["line", "web"], "labels": LABELS}
 
 
 async def test_admin_and_the_command_line_show_personal_data_masked_and_audited(

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pydantic import TypeAdapter, ValidationError
+
 from bot.actor import Actor
 from bot.conversation import (
     Conversation,
@@ -25,9 +27,11 @@ from bot.conversation import (
 from bot.flow.builder import StepBuilder
 from bot.flow.context import FlowContext
 from bot.flow.survey_turn import ask_survey, may_survey
-from bot.model import Channel, Inbound, InboundKind, Reply, ReplyKind
+from bot.model import ChannelName, Inbound, InboundKind, Reply, ReplyKind
 from bot.records import AgentAnswered
 from bot.texts import language_of
+
+_CHANNEL_NAME: TypeAdapter[str] = TypeAdapter(ChannelName)
 
 
 class AgentAction(StrEnum):
@@ -178,12 +182,14 @@ def decide_reply(
     return b.step
 
 
-def _recipient(identity: str | None) -> tuple[Channel, str] | None:
+def _recipient(identity: str | None) -> tuple[str, str] | None:
     """The channel and user of a linked identity (`line:U…`) an agent chose to reply to."""
     channel, _, user_id = (identity or "").partition(":")
-    if channel not in {c.value for c in Channel} or not user_id:
+    try:
+        _CHANNEL_NAME.validate_python(channel)
+    except ValidationError:
         return None
-    return Channel(channel), user_id
+    return (channel, user_id) if user_id else None
 
 
 def decide_release(

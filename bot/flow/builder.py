@@ -18,7 +18,7 @@ from bot.conversation import (
     TimerKind,
     TranscriptEntry,
 )
-from bot.model import Channel, Choice, Inbound, Outgoing, Reply, ReplyKind
+from bot.model import Choice, Inbound, Outgoing, Reply, ReplyKind
 from bot.texts import Texts
 
 
@@ -48,7 +48,7 @@ class StepBuilder:
         *,
         sender: Literal["bot", "agent"] = "bot",
         sender_name: str | None = None,
-        to: tuple[Channel, str] | None = None,
+        to: tuple[str, str] | None = None,
     ) -> None:
         """Send `reply` to the customer (with a message id stable across replays): on the
         channel they last wrote on, or `to` (another of their linked channels, and user)."""
@@ -74,7 +74,7 @@ class StepBuilder:
                 kind=reply.kind.value,
                 faq_ids=faq_ids or [],
                 # Sent elsewhere than where the customer last wrote: the line says where.
-                channel=channel.value if to is not None else None,
+                channel=channel if to is not None else None,
             )
         )
 

@@ -27,7 +27,6 @@ from bot.archive import (
 from bot.clock import now_in
 from bot.faq import FaqLibrary
 from bot.faq.proposal import render_proposal
-from bot.model import Channel
 from bot.ports import PanelSource
 from bot.privacy.audit import ADMIN_TOKEN, Action, AuditLog
 from bot.records import RecordStore, SurveyResponse
@@ -39,8 +38,6 @@ from bot.reports.source import ViewCounts, learn_from_store, report_from_store
 STATIC = resources.files("bot.reports").joinpath("static")
 MAX_DAYS = 400
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="The last N days, today included.")]
-# How the page names each channel.
-CHANNEL_LABELS = {"line": "LINE", "web": "Web", "slack": "Slack"}
 
 
 @cache
@@ -145,7 +142,7 @@ def build_admin_router(
         )
 
     if archive is not None:
-        _conversation_routes(api, archive, records, audit)
+        _conversation_routes(api, archive, records, audit, dict(channel_labels or {}))
 
     async def page() -> HTMLResponse:
         html, headers = _page()
@@ -170,11 +167,6 @@ class ConversationList(BaseModel):
     channels: dict[str, str] = Field(
         default_factory=dict, description="Each channel's label, by its key (`line`: `LINE`)."
     )
-
-
-def channel_labels() -> dict[str, str]:
-    """The label of every channel, by key, for the page's filter and transcript marks."""
-    return {channel.value: CHANNEL_LABELS.get(channel.value, channel.value) for channel in Channel}
 
 
 def query_of(
@@ -220,9 +212,14 @@ def _csv_download(items: list[ArchivedConversation], name: str) -> Response:
 
 
 def _conversation_routes(
-    api: APIRouter, archive: ConversationArchive, records: RecordStore, audit: AuditLog | None
+    api: APIRouter,
+    archive: ConversationArchive,
+    records: RecordStore,
+    audit: AuditLog | None,
+    labels: dict[str, str],
 ) -> None:
-    """/admin/api/conversations: search, one conversation, and both as JSON or CSV.
+    """/admin/api/conversations: search, one conversation, and both as JSON or CSV;
+    `labels` name the channels (from the channel registry) for the page.
 
     Each is a look at (or a download of) customers' own words: written to `audit`."""
 
@@ -243,7 +240,7 @@ def _conversation_routes(
         """Conversations by text, channel, dates, CES score, agent and outcome."""
         found = await archive.search(query)
         await audited("view", "/admin conversation search", found)
-        return ConversationList(conversations=found, channels=channel_labels())
+        return ConversationList(conversations=found, channels=labels)
 
     @api.get("/conversations.csv", response_class=Response)
     async def conversations_csv(query: Search) -> Response:

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from redis.asyncio import Redis
 
+from bot.channel_catalog import ChannelCatalog
 from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.model import Outgoing, ReplyKind
@@ -59,6 +60,7 @@ class WebParts(Protocol):
     keys: Keys
     inbox: Inbox
     linking: Linking
+    catalog: ChannelCatalog
 
 
 class WebChannel(ChannelDefaults):
@@ -79,7 +81,7 @@ class WebChannel(ChannelDefaults):
         self.sender = WebSender(self.outbox)
         self.router = APIRouter()
         self.router.include_router(
-            build_router(parts.inbox, self.outbox, self.tokens, parts.linking)
+            build_router(parts.inbox, self.outbox, self.tokens, parts.linking, parts.catalog)
         )
         self.router.add_api_route("/widget.js", _widget, include_in_schema=False)
         self.router.add_api_route("/", _demo_page, include_in_schema=False)

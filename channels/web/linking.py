@@ -8,6 +8,7 @@ import unicodedata
 from fastapi import HTTPException, status
 from pydantic import BaseModel, Field
 
+from bot.channel_catalog import ChannelCatalog
 from bot.identity import LinkCodeError, Linking, LinkRefused, LockedOut, TooManyCodes
 from bot.identity.codes import LINK_CODE_TTL_SECONDS
 from bot.identity.links import channel_of
@@ -38,6 +39,10 @@ class Linked(BaseModel):
 
     linked: bool
     channels: list[str]
+    labels: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='How each of those channels is named: {"line": {"ja": "LINE", "en": "LINE"}}.',
+    )
 
 
 def _refusal(exc: LinkCodeError | LinkRefused) -> HTTPException:
@@ -60,7 +65,9 @@ async def issue_code(linking: Linking, customer_key: str) -> LinkCode:
     return LinkCode(code=issued.code)
 
 
-async def redeem_code(linking: Linking, customer_key: str, code: str) -> Linked:
+async def redeem_code(
+    linking: Linking, customer_key: str, code: str, catalog: ChannelCatalog
+) -> Linked:
     """Link `customer_key` with the identity that asked for `code`.
 
     400 for a wrong, expired, used or own code; 429 once locked out; 409 when the other
@@ -72,10 +79,12 @@ async def redeem_code(linking: Linking, customer_key: str, code: str) -> Linked:
         await linking.redeem(digits, customer_key)
     except (LinkCodeError, LinkRefused) as exc:
         raise _refusal(exc) from exc
-    return await linked(linking, customer_key)
+    return await linked(linking, customer_key, catalog)
 
 
-async def linked(linking: Linking, customer_key: str) -> Linked:
-    """Which channels `customer_key` is linked with."""
+async def linked(linking: Linking, customer_key: str, catalog: ChannelCatalog) -> Linked:
+    """Which channels `customer_key` is linked with, and their labels."""
     members = await linking.identities.members(customer_key)
-    return Linked(linked=len(members) > 1, channels=sorted({channel_of(m) for m in members}))
+    channels = sorted({channel_of(m) for m in members})
+    labels = {c: {"ja": catalog.label(c, "ja"), "en": catalog.label(c, "en")} for c in channels}
+    return Linked(linked=len(members) > 1, channels=channels, labels=labels)

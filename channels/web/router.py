@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket, status
 from starlette.websockets import WebSocketDisconnect
 
+from bot.channel_catalog import ChannelCatalog
 from bot.identity import Linking
 from bot.inbox import Inbox
 from bot.limits import OpenSockets, WebLimits, client_ip
@@ -49,10 +50,16 @@ async def _wait_unless(waiting: Coroutine[Any, Any, bool], gone: asyncio.Event) 
 
 
 def build_router(
-    inbox: Inbox, outbox: WebOutbox, tokens: WebTokens, linking: Linking | None = None
+    inbox: Inbox,
+    outbox: WebOutbox,
+    tokens: WebTokens,
+    linking: Linking | None = None,
+    catalog: ChannelCatalog | None = None,
 ) -> APIRouter:
     """The `/web/*` routes, bound to this process's inbox, outbox, token signer and the
-    linking of channels (without it, the link routes answer 404)."""
+    linking of channels (without it, the link routes answer 404); `catalog` names the
+    linked channels for the widget."""
+    names = catalog or ChannelCatalog()
     router = APIRouter(prefix="/web", tags=["web channel"])
 
     async def verified(token: str | None) -> str:
@@ -181,18 +188,18 @@ def build_router(
     @router.post("/link", dependencies=[Depends(ip_limited)])
     async def link(body: LinkRequest, user_id: LimitedUser) -> Linked:
         """Link this web customer with the channel the code came from."""
-        return await redeem_code(linking_on(), web_customer_key(user_id), body.code)
+        return await redeem_code(linking_on(), web_customer_key(user_id), body.code, names)
 
     @router.get("/link")
     async def link_status(user_id: User) -> Linked:
         """The channels this web customer is linked with."""
-        return await linked(linking_on(), web_customer_key(user_id))
+        return await linked(linking_on(), web_customer_key(user_id), names)
 
     @router.delete("/link")
     async def unlink(user_id: User) -> Linked:
         """Detach this web customer from the channels it is linked with."""
         await linking_on().unlink(web_customer_key(user_id))
-        return await linked(linking_on(), web_customer_key(user_id))
+        return await linked(linking_on(), web_customer_key(user_id), names)
 
     @router.websocket("/ws")
     async def message_socket(

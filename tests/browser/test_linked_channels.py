@@ -17,10 +17,9 @@ import pytest
 from playwright.async_api import expect
 
 from bot.settings import Settings
-from channels.line.cli import LineApp
 from tests.browser.conftest import ADMIN_TOKEN, BrowserSession, open_console, open_widget
-from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import FakeSlack
+from tests.fakes.line_platform import LineApp, LineWorld, line_world
+from tests.fakes.slack_platform import FakeSlack, slack_on
 
 DESK = "C0DESK"
 
@@ -35,12 +34,11 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 @pytest.fixture
 async def world(
-    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
+    make_settings: Callable[..., Settings], slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
     """The app with its LINE channel on the fake LINE platform and Slack on the fake Slack."""
-    for name, value in slack.env(DESK).items():
-        monkeypatch.setenv(name, value)
-    async with line_world(make_settings(admin_token=ADMIN_TOKEN), monkeypatch) as running:
+    settings = make_settings(admin_token=ADMIN_TOKEN, channels=slack_on(slack, DESK))
+    async with line_world(settings) as running:
         slack.app_url = running.app.base_url
         yield running
 

@@ -217,7 +217,6 @@
   var ICON_CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z';
   var ICON_SEND = 'M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z';
   var ICON_LINK = 'M10.6 13.4a1 1 0 0 1 0-1.4l3.5-3.5a3 3 0 0 1 4.2 4.2l-2.1 2.1-1.4-1.4 2.1-2.1a1 1 0 0 0-1.4-1.4l-3.5 3.5a1 1 0 0 1-1.4 0zm2.8-2.8a1 1 0 0 1 0 1.4l-3.5 3.5a3 3 0 0 1-4.2-4.2l2.1-2.1 1.4 1.4-2.1 2.1a1 1 0 0 0 1.4 1.4l3.5-3.5a1 1 0 0 1 1.4 0z';
-  var CHANNEL_NAMES = { line: 'LINE', slack: 'Slack', web: 'Web' };
 
   // ---------------------------------------------------------------------------
   // HTTP
@@ -1114,16 +1113,19 @@
       return res;
     }
 
-    function channelNames(channels) {
-      return channels.filter(function (c) { return c !== 'web'; })
-        .map(function (c) { return CHANNEL_NAMES[c] || c; }).join(config.locale === 'ja' ? '、' : ', ');
+    /** The other channels' names, as the server's channel registry gives them. */
+    function channelNames(data) {
+      var labels = (data && data.labels) || {};
+      return linkedChannels.filter(function (c) { return c !== 'web'; })
+        .map(function (c) { return (labels[c] && labels[c][config.locale]) || c; })
+        .join(config.locale === 'ja' ? '、' : ', ');
     }
 
     /** Show which channels we are linked with (from a GET/POST/DELETE /web/link answer). */
     function showLinked(data) {
       linkedChannels = data && Array.isArray(data.channels) ? data.channels.map(String) : [];
       var linked = !!(data && data.linked);
-      link.state.textContent = linked ? t.linkedTo(channelNames(linkedChannels)) : t.notLinked;
+      link.state.textContent = linked ? t.linkedTo(channelNames(data)) : t.notLinked;
       link.unlink.hidden = !linked;
       link.toggle.classList.toggle('is-linked', linked);
     }
