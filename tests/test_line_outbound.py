@@ -12,6 +12,7 @@ import pytest
 from bot import metrics
 from bot.actor import Actor
 from bot.conversation import ConversationState
+from bot.errors import PlatformUnavailable
 from bot.model import Choice, Outgoing, Reply, ReplyKind
 from bot.outbound import OutboundSweeper
 from bot.settings import Settings
@@ -185,6 +186,47 @@ async def test_a_reply_token_is_used_only_once(world: LineWorld) -> None:
         ("push", "second"),
     ]
     assert world.platform.rejected == []
+
+
+def token_meta(event: dict[str, object], user: str) -> dict[str, str]:
+    """What a send answering `event` carries: its reply token and the token's time."""
+    return {
+        "reply_token": str(event["replyToken"]),
+        "reply_token_at": str(int(str(event["timestamp"])) / 1000),
+        "to": user,
+    }
+
+
+async def test_a_reply_whose_answer_was_lost_is_never_pushed_as_well(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # LINE takes the reply, and its answer is lost on the way: it went out, unbeknown to us.
+    async with line_world(make_settings(run_worker=False)) as world:
+        platform, sender = world.platform, world.app.channel.sender
+        platform.lose_answers("reply")
+        user = world.new_user()
+        batch = [outgoing(user, Reply(text="一度だけ"), token_meta(platform.text(user, "x"), user))]
+        with pytest.raises(PlatformUnavailable):
+            await sender.send(batch)  # parked for a retry...
+        said = [("reply", "一度だけ")]
+        assert [(s.kind, s.messages[0]["text"]) for s in platform.sent] == said  # ...not pushed
+        await sender.send(batch)  # the retry: the token, used again, says it went out
+        assert [(s.kind, s.messages[0]["text"]) for s in platform.sent] == said
+        assert [(endpoint, status) for endpoint, status, _ in platform.rejected] == [("reply", 400)]
+
+
+async def test_a_reply_line_failed_with_a_5xx_is_retried_by_its_token_not_pushed(
+    world: LineWorld,
+) -> None:
+    platform, sender = world.platform, world.app.channel.sender
+    platform.fail("reply", 500, times=1)
+    user = world.new_user()
+    batch = [outgoing(user, Reply(text="一度だけ"), token_meta(platform.text(user, "x"), user))]
+    with pytest.raises(PlatformUnavailable):
+        await sender.send(batch)
+    assert platform.sent == []
+    await sender.send(batch)  # the retry: LINE had not taken it, so the token still works
+    assert [(s.kind, s.messages[0]["text"]) for s in platform.sent] == [("reply", "一度だけ")]
 
 
 async def test_blocked_user_is_logged_once_and_the_conversation_closed(

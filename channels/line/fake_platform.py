@@ -127,6 +127,8 @@ class FakeLinePlatform:
         self._retry_keys: dict[str, str] = {}
         self._failures: dict[str, list[_Failure]] = {name: [] for name in ENDPOINTS}
         self._delays: dict[str, float] = dict.fromkeys(ENDPOINTS, 0.0)
+        # Calls to carry out and then leave unanswered (see `lose_answers`), per endpoint.
+        self._answers_to_lose: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         # Calls being held by `slow`, now and at most at once (per endpoint).
         self._waiting: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         self.most_at_once: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
@@ -218,6 +220,11 @@ class FakeLinePlatform:
     def slow(self, endpoint: str, seconds: float) -> None:
         """Make every call to `endpoint` take `seconds` longer."""
         self._delays[endpoint] = seconds
+
+    def lose_answers(self, endpoint: str, *, times: int = 1) -> None:
+        """Carry out the next `times` calls to `endpoint` (reply, push), then drop their
+        connections unanswered: LINE took the messages, and the caller cannot know it."""
+        self._answers_to_lose[endpoint] += times
 
     def add_rich_menu(self, menu_id: str, name: str = "existing menu") -> None:
         """A rich menu (with its image) the account already has, e.g. from an earlier setup."""
@@ -433,7 +440,7 @@ class FakeLinePlatform:
         self._tokens[token] = (issued, True)
         to = self._targets.get(token, "")
         await self._record(Sent("reply", to, body["messages"]))
-        return web.json_response({"sentMessages": self._sent_ids(body["messages"])})
+        return self._answer("reply", request, {"sentMessages": self._sent_ids(body["messages"])})
 
     async def _push(self, request: web.Request) -> web.Response:
         refused = await self._gate("push", request)
@@ -454,7 +461,14 @@ class FakeLinePlatform:
         if retry_key is not None:
             self._retry_keys[retry_key] = uuid.uuid4().hex
         await self._record(Sent("push", body["to"], body["messages"], retry_key))
-        return web.json_response({"sentMessages": self._sent_ids(body["messages"])})
+        return self._answer("push", request, {"sentMessages": self._sent_ids(body["messages"])})
+
+    def _answer(self, endpoint: str, request: web.Request, body: Any) -> web.Response:
+        """The answer to a call carried out, or its connection dropped (`lose_answers`)."""
+        if self._answers_to_lose[endpoint] and request.transport is not None:
+            self._answers_to_lose[endpoint] -= 1
+            request.transport.abort()
+        return web.json_response(body)
 
     async def _loading(self, request: web.Request) -> web.Response:
         refused = await self._gate("loading", request)

@@ -5,6 +5,9 @@
 - A reply token is taken with SET NX before use, for one API call: a token works once, and
   any other call goes by push. A replay of that very call (a crash came between the reply
   and its marker) uses the token again: LINE refusing it as used means it went out.
+- A reply that got no answer (timed out, connection lost, a 5xx) may have gone out: it is
+  never followed by a push. The send fails as `PlatformUnavailable`, and its retry uses the token
+  again, which settles it as a replay's does.
 - A push carries `X-Line-Retry-Key`, derived from the messages' ids, so LINE itself drops a
   push we repeat after a timeout (it answers 409).
 - Each call is made once; its failure is raised as a `bot.errors` type: 429 as `RetryAfter`
@@ -145,12 +148,15 @@ class LineSender:
         return self.clock.now() - issued < self.settings.reply_token_ttl_seconds
 
     async def _reply(self, token: str, messages: list[TextMessage], *, retrying: bool) -> bool:
-        """True if the reply went out; False means: push instead.
+        """True if the reply went out; False means: push instead. Raises
+        `PlatformUnavailable` when LINE did not answer: the reply may have gone out, so a
+        push now could say it twice; the retry uses the token again instead.
 
         `retrying`: an earlier attempt took this token for these very messages and then
-        crashed, so it is unknown whether LINE got them. Using the token again settles it:
-        accepted, they went out now; refused as an invalid token while it is still fresh,
-        the earlier attempt used it, so they went out then (a push would say them twice).
+        crashed or got no answer, so it is unknown whether LINE got them. Using the token
+        again settles it: accepted, they went out now; refused as an invalid token while it
+        is still fresh, the earlier attempt used it, so they went out then (a push would say
+        them twice).
         """
         try:
             await self.api.reply(token, messages)
@@ -159,12 +165,19 @@ class LineSender:
             if retrying and exc.status == 400 and "invalid reply token" in _body(exc).lower():
                 log.info("line: reply token used by an earlier attempt: already delivered")
                 return True
+            if (exc.status or 0) >= 500:
+                # LINE's own failure may come after it took the reply: as unanswered.
+                log.warning("line: reply failed on LINE's side, to be retried")
+                raise PlatformUnavailable(NAME, f"reply: HTTP {exc.status}") from exc
             log.info(
                 "line: reply token refused, pushing instead",
                 extra={"status": exc.status, "body": _body(exc)},
             )
         except _NETWORK_ERRORS as exc:
-            log.warning("line: reply failed, pushing instead", extra={"error": repr(exc)})
+            # LINE may have taken the reply and its answer been lost: only the token,
+            # used again, can tell (a push would repeat a reply that went out).
+            log.warning("line: reply unanswered, to be retried", extra={"error": repr(exc)})
+            raise PlatformUnavailable(NAME, f"reply unanswered: {exc!r}") from exc
         return False
 
     async def _push(self, to: str, user_id: str, messages: list[TextMessage], call_id: str) -> bool:
