@@ -229,6 +229,40 @@ async def test_a_reply_line_failed_with_a_5xx_is_retried_by_its_token_not_pushed
     assert [(s.kind, s.messages[0]["text"]) for s in platform.sent] == [("reply", "一度だけ")]
 
 
+async def forget_sent_markers(world: LineWorld) -> None:
+    """What a crash between a send and its marker leaves: no marker."""
+    rt = world.app.runtime
+    async for key in rt.redis.scan_iter(match=f"{rt.keys.prefix}:conv:*:sent:line:*"):
+        await rt.redis.delete(key)
+
+
+async def test_a_replayed_agents_reply_uses_the_token_it_took_not_the_customers_newer_one(
+    quiet_world: LineWorld,
+) -> None:
+    platform, sender = quiet_world.platform, quiet_world.app.channel.sender
+    user = quiet_world.new_user()
+    assert await platform.say(user, "まだですか") == 200  # the customer's latest token
+    agents = [outgoing(user, Reply(text="担当の佐藤です", kind=ReplyKind.AGENT))]
+    await sender.send(agents)  # by that token
+    await forget_sent_markers(quiet_world)  # a crash before the marker
+    assert await platform.say(user, "もしもし") == 200  # a newer token, unused
+    await sender.send(agents)  # the replay
+    assert [(s.kind, s.messages[0]["text"]) for s in platform.sent] == [("reply", "担当の佐藤です")]
+
+
+async def test_a_replayed_agents_push_is_not_said_again_by_the_customers_newer_token(
+    quiet_world: LineWorld,
+) -> None:
+    platform, sender = quiet_world.platform, quiet_world.app.channel.sender
+    user = quiet_world.new_user()
+    agents = [outgoing(user, Reply(text="担当の佐藤です", kind=ReplyKind.AGENT))]
+    await sender.send(agents)  # no token of the customer's to use: pushed
+    await forget_sent_markers(quiet_world)  # a crash before the marker
+    assert await platform.say(user, "もしもし") == 200  # now there is one
+    await sender.send(agents)  # the replay: pushed again, and LINE drops it (409)
+    assert [(s.kind, s.messages[0]["text"]) for s in platform.sent] == [("push", "担当の佐藤です")]
+
+
 async def test_blocked_user_is_logged_once_and_the_conversation_closed(
     world: LineWorld, caplog: pytest.LogCaptureFixture
 ) -> None:

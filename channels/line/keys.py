@@ -31,6 +31,11 @@ class LineKeys:
         with no token of its own (an agent's) may use it while it is fresh and unused."""
         return self.keys.channel(NAME, "latest_token", user_id)
 
+    def borrowed_token(self, call_id: str) -> str:
+        """The reply token (and its time) an API call with none of its own chose, or "" for
+        none: set once, so a replay of the call uses what its first attempt used."""
+        return self.keys.channel(NAME, "borrowed_token", call_id)
+
     def read_token(self, user_id: str) -> str:
         """The `markAsReadToken` of the customer's latest message not yet marked read."""
         return self.keys.channel(NAME, "read_token", user_id)

@@ -17,7 +17,8 @@
   logged once and their conversation closed through `on_unreachable`.
 - A batch with no reply token of its own (an agent's reply or close, a timer) uses the
   customer's latest one while it is fresh and nobody used it: an agent answering within
-  the token's life, or closing it (the survey), costs no push.
+  the token's life, or closing it (the survey), costs no push. Which one (or none) is
+  chosen once per call: a replay uses that token again, never the customer's newer one.
 - Every call is counted by kind (reply or push) and reason (`channels.line.cost`); once the
   month's pushes reach `LINE_PUSH_BUDGET`, an optional push is skipped (counted, logged),
   never an agent's words.
@@ -90,8 +91,7 @@ class LineSender:
         messages = _messages(batch)
         to = meta.get("to") or user_id
         token, token_meta = meta.get("reply_token"), meta
-        if token is None and to == user_id:
-            token, token_meta = await self._latest_token(user_id)
+        borrows = token is None and to == user_id
         first_call = True
         for call in calls(messages):
             ids, group = [mid for mid, _, _ in call], [message for _, message, _ in call]
@@ -102,6 +102,8 @@ class LineSender:
                 first_call = False
                 continue
             replied = False
+            if first_call and borrows:
+                token, token_meta = await self._borrowed_token(user_id, call_id)
             if first_call and token is not None:
                 # One call per token, whatever happens: only the first call may use it.
                 taken = await self._take_token(token, call_id)
@@ -121,11 +123,28 @@ class LineSender:
                 await self.counter.count("push", reason)
             await self.redis.set(marker, "1", ex=MARKER_SECONDS)
 
-    async def _latest_token(self, user_id: str) -> tuple[str | None, dict[str, str]]:
-        """The customer's latest reply token and its time, if one was kept."""
+    async def _borrowed_token(
+        self, user_id: str, call_id: str
+    ) -> tuple[str | None, dict[str, str]]:
+        """The reply token a call with none of its own uses (None: push), and its time.
+
+        The customer's latest token when the call is first made; the same one on a replay,
+        whatever the customer wrote since: a newer token would say again by reply what went
+        out by the first (or by a push), and a push would repeat its reply.
+        """
         found = await self.redis.hgetall(self.keys.latest_reply_token(user_id))
-        token = found.get("token")
-        return (str(token), {"reply_token_at": str(found.get("at", "0"))}) if token else (None, {})
+        token, at = str(found.get("token") or ""), str(found.get("at") or "0")
+        latest = f"{token} {at}" if token else ""
+        key = self.keys.borrowed_token(call_id)
+        # Replicated before use, as the token itself is taken (`_take_token`).
+        [chosen_now] = await write_replicated(
+            self.redis, key, lambda pipe: pipe.set(key, latest, nx=True, ex=TOKEN_MARKER_SECONDS)
+        )
+        chosen = latest if chosen_now else str(await self.redis.get(key) or "")
+        if not chosen:
+            return None, {}
+        token, _, at = chosen.partition(" ")
+        return token, {"reply_token_at": at}
 
     async def _take_token(self, token: str, call_id: str) -> bool | None:
         """True: the token is ours, for this call. False: this same call took it before
