@@ -1,6 +1,7 @@
 """LINE webhook load: what the app acknowledges and answers, next to a bare baseline.
 
-    .venv/bin/python bench/webhook_load.py [--rates 50,100,150,200] [--seconds 5] [--line-delay 2]
+    .venv/bin/python bench/webhook_load.py [--rates 100,200,300] [--seconds 5] [--workers 1,2]
+                                           [--line-delay 2] [--distinct] [--profile DIR]
                                            [--cluster]
 
 Needs a Redis server (REDIS_URL, default redis://127.0.0.1:6379/0); uses a key prefix of
@@ -12,9 +13,15 @@ worker` processes — a separate load process sends signed text webhooks (one ne
 each, without a reply token, so each answer is a push) at fixed rates, open loop. Printed
 per rate: webhooks acknowledged per second, p50 and p99 acknowledgement latency, and end
 to end (webhook sent → reply recorded by the fake LINE platform) p50 and p99, with the
-ratio of the app's acknowledgement rate to the baseline's. With `--line-delay`, every call
+ratio of the app's acknowledgement rate to the baseline's, and the cost: the user+system
+CPU time every process of the setup spent from the first webhook until the last reply
+(web process and workers; the baseline's one process), per event replied (acknowledged,
+for the baseline) and as events per CPU-second. With `--line-delay`, every call
 to the fake LINE (profile, reply, push) takes that many seconds more: a slow LINE should
 cost each answer that delay, not hold up the acknowledgements or the other customers.
+Every customer asks the same question, unless `--distinct`: then no two messages are the
+same, and none is answered from the FAQ's recent decisions (`bot/faq/recent.py`). With
+`--profile DIR`, py-spy records every process at 200 Hz during each rate.
 
 With `--cluster`, the same table on a local Redis Cluster (three masters, three replicas,
 in a temporary folder, stopped afterwards) with `REDIS_CLUSTER=true`: every event and every
@@ -89,7 +96,15 @@ def run_baseline(port: int, secret: str) -> None:
 # -- the load process ------------------------------------------------------------------------
 
 
-async def load(url: str, secret: str, rate: float, seconds: float, out: Path) -> None:
+def question(distinct: bool) -> str:
+    """What each customer writes: the same question, or (`distinct`) one no one else wrote,
+    so that no decision is taken from the FAQ's recent ones."""
+    return f"注文番号{uuid.uuid4().int % 10**8:08d}について。{QUESTION}" if distinct else QUESTION
+
+
+async def load(
+    url: str, secret: str, rate: float, seconds: float, out: Path, distinct: bool = False
+) -> None:
     """Send `rate` webhooks a second for `seconds`, open loop; write what happened to `out`."""
     import aiohttp
 
@@ -106,7 +121,11 @@ async def load(url: str, secret: str, rate: float, seconds: float, out: Path) ->
                 "source": {"type": "user", "userId": user},
                 "webhookEventId": uuid.uuid4().hex[:26].upper(),
                 "deliveryContext": {"isRedelivery": False},
-                "message": {"id": str(uuid.uuid4().int)[:18], "type": "text", "text": QUESTION},
+                "message": {
+                    "id": str(uuid.uuid4().int)[:18],
+                    "type": "text",
+                    "text": question(distinct),
+                },
             }
             body = json.dumps({"destination": "Ubench", "events": [event]}).encode()
             headers = {"Content-Type": "application/json", "X-Line-Signature": sign(secret, body)}
@@ -152,6 +171,18 @@ def wait_port(port: int, timeout: float = 180.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User+system CPU time the processes have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # Fields after the command name (which may hold spaces) start at index 2.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None
@@ -168,15 +199,55 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def start_profiles(processes: dict[str, int], folder: Path, label: str) -> list[Any]:
+    """py-spy recording each process at 200 Hz into `folder/<label>-<role>.txt` (collapsed
+    stacks, one line per stack with its sample count)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    profilers = []
+    for role, pid in processes.items():
+        output = folder / f"{label}-{role}.txt"
+        command = [py_spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+        profilers.append(
+            subprocess.Popen(
+                [*command, "--output", str(output)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return profilers
+
+
+def stop_profiles(profilers: list[Any]) -> None:
+    """Stop the recordings; py-spy writes its file on SIGINT."""
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        profiler.wait(timeout=60)
+
+
 async def measure(
-    url: str, secret: str, rate: float, seconds: float, sent_at: dict[str, float] | None
+    url: str,
+    secret: str,
+    rate: float,
+    seconds: float,
+    sent_at: dict[str, float] | None,
+    processes: dict[str, int],
+    profile: Path | None = None,
+    label: str = "",
+    distinct: bool = False,
 ) -> dict[str, float]:
-    """One load run from a separate process; the figures of it."""
+    """One load run from a separate process; the figures of it, with the CPU that the
+    `processes` (by role) spent meanwhile. With `profile`, each is recorded by py-spy."""
+    pids = list(processes.values())
+    profilers = start_profiles(processes, profile, label) if profile is not None else []
+    cpu_before = cpu_seconds(pids)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     loader = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--load", url, "--secret", secret,
-        "--rate", str(rate), "--seconds", str(seconds), "--out", str(out), cwd=ROOT,
+        "--rate", str(rate), "--seconds", str(seconds), "--out", str(out),
+        *(["--distinct"] if distinct else []), cwd=ROOT,
     )  # fmt: skip
     await loader.wait()
     results = json.loads(await asyncio.to_thread(out.read_text))
@@ -206,10 +277,24 @@ async def measure(
             e2e_p50=percentile(e2e, 0.5) * 1000,
             e2e_p99=percentile(e2e, 0.99) * 1000,
         )
+    cpu = cpu_seconds(pids) - cpu_before
+    stop_profiles(profilers)
+    done = figures.get("replied", figures["acked"])
+    figures.update(
+        cpu_ms_per_event=cpu * 1000 / done if done else float("nan"),
+        events_per_cpu_s=done / cpu if cpu > 0 else float("nan"),
+    )
     return figures
 
 
-async def bench_on_cluster(rates: list[float], seconds: float, line_delay: float = 0.0) -> None:
+async def bench_on_cluster(
+    rates: list[float],
+    seconds: float,
+    workers_list: list[int],
+    line_delay: float = 0.0,
+    profile: Path | None = None,
+    distinct: bool = False,
+) -> None:
     """`bench` on a local Redis Cluster started for the run, and stopped (with its folder)
     whatever happens."""
     from tests.cluster import LocalCluster
@@ -217,7 +302,16 @@ async def bench_on_cluster(rates: list[float], seconds: float, line_delay: float
     local = LocalCluster(Path(tempfile.mkdtemp(prefix="tsunagu-bench-")))
     try:
         await asyncio.to_thread(local.start)
-        await bench(rates, seconds, line_delay, redis_url=local.url, cluster=True)
+        await bench(
+            rates,
+            seconds,
+            workers_list,
+            line_delay,
+            profile,
+            distinct,
+            redis_url=local.url,
+            cluster=True,
+        )
     finally:
         local.stop()
         shutil.rmtree(local.directory, ignore_errors=True)
@@ -226,7 +320,10 @@ async def bench_on_cluster(rates: list[float], seconds: float, line_delay: float
 async def bench(
     rates: list[float],
     seconds: float,
+    workers_list: list[int],
     line_delay: float = 0.0,
+    profile: Path | None = None,
+    distinct: bool = False,
     *,
     redis_url: str | None = None,
     cluster: bool = False,
@@ -254,7 +351,8 @@ async def bench(
         wait_port(port)
         for rate in rates:
             rows.append(("baseline", rate, await measure(
-                f"http://127.0.0.1:{port}/line/webhook", secret, rate, seconds, None)))  # fmt: skip
+                f"http://127.0.0.1:{port}/line/webhook", secret, rate, seconds, None,
+                {"web": base.pid}, profile, f"baseline-{rate:g}", distinct)))  # fmt: skip
     finally:
         stop(base)
 
@@ -277,7 +375,7 @@ async def bench(
     }
     cli = ["-c", "from bot.composition.cli import main; main()"]
     try:
-        for workers in (1, 2):
+        for workers in workers_list:
             port = free_port()
             server = spawn([*cli, "serve", "--port", str(port)], {**env, "RUN_WORKER": "false"})
             pool = [spawn([*cli, "worker"], env) for _ in range(workers)]
@@ -287,7 +385,15 @@ async def bench(
                 for rate in rates:
                     first_reply.clear()
                     figures = await measure(
-                        f"http://127.0.0.1:{port}/line/webhook", secret, rate, seconds, first_reply
+                        f"http://127.0.0.1:{port}/line/webhook",
+                        secret,
+                        rate,
+                        seconds,
+                        first_reply,
+                        {"web": server.pid} | {f"worker{n}": w.pid for n, w in enumerate(pool)},
+                        profile,
+                        f"app{workers}-{rate:g}",
+                        distinct,
                     )
                     rows.append(
                         (f"app, {workers} worker{'s' if workers > 1 else ''}", rate, figures)
@@ -308,12 +414,16 @@ async def bench(
     if cluster:
         waits = os.environ.get("REDIS_WAIT_REPLICAS", "1")
         slow += f", on a local Redis Cluster (3 masters, 3 replicas, WAIT {waits})"
-    print(f"\nLINE webhooks, {seconds:g} s per rate{slow}, on {os.cpu_count()} CPUs\n")
-    print("| setup | offered/s | acked/s | vs baseline | ack p50 ms | ack p99 ms "
-          "| reply p50 ms | reply p99 ms | replied | not 2xx |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    what = "a different message each" if distinct else "the same question each"
+    print(f"\nLINE webhooks ({what}), {seconds:g} s per rate{slow}, on {os.cpu_count()} CPUs\n")
+    baseline_p50 = {rate: f["ack_p50"] for name, rate, f in rows if name == "baseline"}
+    print("| setup | offered/s | acked/s | vs baseline | ack p50 ms | ack p50 vs baseline "
+          "| ack p99 ms | reply p50 ms | reply p99 ms | replied | not 2xx "
+          "| CPU ms/event | events/CPU-s |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, rate, f in rows:
         ratio = f["acked_per_s"] / baseline[rate] if baseline.get(rate) else float("nan")
+        p50_ratio = f["ack_p50"] / baseline_p50[rate] if baseline_p50.get(rate) else float("nan")
         e2e = (
             f"{f['e2e_p50']:.0f} | {f['e2e_p99']:.0f} | {f['replied']:.0f}/{f['acked']:.0f}"
             if "e2e_p50" in f
@@ -321,16 +431,30 @@ async def bench(
         )
         print(
             f"| {name} | {rate:g} | {f['acked_per_s']:.0f} | {ratio:.2f} | {f['ack_p50']:.1f} "
-            f"| {f['ack_p99']:.1f} | {e2e} | {f['refused']:.0f} |"
+            f"| {p50_ratio:.1f}× | {f['ack_p99']:.1f} | {e2e} | {f['refused']:.0f} "
+            f"| {f['cpu_ms_per_event']:.2f} | {f['events_per_cpu_s']:.0f} |"
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rates", default="50,100,150,200")
+    parser.add_argument("--rates", default="100,200,300")
+    parser.add_argument(
+        "--workers", default="1,2", help="worker processes beside the web process, per setup"
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
         "--line-delay", type=float, default=0.0, help="seconds every fake LINE call takes"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for py-spy profiles (200 Hz, collapsed stacks) of every process, per rate",
+    )
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="every customer writes a different message (else all ask the same question)",
     )
     parser.add_argument(
         "--cluster", action="store_true", help="on a local Redis Cluster started for the run"
@@ -341,13 +465,14 @@ def main() -> None:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        asyncio.run(load(args.load, args.secret, args.rate, args.seconds, Path(args.out)))
+        asyncio.run(
+            load(args.load, args.secret, args.rate, args.seconds, Path(args.out), args.distinct)
+        )
         return
     rates = [float(r) for r in args.rates.split(",")]
-    if args.cluster:
-        asyncio.run(bench_on_cluster(rates, args.seconds, args.line_delay))
-    else:
-        asyncio.run(bench(rates, args.seconds, args.line_delay))
+    workers = [int(n) for n in args.workers.split(",")]
+    run = bench_on_cluster if args.cluster else bench
+    asyncio.run(run(rates, args.seconds, workers, args.line_delay, args.profile, args.distinct))
 
 
 if __name__ == "__main__":
