@@ -9,6 +9,7 @@ decided again, and effects already carried out are skipped or are idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from bot import metrics
@@ -17,8 +18,8 @@ from bot.conversation import ConversationStore, Effects, QueueAction
 from bot.delivery import Delivery
 from bot.flow import Flow
 from bot.identity import Identities
-from bot.model import Inbound, InboundKind
-from bot.ports import Desk, HandoffQueue
+from bot.model import ChannelName, Inbound, InboundKind
+from bot.ports import Attendant, Desk, HandoffQueue
 from bot.records import RecordStore
 from bot.survey_webhook import SurveyWebhook
 from bot.timers import Timers
@@ -41,6 +42,7 @@ class Dispatcher:
         timers: Timers,
         *,
         desks: list[Desk] | None = None,
+        attendants: dict[ChannelName, Attendant] | None = None,
         survey_webhook: SurveyWebhook | None = None,
         identities: Identities | None = None,
         archive: ConversationArchive | None = None,
@@ -52,6 +54,7 @@ class Dispatcher:
         self.records = records
         self.timers = timers
         self.desks = desks if desks is not None else []
+        self.attendants = attendants if attendants is not None else {}
         self.survey_webhook = survey_webhook
         self.identities = identities
         self.archive = archive
@@ -62,19 +65,21 @@ class Dispatcher:
         key = inbound.conversation_key
         stored = await self.store.handled(key, inbound.event_id)
         if stored is None:
-            decided = await self._decide_and_save(inbound)
-            if decided is None:
-                return
-            effects, conversation_id = decided
-        elif stored.applied:
+            attendant = self.attendants.get(inbound.channel)
+            async with attendant.attend(inbound) if attendant else contextlib.nullcontext():
+                decided = await self._decide_and_save(inbound)
+                if decided is not None:
+                    effects, conversation_id = decided
+                    await self.finish(key, inbound.event_id, effects, conversation_id)
+            return
+        if stored.applied:
             log.info("duplicate event ignored", extra={"event_id": inbound.event_id})
             return
-        else:
-            # Decided before a crash: finish the job.
-            effects = stored.effects
-            conversation_id = effects.conversation_id or inbound.meta.get("conversation_id", "")
-            if not conversation_id and effects.outgoing:
-                conversation_id = effects.outgoing[0].conversation_id
+        # Decided before a crash: finish the job.
+        effects = stored.effects
+        conversation_id = effects.conversation_id or inbound.meta.get("conversation_id", "")
+        if not conversation_id and effects.outgoing:
+            conversation_id = effects.outgoing[0].conversation_id
         await self.finish(key, inbound.event_id, effects, conversation_id)
 
     async def as_customer(self, inbound: Inbound) -> Inbound:

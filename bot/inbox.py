@@ -18,9 +18,11 @@ import asyncio
 import contextlib
 import dataclasses
 import zlib
+from collections.abc import Callable
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from bot.identity.links import Identities
@@ -62,6 +64,30 @@ class Inbox:
         )
         self._arrivals[partition].set()
         return cast(str, entry_id)
+
+    async def put_all(
+        self, inbounds: list[Inbound], *, also: Callable[[Pipeline], None] | None = None
+    ) -> None:
+        """Store a webhook's events durably, in order, as `put` does, in two round trips for
+        all of them: the customers' identities, then the events with the adapter's own
+        writes (`also`, queued first on the same pipeline). Raises if Redis is unreachable;
+        then none or only some were stored, and the platform's retry brings them again (a
+        replay of a stored one is harmless)."""
+        resolved = await self.identities.resolve_many([i.customer_key for i in inbounds])
+        placed: list[tuple[Inbound, int]] = []
+        for inbound in inbounds:
+            customer = resolved[inbound.customer_key]
+            if customer != inbound.customer_key:
+                inbound = inbound.model_copy(update={"customer": customer})
+            placed.append((inbound, self.partition_of(inbound.conversation_key)))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if also is not None:
+                also(pipe)
+            for inbound, partition in placed:
+                pipe.xadd(self.keys.inbox(partition), {"event": inbound.model_dump_json()})
+            await pipe.execute()
+        for partition in {partition for _, partition in placed}:
+            self._arrivals[partition].set()
 
     async def wait_for_arrival(self, partition: int, timeout: float) -> None:
         """Wait until this process puts an event in `partition`, or `timeout` passes."""

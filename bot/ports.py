@@ -6,10 +6,11 @@ The composition root (`bot.composition`) plugs the real ones in: channel senders
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
 
 from bot.conversation import DeskEvent
-from bot.model import ChannelName, Outgoing
+from bot.model import ChannelName, Inbound, Outgoing
 from bot.panels import Panel
 
 if TYPE_CHECKING:
@@ -32,6 +33,17 @@ class Sender(Protocol):
         never retried). A batch lets a channel use one API call for several messages
         (LINE's reply token can be used only once).
         """
+        ...
+
+
+class Attendant(Protocol):
+    """A channel's part in handling its customers' events, in the worker rather than in the
+    webhook (whose answer waits for no outbound call)."""
+
+    def attend(self, inbound: Inbound) -> AbstractAsyncContextManager[None]:
+        """Entered before a new event is decided (it may fill in `inbound.locale` and
+        `display_name`), left once its effects were carried out. A replay of an event
+        decided before is not attended."""
         ...
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot.faq import FaqLibrary
     from bot.identity import Linking
     from bot.inbox import Inbox
-    from bot.ports import Desk, PanelSource, ReadReceipts, Sender
+    from bot.ports import Attendant, Desk, PanelSource, ReadReceipts, Sender
     from bot.records import RecordStore
     from bot.storage import Keys
     from bot.store.conversations import RedisConversationStore
@@ -90,6 +90,12 @@ class RunningChannel(Protocol):
         """How the customer is shown that an agent read them (LINE's 既読), or None."""
         ...
 
+    @property
+    def attendant(self) -> Attendant | None:
+        """What the channel does in the worker around each new event of its customers (LINE:
+        the profile, the loading animation), so its webhook makes no outbound call; or None."""
+        ...
+
     async def start(self) -> None:
         """Open connections and start background tasks."""
         ...
@@ -118,6 +124,7 @@ class ChannelDefaults:
     customer_desk: Desk | None = None
     panel: PanelSource | None = None
     read_receipts: ReadReceipts | None = None
+    attendant: Attendant | None = None
 
 
 class ServedRuntime(ChannelParts, Protocol):

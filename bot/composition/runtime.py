@@ -161,6 +161,8 @@ class Runtime:
             self.panels.append(channel.panel)
         if channel.read_receipts is not None:
             self.read_receipts.append(channel.read_receipts)
+        if channel.attendant is not None:
+            self.dispatcher.attendants[channel.name] = channel.attendant
 
     def channel(self, name: str) -> RunningChannel:
         """The running channel called `name` (KeyError when it is not configured)."""

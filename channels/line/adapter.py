@@ -10,15 +10,17 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.inbox import Inbox
 from bot.model import Inbound, InboundKind
 from bot.storage import Keys
 from channels.base import ChannelDefaults
+from channels.line.attendant import UNREACHABLE_SECONDS, LineAttendant
 from channels.line.client import LineApi
 from channels.line.cost import QuotaReader, SendCounter
-from channels.line.events import EventReader, is_redelivery
+from channels.line.events import EventReader
 from channels.line.keys import LineKeys
 from channels.line.panel import LineCostPanel, check_bot_info
 from channels.line.person_mode import PersonMode, line_user
@@ -30,7 +32,6 @@ from channels.line.webhook import build_router
 
 log = logging.getLogger("tsunagu.line")
 
-UNREACHABLE_SECONDS = 30 * 24 * 3600
 LATEST_TOKEN_SECONDS = 3600
 
 
@@ -77,6 +78,10 @@ class LineChannel(ChannelDefaults):
             self.api, redis, self.line_keys, refresh_seconds=settings.quota_refresh_seconds
         )
         self.panel = LineCostPanel(self.counter, quota, redis, self.line_keys, clock=clock)
+        self.line_attendant = LineAttendant(
+            self.api, redis, self.line_keys, self.profiles, settings
+        )
+        self.attendant = self.line_attendant
         self.router = build_router(settings, self.api, self.handle_events)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -108,11 +113,16 @@ class LineChannel(ChannelDefaults):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.line_attendant.close()
         await self.profiles.close()
         await self.api.close()
 
     async def handle_events(self, events: list[dict[str, Any]]) -> None:
-        """Turn a webhook's events into inbox events, in order; raises if Redis is down."""
+        """Turn a webhook's events into inbox events, in order; raises if Redis is down.
+
+        Nothing else happens before LINE gets its 200 but keeping the events' tokens, in
+        the same round trip as the events: the worker looks the profile up and shows the
+        loading animation (`channels.line.attendant`)."""
         inbounds: list[tuple[Inbound, dict[str, Any]]] = []
         for event in events:
             try:
@@ -129,29 +139,14 @@ class LineChannel(ChannelDefaults):
                 inbounds.append((inbound, event))
         if not inbounds:
             return
-        users = {inbound.user_id for inbound, _ in inbounds}
-        timeout = self.settings.profile_timeout_seconds
-        found = await asyncio.gather(*(self.profiles.lookup(u, timeout) for u in users))
-        profiles = dict(zip(users, found, strict=True))
-        for inbound, event in inbounds:
-            profile = profiles.get(inbound.user_id)
-            if profile is not None:
-                inbound.locale = inbound.locale or profile.language
-                inbound.display_name = inbound.display_name or profile.display_name
-            await self._mark_reachable(inbound)
-            await self._keep_tokens(inbound, event)
-            await self.inbox.put(inbound)
-            if self._may_need_loading(inbound, event):
-                self._spawn(self._loading_unless_answered(inbound))
 
-    async def _mark_reachable(self, inbound: Inbound) -> None:
-        key = self.line_keys.unreachable(inbound.user_id)
-        if inbound.kind is InboundKind.UNFOLLOW:
-            await self.redis.set(key, "unfollowed", ex=UNREACHABLE_SECONDS)
-        else:
-            await self.redis.delete(key)
+        def keep_tokens(pipe: Pipeline) -> None:
+            for inbound, event in inbounds:
+                self._keep_tokens(pipe, inbound, event)
 
-    async def _keep_tokens(self, inbound: Inbound, event: dict[str, Any]) -> None:
+        await self.inbox.put_all([inbound for inbound, _ in inbounds], also=keep_tokens)
+
+    def _keep_tokens(self, pipe: Pipeline, inbound: Inbound, event: dict[str, Any]) -> None:
         """Keep what a later send or an agent may use: the reply token of a one-to-one
         event (for an agent's reply while it is fresh) and the read token of a message."""
         if inbound.meta.get("to") != inbound.user_id:
@@ -159,34 +154,9 @@ class LineChannel(ChannelDefaults):
         token = inbound.meta.get("reply_token")
         if token is not None and "redelivery" not in inbound.meta:
             key = self.line_keys.latest_reply_token(inbound.user_id)
-            await self.redis.hset(
-                key, mapping={"token": token, "at": inbound.meta["reply_token_at"]}
-            )
-            await self.redis.expire(key, LATEST_TOKEN_SECONDS)
-        await self.reads.keep(inbound.user_id, event)
-
-    def _may_need_loading(self, inbound: Inbound, event: dict[str, Any]) -> bool:
-        return (
-            inbound.kind in (InboundKind.TEXT, InboundKind.CHOICE, InboundKind.MEDIA)
-            and "reply_token" in inbound.meta
-            and inbound.meta.get("to") == inbound.user_id  # one-to-one chats only
-            and not is_redelivery(event)
-        )
-
-    async def _loading_unless_answered(self, inbound: Inbound) -> None:
-        """After a moment with no answer, show the loading animation while the bot works."""
-        await asyncio.sleep(self.settings.loading_after_seconds)
-        token = inbound.meta["reply_token"]
-        answered = await self.redis.exists(
-            self.line_keys.reply_token(token),
-            self.keys.event(inbound.customer_key, inbound.event_id),
-        )
-        if answered:
-            return
-        try:
-            await self.api.show_loading(inbound.user_id, self.settings.loading_seconds)
-        except Exception as exc:
-            log.info("line: loading animation not shown", extra={"error": repr(exc)})
+            pipe.hset(key, mapping={"token": token, "at": inbound.meta["reply_token_at"]})
+            pipe.expire(key, LATEST_TOKEN_SECONDS)
+        self.reads.keep(pipe, inbound.user_id, event)
 
     async def _unreachable(self, user_id: str, call_id: str, reason: str) -> None:
         """A user we can never send to: stop sending and close their conversation."""

@@ -18,8 +18,14 @@ log = logging.getLogger("tsunagu.line")
 UNKNOWN_PROFILE_SECONDS = 3600
 
 
+def parse_profile(raw: str | bytes) -> Profile:
+    """A profile as the cache keeps it."""
+    data = json.loads(raw)
+    return Profile(display_name=data.get("display_name"), language=data.get("language"))
+
+
 class Profiles:
-    """Looks profiles up without ever making the webhook wait long."""
+    """Looks profiles up without ever making the customer wait long."""
 
     def __init__(self, api: LineApi, redis: Redis, keys: LineKeys, *, cache_seconds: int):
         self.api = api
@@ -31,19 +37,13 @@ class Profiles:
     async def cached(self, user_id: str) -> Profile | None:
         """The cached profile, if any."""
         raw = await self.redis.get(self.keys.profile(user_id))
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return Profile(display_name=data.get("display_name"), language=data.get("language"))
+        return parse_profile(raw) if raw is not None else None
 
-    async def lookup(self, user_id: str, timeout: float) -> Profile | None:
-        """The profile from the cache, else from LINE if it answers within `timeout`.
+    async def fetch(self, user_id: str, timeout: float) -> Profile | None:
+        """The profile from LINE if it answers within `timeout` (the cache missed).
 
         A late answer still fills the cache for the customer's next message.
         """
-        profile = await self.cached(user_id)
-        if profile is not None:
-            return profile
         task = self._fetching.get(user_id)
         if task is None:
             task = asyncio.create_task(self._fetch(user_id))

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from channels.line.client import LineApi
 from channels.line.keys import LineKeys
@@ -30,11 +31,12 @@ class ReadMarks:
         self.redis = redis
         self.keys = keys
 
-    async def keep(self, user_id: str, event: dict[str, Any]) -> None:
-        """Remember the read token of a message event (events without one change nothing)."""
+    def keep(self, pipe: Pipeline, user_id: str, event: dict[str, Any]) -> None:
+        """Remember the read token of a message event (events without one change nothing),
+        queued on `pipe` with the event's other writes."""
         token = (event.get("message") or {}).get("markAsReadToken")
         if isinstance(token, str) and token:
-            await self.redis.set(self.keys.read_token(user_id), token, ex=READ_TOKEN_SECONDS)
+            pipe.set(self.keys.read_token(user_id), token, ex=READ_TOKEN_SECONDS)
 
     async def mark_read(self, user_id: str) -> bool:
         """Mark the customer's messages read up to their latest; True if LINE was asked.

@@ -49,7 +49,7 @@ class LineSettings(ChannelSettings):
     profile_timeout_seconds: float = Field(
         default=0.5,
         ge=0,
-        description="Longest the webhook waits for a customer's profile (language, name).",
+        description="Longest the worker waits for a customer's profile (language, name).",
     )
     profile_cache_seconds: int = Field(
         default=24 * 3600, description="How long a customer's profile is cached in Redis."
