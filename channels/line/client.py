@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
@@ -18,6 +20,7 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
     TextMessage,
 )
+from yarl import URL
 
 from channels.line.settings import LineSettings
 
@@ -66,7 +69,11 @@ class LineApi:
         # The SDK's default is 5 connections per CPU: on a small machine a slow LINE would
         # make every other customer's reply queue behind the slow calls.
         api.connection_pool_maxsize = data.connection_pool_maxsize = self.settings.max_connections
+        for configuration in (api, data):
+            _use_env_proxy(configuration)
         api_client, data_client = AsyncApiClient(api), AsyncApiClient(data)
+        for client in (api_client, data_client):
+            _without_env_lookups(client)
         self._clients = [api_client, data_client]
         self._api = AsyncMessagingApi(api_client)
         self._blob = AsyncMessagingApiBlob(data_client)
@@ -175,3 +182,27 @@ class LineApi:
 def _plain(value: Any) -> str:
     """An SDK enum's value, or the string itself."""
     return str(getattr(value, "value", value))
+
+
+def _use_env_proxy(configuration: Configuration) -> None:
+    """Honour `HTTPS_PROXY`/`NO_PROXY` (and their proxy's .netrc credentials), read once."""
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(configuration.host))
+    except LookupError:
+        return
+    configuration.proxy = str(proxy)
+    if auth is not None:
+        configuration.proxy_headers = {"Proxy-Authorization": auth.encode()}
+
+
+def _without_env_lookups(client: AsyncApiClient) -> None:
+    """Give the client's one long-lived session `trust_env=False`.
+
+    The SDK's session trusts the environment, which makes aiohttp read `~/.netrc` in a
+    thread and look the proxy variables up again on every request; the proxy is read once
+    by `_use_env_proxy` instead. The connection pool is kept as the SDK made it.
+    """
+    rest = client.rest_client
+    connector = rest.pool_manager.connector
+    rest.pool_manager.detach()
+    rest.pool_manager = aiohttp.ClientSession(connector=connector, trust_env=False)
