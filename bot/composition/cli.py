@@ -20,6 +20,7 @@ from bot.ports import PanelSource
 from bot.privacy.cli import audit
 from bot.reports.commands import demo, report_command
 from bot.reports.conversation_commands import conversations
+from bot.serving import run_event_loop
 from bot.settings import Settings, get_settings
 from channels.registry import channel_catalog, registered_channels
 
@@ -108,7 +109,7 @@ def worker(burst: bool) -> None:
             await stopping.wait()
         await runtime.stop()
 
-    asyncio.run(run())
+    run_event_loop(run())
 
 
 main.add_command(faq)
