@@ -298,6 +298,12 @@ class ConversationStore(Protocol):
         """What handling this event decided, if it was handled already."""
         ...
 
+    async def handled_and_load(
+        self, customer_key: str, event_id: str
+    ) -> tuple[StoredEvent | None, Conversation | None]:
+        """`handled` and `load` at once (one round trip)."""
+        ...
+
     async def commit(self, event_id: str, step: Step, expected_version: int) -> bool:
         """Save a step atomically. False when the conversation changed since it was loaded."""
         ...

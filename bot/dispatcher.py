@@ -14,7 +14,7 @@ import logging
 
 from bot import metrics
 from bot.archive import ConversationArchive
-from bot.conversation import ConversationStore, Effects, QueueAction
+from bot.conversation import Conversation, ConversationStore, Effects, QueueAction
 from bot.delivery import Delivery
 from bot.flow import Flow
 from bot.identity import Identities
@@ -63,11 +63,11 @@ class Dispatcher:
         """Handle one event exactly once in effect, however often it is delivered."""
         inbound = await self.as_customer(inbound)
         key = inbound.conversation_key
-        stored = await self.store.handled(key, inbound.event_id)
+        stored, current = await self.store.handled_and_load(key, inbound.event_id)
         if stored is None:
             attendant = self.attendants.get(inbound.channel)
             async with attendant.attend(inbound) if attendant else contextlib.nullcontext():
-                decided = await self._decide_and_save(inbound)
+                decided = await self._decide_and_save(inbound, current)
                 if decided is not None:
                     effects, conversation_id = decided
                     await self.finish(key, inbound.event_id, effects, conversation_id)
@@ -107,9 +107,12 @@ class Dispatcher:
         await self.apply(effects, customer_key, conversation_id)
         await self.store.mark_applied(customer_key, event_id)
 
-    async def _decide_and_save(self, inbound: Inbound) -> tuple[Effects, str] | None:
-        for _ in range(_MAX_RACES):
-            current = await self.store.load(inbound.conversation_key)
+    async def _decide_and_save(
+        self, inbound: Inbound, current: Conversation | None
+    ) -> tuple[Effects, str] | None:
+        for race in range(_MAX_RACES):
+            if race > 0:
+                current = await self.store.load(inbound.conversation_key)
             if inbound.kind is InboundKind.TIMER and current is None:
                 return None  # the conversation expired; nothing is left to time
             step = await self.flow.step(current, inbound)

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from bot.conversation import (
     Conversation,
     ConversationState,
+    Effects,
     Step,
     StoredEvent,
     TranscriptEntry,
@@ -65,22 +66,24 @@ class RedisConversationStore:
         doc, version = await self._redis.hmget(
             self._keys.conversation(customer_key), ["doc", "version"]
         )
-        if doc is None:
-            return None
-        conversation = Conversation.model_validate_json(doc)
-        conversation.version = int(version or 0)
-        return conversation
+        return _conversation(doc, version)
 
     async def handled(self, customer_key: str, event_id: str) -> StoredEvent | None:
         """What handling this event decided, if it was handled already."""
         effects, applied = await self._redis.hmget(
             self._keys.event(customer_key, event_id), ["effects", "applied"]
         )
-        if effects is None:
-            return None
-        return StoredEvent.model_validate(
-            {"effects": json.loads(effects), "applied": applied == "1"}
-        )
+        return _stored_event(effects, applied)
+
+    async def handled_and_load(
+        self, customer_key: str, event_id: str
+    ) -> tuple[StoredEvent | None, Conversation | None]:
+        """`handled` and `load` in one round trip (both keys share the customer's slot)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self._keys.event(customer_key, event_id), ["effects", "applied"])
+            pipe.hmget(self._keys.conversation(customer_key), ["doc", "version"])
+            (effects, applied), (doc, version) = await pipe.execute()
+        return _stored_event(effects, applied), _conversation(doc, version)
 
     def ttl_of(self, conversation: Conversation) -> int:
         """How long a conversation is kept after its last change: a conversation the
@@ -167,3 +170,17 @@ class RedisConversationStore:
         """Summaries of the customer's earlier conversations, newest first."""
         raw = await self._redis.lrange(self._keys.history(customer_key), 0, -1)
         return [json.loads(item) for item in raw]
+
+
+def _conversation(doc: str | bytes | None, version: str | bytes | None) -> Conversation | None:
+    if doc is None:
+        return None
+    conversation = Conversation.model_validate_json(doc)
+    conversation.version = int(version or 0)
+    return conversation
+
+
+def _stored_event(effects: str | bytes | None, applied: str | bytes | None) -> StoredEvent | None:
+    if effects is None:
+        return None
+    return StoredEvent(effects=Effects.model_validate_json(effects), applied=applied == "1")
