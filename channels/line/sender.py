@@ -85,20 +85,30 @@ class LineSender:
             return
         first = batch[0]
         user_id, meta = first.user_id, first.meta
-        if await self.redis.exists(self.keys.unreachable(user_id)):
+        planned = [
+            (
+                _call_id([mid for mid, _, _ in call]),
+                [message for _, message, _ in call],
+                _distinct([o for _, _, o in call]),
+            )
+            for call in calls(_messages(batch))
+        ]
+        # One round trip: is the customer reachable, and which calls went out before?
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.unreachable(user_id))
+            for call_id, _, _ in planned:
+                pipe.exists(self.keys.sent(user_id, call_id))
+            unreachable, *sent_before = await pipe.execute()
+        if unreachable:
             log.info("line: customer unreachable, nothing sent", extra={"user": user_id})
             raise PermanentFailure(NAME, "the customer cannot be reached (blocked us)")
-        messages = _messages(batch)
         to = meta.get("to") or user_id
         token, token_meta = meta.get("reply_token"), meta
         borrows = token is None and to == user_id
         first_call = True
-        for call in calls(messages):
-            ids, group = [mid for mid, _, _ in call], [message for _, message, _ in call]
-            outgoing = _distinct([o for _, _, o in call])
-            call_id = _call_id(ids)
+        for (call_id, group, outgoing), sent in zip(planned, sent_before, strict=True):
             marker = self.keys.sent(user_id, call_id)
-            if await self.redis.exists(marker):
+            if sent:
                 first_call = False
                 continue
             replied = False
