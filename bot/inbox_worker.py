@@ -18,6 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -47,6 +48,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+@dataclass(eq=False)
+class _AckBatch:
+    """Events of one shard settled together, and the task acknowledging them."""
+
+    entry_ids: list[str] = field(default_factory=list)
+    flush: asyncio.Task[None] = field(init=False)
 
 
 class InboxWorker:
@@ -82,6 +91,7 @@ class InboxWorker:
         self._stopping = False
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._acks: dict[int, _AckBatch] = {}
 
     @property
     def owned_partitions(self) -> list[int]:
@@ -341,9 +351,25 @@ class InboxWorker:
             log.error("inbox: event dead-lettered", extra={"entry": entry_id, "error": error})
             dead: dict[Any, Any] = {**fields, "error": error}
             await redis.xadd(keys.inbox_dead(), dead, maxlen=10_000)
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.xack(stream, GROUP, entry_id)
-            pipe.xdel(stream, entry_id)
+        batch = self._acks.get(partition)
+        if batch is None:
+            batch = self._acks[partition] = _AckBatch()
+            batch.flush = asyncio.create_task(self._ack_batch(partition, stream, batch))
+        batch.entry_ids.append(entry_id)
+        # Shielded: a handler cancelled now leaves the others' acknowledgements to go out.
+        await asyncio.shield(batch.flush)
+
+    async def _ack_batch(self, partition: int, stream: str, batch: _AckBatch) -> None:
+        """Acknowledge (`XACK` + `XDEL`) every event of a shard settled in the same turn
+        of the event loop, in one round trip. Until it returns, their handlers are not done
+        (a shard is handed back only once they are), and if it fails each handler settles
+        again; an event handled but never acknowledged is replayed, which is harmless."""
+        await asyncio.sleep(0)  # let the handlers finishing in this turn join the batch
+        if self._acks.get(partition) is batch:
+            del self._acks[partition]
+        async with self.inbox.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, GROUP, *batch.entry_ids)
+            pipe.xdel(stream, *batch.entry_ids)
             await pipe.execute()
 
     async def _shutdown(self) -> None:
