@@ -79,3 +79,17 @@ async def test_watch_picks_up_a_saved_change(tmp_path: Path) -> None:
     await asyncio.wait_for(watcher, timeout=5)
     assert library.entry("parking") is not None
     assert library.decide("駐車場ありますか？").best.entry.id == "parking"  # type: ignore[union-attr]
+
+
+def test_a_repeated_message_is_decided_once_per_faq(tmp_path: Path) -> None:
+    (tmp_path / "faq.yaml").write_text(ONE, encoding="utf-8")
+    library = FaqLibrary(tmp_path)
+    first = library.decide("駐車場はありますか")
+    assert library.decide("駐車場はありますか") is first, "kept: the same decision"
+    assert first.best is None or first.best.entry.id == "hours"
+    # A reload brings another matcher: what the old one decided is not used with it.
+    (tmp_path / "faq.yaml").write_text(TWO, encoding="utf-8")
+    assert library.reload() is True
+    assert library.decide("駐車場はありますか").best.entry.id == "parking"  # type: ignore[union-attr]
+    long = "駐車場はありますか" + "。" * 300  # long messages are decided every time
+    assert library.decide(long) is not library.decide(long)

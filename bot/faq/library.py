@@ -14,6 +14,7 @@ from bot.faq.loader import FAQ_SUFFIXES, FaqLoadError, load_faq_dir
 from bot.faq.matcher import Matcher
 from bot.faq.model import FaqEntry
 from bot.faq.policy import DECISION_FILE, DecisionPolicy, load_policy
+from bot.faq.recent import RecentDecisions
 from bot.faq.semantic import SemanticIndex
 
 logger = logging.getLogger("tsunagu.faq")
@@ -45,6 +46,7 @@ class FaqLibrary:
         self._cache = EmbeddingCache(self.embedder) if self.embedder is not None else None
         self._reload_lock = threading.Lock()
         self._matcher = self._build()
+        self._recent = RecentDecisions()
 
     def _build(self) -> Matcher:
         index = FaqIndex(load_faq_dir(self.faq_dir))  # raises FaqLoadError
@@ -98,11 +100,17 @@ class FaqLibrary:
         picks the language of the answer, later. A message the matcher cannot handle gets
         `none` (and a person offered) rather than an error: customers must get a reply.
         """
+        matcher = self._matcher
+        recent = self._recent.get(matcher, text)
+        if recent is not None:
+            return recent
         try:
-            return self._matcher.decide(text, self.settings.max_suggestions)
+            decision = matcher.decide(text, self.settings.max_suggestions)
         except Exception:
             logger.exception("FAQ matching failed on a %d-character message", len(text))
             return Decision(Outcome.NONE)
+        self._recent.put(matcher, text, decision)
+        return decision
 
     def reload(self) -> bool:
         """Load the directory again; on problems keep the last good FAQ and log them."""
