@@ -137,14 +137,16 @@ class InboxWorker:
         live = max(1, int(await redis.zcard(keys.workers())))
         target = math.ceil(self.inbox.partitions / live)
 
-        for partition in list(self._releasing):
-            await self._renew(
-                keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
-            )
+        # Every lease at once: one after another, on a busy worker whose handlers keep the
+        # connections busy, the last ones could be renewed too late.
+        held = [*self._releasing, *self._consumers]
+        lease: list[str | int] = [self.worker_id, self.lease_ms]
+        answers = await asyncio.gather(
+            *(self._renew(keys=[keys.inbox_lease(partition)], args=lease) for partition in held)
+        )
+        renewals = dict(zip(held, answers, strict=True))
         for partition, task in list(self._consumers.items()):
-            renewed = await self._renew(
-                keys=[keys.inbox_lease(partition)], args=[self.worker_id, self.lease_ms]
-            )
+            renewed = renewals[partition]
             if not renewed:
                 # Another worker may own it already and replay what we were handling: stop
                 # that work now (as a crash would) rather than race the new owner.
