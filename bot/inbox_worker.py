@@ -129,14 +129,6 @@ class InboxWorker:
 
     async def _rebalance(self) -> None:
         redis, keys = self.inbox.redis, self.inbox.keys
-        now = time.time()
-        await redis.zadd(keys.workers(), {self.worker_id: now})
-        # A worker beats every third of a lease; one silent for a whole lease is gone (its
-        # shards' leases have expired too), so the survivors share its shards at once.
-        await redis.zremrangebyscore(keys.workers(), "-inf", now - self.lease_ms / 1000)
-        live = max(1, int(await redis.zcard(keys.workers())))
-        target = math.ceil(self.inbox.partitions / live)
-
         # Every lease at once: one after another, on a busy worker whose handlers keep the
         # connections busy, the last ones could be renewed too late.
         held = [*self._releasing, *self._consumers]
@@ -145,6 +137,17 @@ class InboxWorker:
             *(self._renew(keys=[keys.inbox_lease(partition)], args=lease) for partition in held)
         )
         renewals = dict(zip(held, answers, strict=True))
+        now = time.time()
+        # A worker beats every third of a lease; one silent for a whole lease is gone (its
+        # shards' leases have expired too), so the survivors share its shards at once.
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(keys.workers(), {self.worker_id: now})
+            pipe.zremrangebyscore(keys.workers(), "-inf", now - self.lease_ms / 1000)
+            pipe.zcard(keys.workers())
+            *_, workers = await pipe.execute()
+        live = max(1, int(workers))
+        target = math.ceil(self.inbox.partitions / live)
+
         for partition, task in list(self._consumers.items()):
             renewed = renewals[partition]
             if not renewed:
