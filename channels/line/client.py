@@ -92,30 +92,31 @@ class LineApi:
     async def reply(self, reply_token: str, messages: list[TextMessage]) -> None:
         """Answer with a reply token (free of the monthly quota; each token works once)."""
         request = ReplyMessageRequest(replyToken=reply_token, messages=messages)
-        await asyncio.wait_for(self._api.reply_message(request), self.timeout)
+        async with asyncio.timeout(self.timeout):
+            await self._api.reply_message(request)
 
     async def push(self, to: str, messages: list[TextMessage], retry_key: str) -> None:
         """Push messages; LINE accepts one request per retry key (a repeat gets 409)."""
         request = PushMessageRequest(to=to, messages=messages)
-        await asyncio.wait_for(
-            self._api.push_message(request, x_line_retry_key=retry_key), self.timeout
-        )
+        async with asyncio.timeout(self.timeout):
+            await self._api.push_message(request, x_line_retry_key=retry_key)
 
     async def show_loading(self, chat_id: str, seconds: int) -> None:
         """Show the loading animation in a one-to-one chat (ends when a message arrives)."""
         request = ShowLoadingAnimationRequest(chatId=chat_id, loadingSeconds=seconds)
-        await asyncio.wait_for(self._api.show_loading_animation(request), self.timeout)
+        async with asyncio.timeout(self.timeout):
+            await self._api.show_loading_animation(request)
 
     async def profile(self, user_id: str) -> Profile:
         """The user's display name and language (raises ApiException 404 if unknown)."""
-        response = await asyncio.wait_for(self._api.get_profile(user_id), self.timeout)
+        async with asyncio.timeout(self.timeout):
+            response = await self._api.get_profile(user_id)
         return Profile(display_name=response.display_name, language=response.language)
 
     async def content(self, message_id: str) -> tuple[bytes, str]:
         """The bytes and content type of an image, video, audio or file a user sent."""
-        response = await asyncio.wait_for(
-            self._blob.get_message_content_with_http_info(message_id), self.timeout
-        )
+        async with asyncio.timeout(self.timeout):
+            response = await self._blob.get_message_content_with_http_info(message_id)
         headers = {k.lower(): v for k, v in (response.headers or {}).items()}
         media_type = headers.get("content-type", "application/octet-stream")
         return bytes(response.data or b""), media_type
