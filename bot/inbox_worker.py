@@ -378,15 +378,20 @@ class InboxWorker:
             await pipe.execute()
 
     async def _shutdown(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._hand_back(self.owned_partitions)
-            releasing = list(self._releasing.values())
-            await asyncio.wait_for(asyncio.gather(*releasing, return_exceptions=True), 10)
-        self._stopping = True
-        for task in list(self._releasing.values()):
-            task.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        try:
+            with contextlib.suppress(Exception):
+                await self._hand_back(self.owned_partitions)
+                releasing = list(self._releasing.values())
+                await asyncio.wait_for(asyncio.gather(*releasing, return_exceptions=True), 10)
+        finally:
+            # Even when the wait above is cancelled (the process is stopping and will not
+            # wait longer): handlers left running would fail on closed clients, and their
+            # events be dead-lettered, instead of staying pending for the next owner.
+            self._stopping = True
+            for task in list(self._releasing.values()):
+                task.cancel()
+            for task in list(self._tasks):
+                task.cancel()
         with contextlib.suppress(Exception):
             await self.inbox.redis.zrem(self.inbox.keys.workers(), self.worker_id)
         log.info("inbox worker stopped", extra={"worker": self.worker_id})
