@@ -70,23 +70,34 @@ class Inbox:
     ) -> None:
         """Store a webhook's events durably, in order, as `put` does, in two round trips for
         all of them: the customers' identities, then the events with the adapter's own
-        writes (`also`, queued first on the same pipeline). Raises if Redis is unreachable;
+        writes (`also`, queued first on the same pipeline). When replicas are waited for,
+        each shard's events are written and waited for on their own (a `WAIT` covers one
+        node's connection). Raises if Redis is unreachable (or no replica has them in time);
         then none or only some were stored, and the platform's retry brings them again (a
         replay of a stored one is harmless)."""
         resolved = await self.identities.resolve_many([i.customer_key for i in inbounds])
-        placed: list[tuple[Inbound, int]] = []
+        by_shard: dict[int, list[Inbound]] = {}
         for inbound in inbounds:
             customer = resolved[inbound.customer_key]
             if customer != inbound.customer_key:
                 inbound = inbound.model_copy(update={"customer": customer})
-            placed.append((inbound, self.partition_of(inbound.conversation_key)))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if also is not None:
-                also(pipe)
-            for inbound, partition in placed:
-                pipe.xadd(self.keys.inbox(partition), {"event": inbound.model_dump_json()})
-            await pipe.execute()
-        for partition in {partition for _, partition in placed}:
+            by_shard.setdefault(self.partition_of(inbound.conversation_key), []).append(inbound)
+        shards = list(by_shard.items())
+        waits = getattr(self.redis, "replica_wait", None)
+        batches = [[shard] for shard in shards] if waits and waits.replicas else [shards]
+        for n, batch in enumerate(batches):
+
+            def queue(
+                pipe: Pipeline, batch: list[tuple[int, list[Inbound]]] = batch, first: bool = n == 0
+            ) -> None:
+                if first and also is not None:
+                    also(pipe)
+                for partition, events in batch:
+                    for inbound in events:
+                        pipe.xadd(self.keys.inbox(partition), {"event": inbound.model_dump_json()})
+
+            await write_replicated(self.redis, self.keys.inbox(batch[0][0]), queue)
+        for partition in by_shard:
             self._arrivals[partition].set()
 
     async def wait_for_arrival(self, partition: int, timeout: float) -> None:
