@@ -17,6 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.model import Outgoing, ReplyKind
@@ -102,9 +103,15 @@ class SendCounter:
 
     async def count(self, kind: SendKind, reason: str) -> None:
         """One more call of `kind` this month, for `reason`."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.count_in(pipe, kind, reason)
+            await pipe.execute()
+
+    def count_in(self, pipe: Pipeline, kind: SendKind, reason: str) -> None:
+        """`count`, queued on `pipe` with other writes."""
         key = self.keys.sends(month_of(self.clock.now()))
-        await self.redis.hincrby(key, f"{kind}:{reason}", 1)
-        await self.redis.expire(key, COUNTS_KEPT_SECONDS)
+        pipe.hincrby(key, f"{kind}:{reason}", 1)
+        pipe.expire(key, COUNTS_KEPT_SECONDS)
 
     async def month(self, month: str | None = None) -> MonthCounts:
         """The counts of `month` (default: this one)."""

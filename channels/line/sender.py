@@ -40,7 +40,7 @@ from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
 from bot.model import Outgoing
 from bot.storage import write_replicated
 from channels.line.client import LineApi
-from channels.line.cost import SendCounter, is_optional, reason_of
+from channels.line.cost import SendCounter, SendKind, is_optional, reason_of
 from channels.line.keys import LineKeys
 from channels.line.render import calls, render
 from channels.line.settings import NAME, LineSettings
@@ -121,17 +121,23 @@ class LineSender:
                     replied = await self._reply(token, group, retrying=not taken)
             first_call = False
             reason = reason_of(outgoing)
+            counted: SendKind | None = None
             if replied:
-                await self.counter.count("reply", reason)
+                counted = "reply"
             elif is_optional(outgoing) and await self.counter.budget_reached():
                 log.warning(
                     "line: push budget reached, optional push not sent",
                     extra={"user": user_id, "reason": reason},
                 )
-                await self.counter.count("skipped", reason)
+                counted = "skipped"
             elif await self._push(to, user_id, group, call_id):
-                await self.counter.count("push", reason)
-            await self.redis.set(marker, "1", ex=MARKER_SECONDS)
+                counted = "push"
+            # The count and the sent marker in one round trip.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if counted is not None:
+                    self.counter.count_in(pipe, counted, reason)
+                pipe.set(marker, "1", ex=MARKER_SECONDS)
+                await pipe.execute()
 
     async def _borrowed_token(
         self, user_id: str, call_id: str
