@@ -1,0 +1,371 @@
+"""A local stand-in for Meta's Messenger Platform (Messenger or Instagram Direct): it signs
+and posts webhooks to the app as Meta does, and records what the app sends to the Send API.
+
+Used by the tests and by `tsunagu messenger simulate`. It checks what Meta checks: the
+access token, the messaging window (a `RESPONSE` within 24 hours of the customer's last
+message, `HUMAN_AGENT` within 7 days, by its own clock), the text limit of the surface, 13
+quick replies with titles of 20 characters and payloads of 1,000; it can be told to fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from channels.messenger.surface import MESSENGER, Surface
+from channels.messenger.webhook import sign
+
+Item = dict[str, Any]
+DAY = 24 * 3600.0
+
+
+@dataclass
+class Sent:
+    """One accepted Send API call."""
+
+    to: str
+    message: dict[str, Any]
+    messaging_type: str
+    tag: str | None = None
+    account: str = ""
+    at: float = field(default_factory=time.time)
+
+    @property
+    def text(self) -> str:
+        """The message's text."""
+        return str(self.message.get("text", ""))
+
+    @property
+    def quick_replies(self) -> list[dict[str, Any]]:
+        """The quick replies the message carries."""
+        return list(self.message.get("quick_replies") or [])
+
+
+@dataclass
+class _Failure:
+    status: int
+    times: int
+    error: dict[str, Any]
+    headers: dict[str, str]
+
+
+class FakeMetaPlatform:
+    """The Graph API's Send API and the webhook sender of one Page or Instagram account."""
+
+    def __init__(
+        self,
+        surface: Surface = MESSENGER,
+        *,
+        app_secret: str = "fake-app-secret",
+        access_token: str = "fake-access-token",
+        verify_token: str = "fake-verify-token",
+        account_id: str = "1000000000000001",
+        webhook_url: str = "",
+        clock: Callable[[], float] = time.time,
+    ):
+        self.surface = surface
+        self.app_secret = app_secret
+        self.access_token = access_token
+        self.verify_token = verify_token
+        self.account_id = account_id
+        self.webhook_url = webhook_url
+        self.clock = clock  # the time messages are stamped with and the window is judged by
+        self.base_url = ""
+        self.sent: list[Sent] = []
+        self.refused: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        self.last_message_at: dict[str, float] = {}
+        self.on_sent: Callable[[Sent], None] | None = None
+        self._failures: list[_Failure] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeMetaPlatform:
+        """Listen on `host:port` (0: any free port); `base_url` says where (with a version)."""
+        app = web.Application()
+        app.router.add_post("/{version}/{account}/messages", self._send)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        bound = self._runner.addresses[0]
+        self.base_url = f"http://{host}:{bound[1]}/v25.0"
+        # A connection per webhook, as Meta opens them.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- what the test or developer controls ---------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """The environment that points the channel at this platform."""
+        prefix = "MESSENGER" if self.surface is MESSENGER else "INSTAGRAM"
+        token = "PAGE_ACCESS_TOKEN" if self.surface is MESSENGER else "ACCESS_TOKEN"
+        return {
+            f"{prefix}_{token}": self.access_token,
+            f"{prefix}_APP_SECRET": self.app_secret,
+            f"{prefix}_VERIFY_TOKEN": self.verify_token,
+            f"{prefix}_API_BASE_URL": self.base_url,
+        }
+
+    def fail(
+        self,
+        status: int,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        times: int = 1,
+        message: str = "fake failure",
+        retry_after: float | None = None,
+    ) -> None:
+        """Make the next `times` sends answer `status` with Meta's error `code`/`subcode`."""
+        error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self._failures.append(_Failure(status, times, error, headers))
+
+    # -- webhooks -------------------------------------------------------------------
+
+    def item(self, user_id: str, **fields: Any) -> Item:
+        """One `messaging` item from the customer, stamped with the platform's clock."""
+        return {
+            "sender": {"id": user_id},
+            "recipient": {"id": self.account_id},
+            "timestamp": int(self.clock() * 1000),
+            **fields,
+        }
+
+    def text(self, user_id: str, text: str) -> Item:
+        """The customer types `text`."""
+        return self.item(user_id, message={"mid": _mid(), "text": text})
+
+    def quick_reply(self, user_id: str, reply: dict[str, Any]) -> Item:
+        """The customer taps a quick reply we sent: its title as text, its payload."""
+        message = {
+            "mid": _mid(),
+            "text": reply["title"],
+            "quick_reply": {"payload": reply["payload"]},
+        }
+        return self.item(user_id, message=message)
+
+    def postback(self, user_id: str, payload: str, title: str = "") -> Item:
+        """The customer taps a button of a menu or template."""
+        return self.item(user_id, postback={"mid": _mid(), "title": title, "payload": payload})
+
+    def attachment(self, user_id: str, kind: str, url: str = "", **payload: Any) -> Item:
+        """The customer sends an image, video, audio, file…"""
+        url = url or f"https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id={uuid.uuid4().int}"
+        attachment = {"type": kind, "payload": {"url": url, **payload}}
+        return self.item(user_id, message={"mid": _mid(), "attachments": [attachment]})
+
+    def echo(self, user_id: str, text: str) -> Item:
+        """Meta's copy of a message the account sent (to `user_id`)."""
+        return {
+            "sender": {"id": self.account_id},
+            "recipient": {"id": user_id},
+            "timestamp": int(self.clock() * 1000),
+            "message": {"mid": _mid(), "text": text, "is_echo": True},
+        }
+
+    def read(self, user_id: str) -> Item:
+        """The customer read our messages."""
+        return self.item(user_id, read={"watermark": int(self.clock() * 1000)})
+
+    def body(self, items: list[Item]) -> bytes:
+        """A webhook body as Meta sends it: one entry, non-ASCII escaped (`\\u3042`)."""
+        document = {
+            "object": self.surface.webhook_object,
+            "entry": [
+                {"id": self.account_id, "time": int(self.clock() * 1000), "messaging": items}
+            ],
+        }
+        return json.dumps(document).encode()
+
+    async def post(
+        self, items: list[Item], *, signature: str | None = None, body: bytes | None = None
+    ) -> int:
+        """POST a webhook to the app, signed as Meta signs it; returns the HTTP status.
+        Each customer's message opens their window here, as at Meta."""
+        for item in items:
+            sender = str((item.get("sender") or {}).get("id", ""))
+            if sender != self.account_id and ("message" in item or "postback" in item):
+                self.last_message_at[sender] = item.get("timestamp", 0) / 1000
+        data = body if body is not None else self.body(copy.deepcopy(items))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": signature
+            if signature is not None
+            else sign(self.app_secret, data),
+        }
+        assert self._session is not None, "start() the platform first"
+        async with self._session.post(self.webhook_url, data=data, headers=headers) as response:
+            await response.read()
+            return response.status
+
+    async def say(self, user_id: str, text: str) -> int:
+        """The customer types `text`."""
+        return await self.post([self.text(user_id, text)])
+
+    async def tap(self, user_id: str, reply: dict[str, Any]) -> int:
+        """The customer taps a quick reply we sent."""
+        return await self.post([self.quick_reply(user_id, reply)])
+
+    async def subscribe(self, *, verify_token: str | None = None) -> tuple[int, str]:
+        """Meta's handshake when the webhook URL is saved: (status, body)."""
+        challenge = uuid.uuid4().hex
+        params = {
+            "hub.mode": "subscribe",
+            "hub.verify_token": self.verify_token if verify_token is None else verify_token,
+            "hub.challenge": challenge,
+        }
+        assert self._session is not None, "start() the platform first"
+        async with self._session.get(self.webhook_url, params=params) as response:
+            return response.status, await response.text()
+
+    # -- what was sent ---------------------------------------------------------------
+
+    def sent_to(self, user_id: str) -> list[Sent]:
+        """Every message accepted for `user_id`, in order."""
+        return [s for s in self.sent if s.to == user_id]
+
+    def texts_to(self, user_id: str) -> list[str]:
+        """The texts sent to `user_id`, in order."""
+        return [s.text for s in self.sent_to(user_id)]
+
+    async def wait_for_text(self, user_id: str, part: str, timeout: float = 30.0) -> Sent:
+        """Wait for a message to `user_id` whose text contains `part`; returns it."""
+
+        def found() -> Sent | None:
+            return next((s for s in self.sent_to(user_id) if part in s.text), None)
+
+        async def arrived() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: found() is not None)
+
+        try:
+            await asyncio.wait_for(arrived(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"no message to {user_id} contains {part!r}: {self.texts_to(user_id)}"
+            ) from None
+        sent = found()
+        assert sent is not None
+        return sent
+
+    # -- the Send API ----------------------------------------------------------------
+
+    async def _send(self, request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        token = token or request.query.get("access_token", "")
+        if token != self.access_token:
+            return _error(400, 190, None, "Invalid OAuth access token.")
+        if self._failures:
+            failure = self._failures[0]
+            failure.times -= 1
+            if failure.times <= 0:
+                self._failures.pop(0)
+            return web.json_response(
+                {"error": failure.error}, status=failure.status, headers=failure.headers
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, 100, None, "Invalid JSON")
+        problem = self._problem(body)
+        if problem is not None:
+            status, code, subcode, message = problem
+            self.refused.append((code, body, {"message": message}))
+            return _error(status, code, subcode, message)
+        sent = Sent(
+            to=body["recipient"]["id"],
+            message=body["message"],
+            messaging_type=body["messaging_type"],
+            tag=body.get("tag"),
+            account=request.match_info["account"],
+            at=self.clock(),
+        )
+        self.sent.append(sent)
+        if self.on_sent is not None:
+            self.on_sent(sent)
+        async with self._changed:
+            self._changed.notify_all()
+        return web.json_response({"recipient_id": sent.to, "message_id": _mid()})
+
+    def _problem(self, body: Any) -> tuple[int, int, int | None, str] | None:
+        """Why Meta would refuse this send, or None."""
+        if not isinstance(body, dict) or not isinstance(body.get("recipient"), dict):
+            return 400, 100, None, "(#100) The parameter recipient is required"
+        kind, tag = body.get("messaging_type"), body.get("tag")
+        if kind not in ("RESPONSE", "UPDATE", "MESSAGE_TAG") or (kind == "MESSAGE_TAG") != bool(
+            tag
+        ):
+            return 400, 100, None, "(#100) Invalid messaging_type or tag"
+        user = str(body["recipient"].get("id", ""))
+        last = self.last_message_at.get(user)
+        if last is None:
+            return 400, 100, 2018001, "(#100) No matching user found"
+        age = self.clock() - last
+        limit = 7 * DAY if tag == "HUMAN_AGENT" else DAY
+        if age > limit:
+            return (
+                400,
+                10,
+                2018278,
+                "(#10) This message is sent outside of allowed window.",
+            )
+        message = body.get("message") or {}
+        text = str(message.get("text", ""))
+        if not text or self.surface.text_length(text) > self.surface.text_limit:
+            return (
+                400,
+                100,
+                None,
+                f"(#100) Length of param message[text] must be less than {self.surface.text_limit}",
+            )
+        replies = message.get("quick_replies") or []
+        if len(replies) > 13:
+            return (
+                400,
+                100,
+                None,
+                "(#100) param message[quick_replies] must have at most 13 elements",
+            )
+        for reply in replies:
+            if len(str(reply.get("title", ""))) > 20 or not reply.get("title"):
+                return 400, 100, None, "(#100) Quick reply title must be 1 to 20 characters"
+            if len(str(reply.get("payload", ""))) > 1000:
+                return 400, 100, None, "(#100) Quick reply payload must be at most 1000 characters"
+        return None
+
+
+def _error(status: int, code: int, subcode: int | None, message: str) -> web.Response:
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": uuid.uuid4().hex[:11],
+    }
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return web.json_response({"error": error}, status=status)
+
+
+def _mid() -> str:
+    return "m_" + uuid.uuid4().hex + uuid.uuid4().hex[:20]

@@ -1,0 +1,145 @@
+"""The Messenger webhook routes and the Send API client against the fake Meta platform,
+over real HTTP (no runtime: the routes hand their events to a list)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi import FastAPI
+
+from bot.serving import serve_in_loop
+from channels.messenger.client import GraphError, SendApi
+from channels.messenger.events import MetaEvent
+from channels.messenger.fake_platform import FakeMetaPlatform
+from channels.messenger.settings import InstagramSettings, MessengerSettings
+from channels.messenger.surface import INSTAGRAM, MESSENGER
+from channels.messenger.webhook import build_router, sign
+from channels.messenger.window import HUMAN_AGENT, RESPONSE
+
+USER = "24000000000000007"
+
+
+@dataclass
+class Rig:
+    platform: FakeMetaPlatform
+    received: list[MetaEvent] = field(default_factory=list)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    platform = await FakeMetaPlatform(MESSENGER, app_secret="s3cret").start()
+    rig = Rig(platform)
+    account = MessengerSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        page_access_token=platform.access_token,
+        app_secret=platform.app_secret,
+        verify_token=platform.verify_token,
+        api_base_url=platform.base_url,
+    ).account()
+
+    async def collect(events: list[MetaEvent]) -> None:
+        rig.received.extend(events)
+
+    app = FastAPI()
+    app.include_router(build_router(MESSENGER, account, collect))
+    try:
+        async with serve_in_loop(app) as base_url:
+            platform.webhook_url = base_url + account.webhook_path
+            yield rig
+    finally:
+        await platform.stop()
+
+
+async def test_the_handshake_echoes_the_challenge_only_for_our_verify_token(rig: Rig) -> None:
+    status, text = await rig.platform.subscribe()
+    assert status == 200 and len(text) == 32
+    assert (await rig.platform.subscribe(verify_token="guess"))[0] == 403
+    assert (await rig.platform.subscribe(verify_token=""))[0] == 403
+
+
+async def test_a_signed_message_is_handed_over_and_answered_200(rig: Rig) -> None:
+    assert await rig.platform.say(USER, "送料はいくらですか？") == 200
+    [event] = rig.received
+    assert (event.user_id, event.text) == (USER, "送料はいくらですか？")
+
+
+async def test_a_bad_or_missing_signature_is_refused_with_nothing_handed_over(rig: Rig) -> None:
+    platform = rig.platform
+    body = platform.body([platform.text(USER, "送料")])
+    assert await platform.post([], body=body, signature=sign("another", body)) == 401
+    assert await platform.post([], body=body, signature="") == 401
+    assert (
+        await platform.post([], body=body + b" ", signature=sign(platform.app_secret, body)) == 401
+    )
+    assert rig.received == []
+
+
+@pytest.mark.parametrize(
+    "raw", [b"not json", b"[1, 2]", b'{"object": "page", "entry": 5}', b"[" * 100_000]
+)
+async def test_a_malformed_body_gets_a_clear_400(rig: Rig, raw: bytes) -> None:
+    platform = rig.platform
+    assert await platform.post([], body=raw, signature=sign(platform.app_secret, raw)) == 400
+    assert rig.received == []
+
+
+async def test_echoes_and_reads_are_acknowledged_and_ignored(rig: Rig) -> None:
+    platform = rig.platform
+    assert await platform.post([platform.echo(USER, "ours"), platform.read(USER)]) == 200
+    assert rig.received == []
+
+
+async def test_the_send_api_client_sends_as_the_window_allows() -> None:
+    clock = [1_800_000_000.0]
+    platform = await FakeMetaPlatform(INSTAGRAM, clock=lambda: clock[0]).start()
+    account = InstagramSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        access_token=platform.access_token,
+        app_secret=platform.app_secret,
+        verify_token=platform.verify_token,
+        api_base_url=platform.base_url,
+    ).account()
+    api = SendApi(account)
+    await api.open()
+    try:
+        platform.last_message_at[USER] = clock[0]
+        assert await api.send(USER, {"text": "こんにちは"}, RESPONSE)
+        clock[0] += 25 * 3600
+        with pytest.raises(GraphError) as outside:
+            await api.send(USER, {"text": "遅れてすみません"}, RESPONSE)
+        assert (outside.value.code, outside.value.subcode) == (10, 2018278)
+        await api.send(USER, {"text": "遅れてすみません"}, HUMAN_AGENT)
+        assert [(s.messaging_type, s.tag, s.account) for s in platform.sent] == [
+            ("RESPONSE", None, "me"),
+            ("MESSAGE_TAG", "HUMAN_AGENT", "me"),
+        ]
+        platform.fail(503, code=2, retry_after=7)
+        with pytest.raises(GraphError) as unavailable:
+            await api.send(USER, {"text": "x"}, HUMAN_AGENT)
+        assert (unavailable.value.status, unavailable.value.code) == (503, 2)
+        assert unavailable.value.retry_after == 7
+        with pytest.raises(GraphError) as too_long:
+            await api.send(USER, {"text": "あ" * 334}, HUMAN_AGENT)  # 1,002 bytes
+        assert too_long.value.code == 100
+    finally:
+        await api.close()
+        await platform.stop()
+
+
+async def test_a_wrong_access_token_is_code_190() -> None:
+    platform = await FakeMetaPlatform(MESSENGER).start()
+    account = MessengerSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        page_access_token="wrong",
+        api_base_url=platform.base_url,
+    ).account()
+    api = SendApi(account)
+    try:
+        with pytest.raises(GraphError) as refused:
+            await api.send(USER, {"text": "x"}, RESPONSE)
+        assert refused.value.code == 190
+    finally:
+        await api.close()
+        await platform.stop()
