@@ -53,10 +53,16 @@ def test_a_quick_reply_tap_is_a_choice_with_the_whole_label() -> None:
 
 
 def test_a_postback_is_a_choice_titled_as_its_button() -> None:
-    postback = {"mid": "m_3", "title": "Get Started", "payload": "GET_STARTED"}
+    postback = {"mid": "m_3", "title": "送料について", "payload": "faq:shipping-fee"}
     [event] = read_webhook(body(item(postback=postback)), MESSENGER)
     assert (event.event_id, event.kind) == ("messenger:m_3", InboundKind.CHOICE)
-    assert (event.payload, event.text) == ("GET_STARTED", "Get Started")
+    assert (event.payload, event.text) == ("faq:shipping-fee", "送料について")
+
+
+def test_the_get_started_button_is_a_follow() -> None:
+    postback = {"mid": "m_10", "title": "Get Started", "payload": "GET_STARTED"}
+    [event] = read_webhook(body(item(postback=postback)), MESSENGER)
+    assert (event.kind, event.payload) == (InboundKind.FOLLOW, None)
 
 
 def test_attachments_are_links_for_the_agents() -> None:

@@ -43,6 +43,10 @@ IGNORED_FIELDS = {
 }
 
 
+# The payload to give Messenger's "Get Started" button: the customer is greeted.
+GET_STARTED = "GET_STARTED"
+
+
 class MalformedWebhook(ValueError):
     """A signed body that is not shaped as Meta's webhooks are."""
 
@@ -165,6 +169,8 @@ def _postback(postback: Any) -> _Read:
         raise TypeError("postback is not an object")
     payload, label = read_payload(str(postback.get("payload") or ""))
     title = str(postback.get("title") or "")
+    if payload == GET_STARTED:
+        return InboundKind.FOLLOW, title, None, _mid(postback)
     return InboundKind.CHOICE, label or title or payload, payload, _mid(postback)
 
 
