@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from bot.serving import serve_in_loop
+from bot.storage import Keys
 from channels.messenger.client import GraphError, SendApi
 from channels.messenger.events import MetaEvent
 from channels.messenger.fake_platform import FakeMetaPlatform
+from channels.messenger.keys import MetaKeys
+from channels.messenger.profiles import Profiles
 from channels.messenger.settings import InstagramSettings, MessengerSettings
 from channels.messenger.surface import INSTAGRAM, MESSENGER
 from channels.messenger.webhook import build_router, sign
@@ -143,3 +147,45 @@ async def test_a_wrong_access_token_is_code_190() -> None:
     finally:
         await api.close()
         await platform.stop()
+
+
+async def test_names_come_from_the_profile_api_once_then_from_the_cache(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    messenger = await FakeMetaPlatform(MESSENGER).start()
+    instagram = await FakeMetaPlatform(INSTAGRAM).start()
+    apis = [
+        SendApi(
+            MessengerSettings(
+                _env_file=None,  # type: ignore[call-arg]
+                page_access_token=messenger.access_token,
+                api_base_url=messenger.base_url,
+            ).account()
+        ),
+        SendApi(
+            InstagramSettings(
+                _env_file=None,  # type: ignore[call-arg]
+                access_token=instagram.access_token,
+                api_base_url=instagram.base_url,
+            ).account()
+        ),
+    ]
+    try:
+        messenger.add_user(USER, first_name="Hanako", last_name="Yamada")
+        instagram.add_user(USER, name="", username="hanako_shop")
+        found = Profiles(MESSENGER, apis[0], redis_client, MetaKeys(Keys(key_prefix), "messenger"))
+        assert await found.name(USER, timeout=5) == "Hanako Yamada"
+        assert await found.name(USER, timeout=5) == "Hanako Yamada"
+        assert messenger.profile_requests == [USER]
+        assert await found.name("unknown", timeout=5) is None
+        assert await found.name("unknown", timeout=5) is None
+        assert messenger.profile_requests == [USER, "unknown"], "an unknown one is cached too"
+        handle = Profiles(INSTAGRAM, apis[1], redis_client, MetaKeys(Keys(key_prefix), "instagram"))
+        assert await handle.name(USER, timeout=5) == "@hanako_shop"
+        await found.close()
+        await handle.close()
+    finally:
+        for api in apis:
+            await api.close()
+        await messenger.stop()
+        await instagram.stop()

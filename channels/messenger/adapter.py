@@ -5,6 +5,7 @@ One implementation serves both (`Surface` says which): the same webhooks and Sen
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from redis.asyncio import Redis
@@ -16,6 +17,7 @@ from bot.storage import Keys
 from channels.messenger.client import SendApi
 from channels.messenger.events import MetaEvent
 from channels.messenger.keys import MetaKeys
+from channels.messenger.profiles import Profiles
 from channels.messenger.sender import MetaSender
 from channels.messenger.settings import MetaAccount
 from channels.messenger.surface import Surface
@@ -48,6 +50,7 @@ class MetaChannel:
         self.keys = MetaKeys(keys, surface.name)
         self.last_messages = LastMessages(redis, self.keys)
         self.api = SendApi(account)
+        self.profiles = Profiles(surface, self.api, redis, self.keys)
         self.sender = MetaSender(
             channel, surface, self.api, redis, self.keys, self.last_messages, clock=clock
         )
@@ -58,7 +61,8 @@ class MetaChannel:
         await self.api.open()
 
     async def stop(self) -> None:
-        """Close the Send API client."""
+        """Cancel profile lookups; close the Send API client."""
+        await self.profiles.close()
         await self.api.close()
 
     async def handle_events(self, events: list[MetaEvent]) -> None:
@@ -67,13 +71,19 @@ class MetaChannel:
         Each opens (or keeps open) the customer's messaging window first, from Meta's time
         of the message (never later than now), so a reply to it is sent as one.
         """
+        if not events:
+            return
         now = self.clock.now()
+        users = list(dict.fromkeys(event.user_id for event in events))
+        timeout = self.account.profile_timeout_seconds
+        names = await asyncio.gather(*(self.profiles.name(user, timeout) for user in users))
+        name_of = dict(zip(users, names, strict=True))
         for event in events:
             at = min(event.sent_at, now) if event.sent_at is not None else now
             await self.last_messages.record(event.user_id, at)
-            await self.inbox.put(self.inbound(event, now))
+            await self.inbox.put(self.inbound(event, now, name_of.get(event.user_id)))
 
-    def inbound(self, event: MetaEvent, now: float) -> Inbound:
+    def inbound(self, event: MetaEvent, now: float, name: str | None = None) -> Inbound:
         """The inbox event of one webhook event."""
         return Inbound(
             event_id=event.event_id,
@@ -83,5 +93,6 @@ class MetaChannel:
             text=event.text,
             payload=event.payload,
             received_at=event.sent_at if event.sent_at is not None else now,
+            display_name=name,
             meta={"account": event.account_id},
         )

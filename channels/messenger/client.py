@@ -76,6 +76,18 @@ class SendApi:
             answer = {}
         return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
 
+    async def profile(self, user_id: str, fields: str) -> dict[str, Any]:
+        """The customer's profile fields (User Profile API); raises `GraphError` when Meta
+        refuses (no permission, unknown user) and httpx's errors when it does not answer."""
+        if self._client is None:
+            await self.open()
+        assert self._client is not None
+        response = await self._client.get(f"/{user_id}", params={"fields": fields})
+        if response.status_code >= 400:
+            raise graph_error(response)
+        answer = response.json()
+        return answer if isinstance(answer, dict) else {}
+
 
 def graph_error(response: httpx.Response) -> GraphError:
     """The `GraphError` of a refused call (whatever shape its body has)."""

@@ -83,6 +83,8 @@ class FakeMetaPlatform:
         self.sent: list[Sent] = []
         self.refused: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
         self.last_message_at: dict[str, float] = {}
+        self.profiles: dict[str, dict[str, str]] = {}
+        self.profile_requests: list[str] = []
         self.on_sent: Callable[[Sent], None] | None = None
         self._failures: list[_Failure] = []
         self._changed = asyncio.Condition()
@@ -95,6 +97,7 @@ class FakeMetaPlatform:
         """Listen on `host:port` (0: any free port); `base_url` says where (with a version)."""
         app = web.Application()
         app.router.add_post("/{version}/{account}/messages", self._send)
+        app.router.add_get("/{version}/{user}", self._profile)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -123,6 +126,11 @@ class FakeMetaPlatform:
             f"{prefix}_VERIFY_TOKEN": self.verify_token,
             f"{prefix}_API_BASE_URL": self.base_url,
         }
+
+    def add_user(self, user_id: str, **profile: str) -> None:
+        """A customer whose profile the User Profile API gives (`first_name`, `last_name`
+        on Messenger; `name`, `username` on Instagram)."""
+        self.profiles[user_id] = profile
 
     def fail(
         self,
@@ -307,6 +315,17 @@ class FakeMetaPlatform:
         async with self._changed:
             self._changed.notify_all()
         return web.json_response({"recipient_id": sent.to, "message_id": _mid()})
+
+    async def _profile(self, request: web.Request) -> web.Response:
+        user = request.match_info["user"]
+        self.profile_requests.append(user)
+        if request.headers.get("Authorization", "") != f"Bearer {self.access_token}":
+            return _error(400, 190, None, "Invalid OAuth access token.")
+        profile = self.profiles.get(user)
+        if profile is None:
+            return _error(400, 100, 33, "Unsupported get request. Object does not exist.")
+        wanted = request.query.get("fields", "").split(",")
+        return web.json_response({"id": user, **{k: v for k, v in profile.items() if k in wanted}})
 
     def _problem(self, body: Any) -> tuple[int, int, int | None, str] | None:
         """Why Meta would refuse this send, or None."""

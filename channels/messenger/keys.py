@@ -18,10 +18,14 @@ class MetaKeys:
         """When the customer last wrote: the start of Meta's messaging window."""
         return f"{self.keys.prefix}:{self.channel}:last_message:{user_id}"
 
+    def profile(self, user_id: str) -> str:
+        """The customer's cached name."""
+        return f"{self.keys.prefix}:{self.channel}:profile:{user_id}"
+
     def sent(self, user_id: str, part_id: str) -> str:
         """Marks one Send API call's message as sent."""
         return self.keys.sent(f"{self.channel}:{user_id}", part_id)
 
     def of_customer(self, user_id: str) -> list[str]:
         """The keys outside the customer's conversation that name them (for `forget`)."""
-        return [self.last_message(user_id)]
+        return [self.last_message(user_id), self.profile(user_id)]

@@ -30,6 +30,7 @@ class MetaAccount:
     webhook_path: str
     request_timeout_seconds: float
     max_connections: int
+    profile_timeout_seconds: float
 
 
 class _MetaSettings(BaseSettings):
@@ -55,6 +56,12 @@ class _MetaSettings(BaseSettings):
     max_connections: int = Field(
         default=100, ge=1, description="Most calls to the Send API in flight at once, per process."
     )
+    profile_timeout_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="Longest the webhook waits for a customer's name (a late one is cached "
+        "for their next message).",
+    )
 
     def _account(self, token: str | None, account_id: str, webhook_path: str) -> MetaAccount:
         return MetaAccount(
@@ -66,6 +73,7 @@ class _MetaSettings(BaseSettings):
             webhook_path=webhook_path,
             request_timeout_seconds=self.request_timeout_seconds,
             max_connections=self.max_connections,
+            profile_timeout_seconds=self.profile_timeout_seconds,
         )
 
 

@@ -26,8 +26,22 @@ class Surface:
     text_length: Callable[[str], int]
     label_ja: str
     label_en: str
+    profile_fields: str  # the User Profile API fields that name the customer
+
+
+def display_name(profile: dict[str, object]) -> str | None:
+    """A customer's name from their profile: first and last name (Messenger), else name or
+    @username (Instagram); None when it gives none."""
+    first_last = " ".join(str(profile.get(f) or "") for f in ("first_name", "last_name")).strip()
+    username = profile.get("username")
+    name = first_last or str(profile.get("name") or "") or (f"@{username}" if username else "")
+    return name[:100] or None
 
 
 # Send API limits: 2,000 characters of text on Messenger, 1,000 bytes on Instagram.
-MESSENGER = Surface("messenger", "page", 2000, characters, "Messenger", "Messenger")
-INSTAGRAM = Surface("instagram", "instagram", 1000, utf8_bytes, "Instagram", "Instagram")
+MESSENGER = Surface(
+    "messenger", "page", 2000, characters, "Messenger", "Messenger", "first_name,last_name"
+)
+INSTAGRAM = Surface(
+    "instagram", "instagram", 1000, utf8_bytes, "Instagram", "Instagram", "name,username"
+)
