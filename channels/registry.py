@@ -20,6 +20,8 @@ REGISTERED = (
     "channels.line",
     "channels.web",
     "channels.slack",
+    "channels.messenger",
+    "channels.messenger.instagram",
 )
 
 

@@ -1,10 +1,12 @@
 """Messenger and Instagram Direct: Meta's Messenger Platform webhooks in, Send API out.
 
-One implementation (`MetaChannel`) serves both products; `Surface` says which.
+One implementation serves both products (`Surface` says which). The registry lists this
+package (Messenger) and `channels.messenger.instagram` (Instagram).
 """
 
-from channels.messenger.adapter import MetaChannel
+from channels.messenger.plugin import MessengerPlugin
 from channels.messenger.settings import InstagramSettings, MessengerSettings
-from channels.messenger.surface import INSTAGRAM, MESSENGER
 
-__all__ = ["INSTAGRAM", "MESSENGER", "InstagramSettings", "MessengerSettings", "MetaChannel"]
+CHANNEL = MessengerPlugin()
+
+__all__ = ["CHANNEL", "InstagramSettings", "MessengerSettings"]

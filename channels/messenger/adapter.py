@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.inbox import Inbox
-from bot.model import Channel, Inbound
+from bot.model import Inbound
 from bot.storage import Keys
+from channels.base import ChannelDefaults
 from channels.messenger.client import SendApi
 from channels.messenger.events import MetaEvent
 from channels.messenger.keys import MetaKeys
@@ -27,12 +28,12 @@ from channels.messenger.window import LastMessages
 log = logging.getLogger("tsunagu.messenger")
 
 
-class MetaChannel:
-    """A Facebook Page on Messenger, or an Instagram professional account."""
+class MetaChannel(ChannelDefaults):
+    """A Facebook Page on Messenger, or an Instagram professional account (their
+    customers' agents work in the console or in Slack: no desk of its own)."""
 
     def __init__(
         self,
-        channel: Channel,
         surface: Surface,
         account: MetaAccount,
         inbox: Inbox,
@@ -41,7 +42,6 @@ class MetaChannel:
         *,
         clock: Clock = SYSTEM_CLOCK,
     ):
-        self.channel = channel
         self.name = surface.name
         self.surface = surface
         self.account = account
@@ -52,7 +52,7 @@ class MetaChannel:
         self.api = SendApi(account)
         self.profiles = Profiles(surface, self.api, redis, self.keys)
         self.sender = MetaSender(
-            channel, surface, self.api, redis, self.keys, self.last_messages, clock=clock
+            surface, self.api, redis, self.keys, self.last_messages, clock=clock
         )
         self.router = build_router(surface, account, self.handle_events)
 
@@ -87,7 +87,7 @@ class MetaChannel:
         """The inbox event of one webhook event."""
         return Inbound(
             event_id=event.event_id,
-            channel=self.channel,
+            channel=self.name,
             user_id=event.user_id,
             kind=event.kind,
             text=event.text,

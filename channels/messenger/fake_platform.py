@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from channels.messenger.settings import InstagramSettings, MessengerSettings
 from channels.messenger.surface import MESSENGER, Surface
 from channels.messenger.webhook import sign
 
@@ -54,6 +55,7 @@ class Sent:
 class _Failure:
     status: int
     times: int
+    after: int  # sends that still succeed before this failure starts
     error: dict[str, Any]
     headers: dict[str, str]
 
@@ -116,16 +118,26 @@ class FakeMetaPlatform:
 
     # -- what the test or developer controls ---------------------------------------
 
-    def env(self) -> dict[str, str]:
-        """The environment that points the channel at this platform."""
-        prefix = "MESSENGER" if self.surface is MESSENGER else "INSTAGRAM"
-        token = "PAGE_ACCESS_TOKEN" if self.surface is MESSENGER else "ACCESS_TOKEN"
-        return {
-            f"{prefix}_{token}": self.access_token,
-            f"{prefix}_APP_SECRET": self.app_secret,
-            f"{prefix}_VERIFY_TOKEN": self.verify_token,
-            f"{prefix}_API_BASE_URL": self.base_url,
+    def channel_settings(self, **overrides: Any) -> MessengerSettings | InstagramSettings:
+        """The channel's settings pointing it at this platform (and `overrides`, such as
+        `profile_timeout_seconds=0`); nothing is read from the environment."""
+        values: dict[str, Any] = {
+            "app_secret": self.app_secret,
+            "verify_token": self.verify_token,
+            "api_base_url": self.base_url,
+            **overrides,
         }
+        if self.surface is MESSENGER:
+            return MessengerSettings(
+                _env_file=None,  # type: ignore[call-arg]
+                page_access_token=self.access_token,
+                **values,
+            )
+        return InstagramSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            access_token=self.access_token,
+            **values,
+        )
 
     def add_user(self, user_id: str, **profile: str) -> None:
         """A customer whose profile the User Profile API gives (`first_name`, `last_name`
@@ -139,15 +151,17 @@ class FakeMetaPlatform:
         code: int | None = None,
         subcode: int | None = None,
         times: int = 1,
+        after: int = 0,
         message: str = "fake failure",
         retry_after: float | None = None,
     ) -> None:
-        """Make the next `times` sends answer `status` with Meta's error `code`/`subcode`."""
+        """Make `times` sends answer `status` with Meta's error `code`/`subcode`, starting
+        after `after` more sends succeeded."""
         error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
         if subcode is not None:
             error["error_subcode"] = subcode
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        self._failures.append(_Failure(status, times, error, headers))
+        self._failures.append(_Failure(status, times, after, error, headers))
 
     # -- webhooks -------------------------------------------------------------------
 
@@ -284,7 +298,9 @@ class FakeMetaPlatform:
         token = token or request.query.get("access_token", "")
         if token != self.access_token:
             return _error(400, 190, None, "Invalid OAuth access token.")
-        if self._failures:
+        if self._failures and self._failures[0].after > 0:
+            self._failures[0].after -= 1
+        elif self._failures:
             failure = self._failures[0]
             failure.times -= 1
             if failure.times <= 0:

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter, TsunaguError
-from bot.model import Channel, Outgoing, ReplyKind
+from bot.model import ChannelName, Outgoing, ReplyKind
 from channels.messenger.client import GraphError, SendApi
 from channels.messenger.failures import Failure, Verdict, judge, network_failure
 from channels.messenger.keys import MetaKeys
@@ -40,7 +40,6 @@ class MetaSender:
 
     def __init__(
         self,
-        channel: Channel,
         surface: Surface,
         api: SendApi,
         redis: Redis,
@@ -49,7 +48,7 @@ class MetaSender:
         *,
         clock: Clock = SYSTEM_CLOCK,
     ):
-        self.channel = channel
+        self.channel: ChannelName = surface.name
         self.surface = surface
         self.api = api
         self.redis = redis

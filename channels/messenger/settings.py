@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bot.settings import ChannelSettings
 
 GRAPH_API_VERSION = "v25.0"
 DEFAULT_API_BASE_URL = f"https://graph.facebook.com/{GRAPH_API_VERSION}"
@@ -33,7 +35,7 @@ class MetaAccount:
     profile_timeout_seconds: float
 
 
-class _MetaSettings(BaseSettings):
+class _MetaSettings(ChannelSettings):
     """The settings both channels have, under their own prefix."""
 
     app_secret: str | None = Field(

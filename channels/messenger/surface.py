@@ -18,14 +18,12 @@ def utf8_bytes(text: str) -> int:
 
 @dataclass(frozen=True)
 class Surface:
-    """Messenger or Instagram Direct: one webhook `object`, one text limit, one label."""
+    """Messenger or Instagram Direct: one webhook `object`, one text limit, one profile."""
 
     name: str  # the channel's name, the first half of its customer keys
     webhook_object: str  # the `object` of the webhooks Meta posts for it
     text_limit: int
     text_length: Callable[[str], int]
-    label_ja: str
-    label_en: str
     profile_fields: str  # the User Profile API fields that name the customer
 
 
@@ -39,9 +37,5 @@ def display_name(profile: dict[str, object]) -> str | None:
 
 
 # Send API limits: 2,000 characters of text on Messenger, 1,000 bytes on Instagram.
-MESSENGER = Surface(
-    "messenger", "page", 2000, characters, "Messenger", "Messenger", "first_name,last_name"
-)
-INSTAGRAM = Surface(
-    "instagram", "instagram", 1000, utf8_bytes, "Instagram", "Instagram", "name,username"
-)
+MESSENGER = Surface("messenger", "page", 2000, characters, "first_name,last_name")
+INSTAGRAM = Surface("instagram", "instagram", 1000, utf8_bytes, "name,username")
