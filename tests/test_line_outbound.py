@@ -11,12 +11,12 @@ import pytest
 
 from bot import metrics
 from bot.actor import Actor
+from bot.choice_data import unpack_choice
 from bot.conversation import ConversationState
 from bot.errors import PlatformUnavailable
 from bot.model import Choice, Outgoing, Reply, ReplyKind
 from bot.outbound import OutboundSweeper
 from bot.settings import Settings
-from channels.line.render import read_postback
 from tests.eventually import settled
 from tests.fakes.line_platform import LineWorld, line_world
 
@@ -314,7 +314,7 @@ async def test_long_answers_and_many_choices_fit_lines_limits(world: LineWorld) 
     first = items[0]["action"]
     assert len(first["label"]) <= 20 and first["label"].endswith("…")
     assert first["displayText"] == choices[0].label
-    assert read_postback(first["data"]) == ("faq:topic-0", choices[0].label)
+    assert unpack_choice(first["data"]) == ("faq:topic-0", choices[0].label)
 
 
 async def test_more_than_five_messages_reply_then_push(world: LineWorld) -> None:
@@ -336,6 +336,6 @@ async def test_postback_data_round_trips_and_foreign_data_is_the_payload() -> No
 
     data = postback_data(Choice(label="担当者と話す", payload="handoff"))
     assert json.loads(data) == {"p": "handoff", "t": "担当者と話す"}
-    assert read_postback(data) == ("handoff", "担当者と話す")
-    assert read_postback("rating:4") == ("rating:4", None)
+    assert unpack_choice(data) == ("handoff", "担当者と話す")
+    assert unpack_choice("rating:4") == ("rating:4", None)
     assert len(postback_data(Choice(label="あ" * 500, payload="faq:x"))) <= 300

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.choice_data import unpack_choice
 from bot.model import Inbound, InboundKind
-from channels.line.render import read_postback
 from channels.line.settings import NAME, LineSettings
 
 log = logging.getLogger("tsunagu.line")
@@ -143,7 +143,7 @@ class EventReader:
 
     def _postback(self, event: Event) -> tuple[InboundKind, str, str | None] | None:
         postback = event.get("postback") or {}
-        payload, label = read_postback(str(postback.get("data", "")))
+        payload, label = unpack_choice(str(postback.get("data", "")))
         params = postback.get("params") or {}
         text = label or payload
         if params:

@@ -7,12 +7,12 @@ characters per text message, 13 quick-reply buttons, 20 characters per button la
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TypeVar
 
 from linebot.v3.messaging import PostbackAction, QuickReply, QuickReplyItem, TextMessage
 
+from bot.choice_data import pack_choice
 from bot.model import Choice, Reply
 
 T = TypeVar("T")
@@ -76,31 +76,7 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 def postback_data(choice: Choice) -> str:
     """Postback data carrying the choice's payload and as much of its label as fits."""
-    label = choice.label
-    while True:
-        data = json.dumps(
-            {"p": choice.payload, "t": label}, ensure_ascii=False, separators=(",", ":")
-        )
-        if len(data) <= MAX_DATA or not label:
-            break
-        label = label[: -max(1, len(data) - MAX_DATA)]
-    if len(data) > MAX_DATA:  # a payload this long is a bug upstream: keep what fits
-        data = choice.payload[:MAX_DATA]
-    return data
-
-
-def read_postback(data: str) -> tuple[str, str | None]:
-    """(payload, label) of postback data; data we did not write (a rich menu's) is the
-    payload itself."""
-    if data.startswith('{"p":'):
-        try:
-            fields = json.loads(data)
-        except ValueError:
-            return data, None
-        if isinstance(fields, dict) and isinstance(fields.get("p"), str):
-            label = fields.get("t")
-            return fields["p"], label if isinstance(label, str) and label else None
-    return data, None
+    return pack_choice(choice, MAX_DATA)
 
 
 def quick_reply(choices: list[Choice]) -> QuickReply | None:

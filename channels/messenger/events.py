@@ -16,8 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot.choice_data import unpack_choice
 from bot.model import InboundKind
-from channels.messenger.render import read_payload
 from channels.messenger.surface import Surface
 
 log = logging.getLogger("tsunagu.messenger")
@@ -152,7 +152,7 @@ def _message(message: Any, surface: Surface) -> _Read | None:
     text = str(message.get("text") or "")
     quick = message.get("quick_reply")
     if isinstance(quick, dict) and quick.get("payload") is not None:
-        payload, label = read_payload(str(quick["payload"]))
+        payload, label = unpack_choice(str(quick["payload"]))
         return InboundKind.CHOICE, label or text or payload, payload, mid
     attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
     story = _story_reply(message)
@@ -167,7 +167,7 @@ def _message(message: Any, surface: Surface) -> _Read | None:
 def _postback(postback: Any) -> _Read:
     if not isinstance(postback, dict):
         raise TypeError("postback is not an object")
-    payload, label = read_payload(str(postback.get("payload") or ""))
+    payload, label = unpack_choice(str(postback.get("payload") or ""))
     title = str(postback.get("title") or "")
     if payload == GET_STARTED:
         return InboundKind.FOLLOW, title, None, _mid(postback)

@@ -8,11 +8,11 @@ Limits (Send API and quick-replies references): one message per call, text of at
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
+from bot.choice_data import pack_choice
 from bot.model import Choice, Reply
 from channels.messenger.surface import Surface
 
@@ -68,29 +68,7 @@ def split_text(text: str, limit: int, length: Callable[[str], int] = len) -> lis
 def choice_payload(choice: Choice) -> str:
     """A quick reply's payload: the choice's payload and as much of its label as fits, so
     the tap reads as the whole label although the button shows 20 characters."""
-    label = choice.label
-    while True:
-        data = json.dumps(
-            {"p": choice.payload, "t": label}, ensure_ascii=False, separators=(",", ":")
-        )
-        if len(data) <= MAX_PAYLOAD or not label:
-            break
-        label = label[: -max(1, len(data) - MAX_PAYLOAD)]
-    return data if len(data) <= MAX_PAYLOAD else choice.payload[:MAX_PAYLOAD]
-
-
-def read_payload(data: str) -> tuple[str, str | None]:
-    """(payload, label) of a quick reply or postback payload; one we did not write (a
-    persistent menu's, an ice breaker's) is the payload itself."""
-    if data.startswith('{"p":'):
-        try:
-            fields = json.loads(data)
-        except ValueError:
-            return data, None
-        if isinstance(fields, dict) and isinstance(fields.get("p"), str):
-            label = fields.get("t")
-            return fields["p"], label if isinstance(label, str) and label else None
-    return data, None
+    return pack_choice(choice, MAX_PAYLOAD)
 
 
 def quick_replies(choices: list[Choice]) -> list[dict[str, str]]:

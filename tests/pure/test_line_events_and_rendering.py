@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.choice_data import unpack_choice
 from bot.model import Choice, InboundKind, Reply
 from channels.line.events import EventReader
 from channels.line.render import (
@@ -14,7 +15,6 @@ from channels.line.render import (
     MAX_QUICK_REPLIES,
     MAX_TEXT,
     postback_data,
-    read_postback,
     render,
 )
 from channels.line.settings import LineSettings
@@ -86,5 +86,5 @@ def test_a_long_reply_is_split_and_the_choices_ride_on_the_last_message() -> Non
 
 def test_postback_data_round_trips_and_foreign_data_is_its_own_payload() -> None:
     choice = Choice(label="はい", payload="helpful:yes")
-    assert read_postback(postback_data(choice)) == ("helpful:yes", "はい")
-    assert read_postback("richmenu:faq") == ("richmenu:faq", None)
+    assert unpack_choice(postback_data(choice)) == ("helpful:yes", "はい")
+    assert unpack_choice("richmenu:faq") == ("richmenu:faq", None)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from bot.choice_data import unpack_choice
 from bot.model import Choice, Reply
 from channels.messenger.client import GraphError
 from channels.messenger.failures import Verdict, judge
 from channels.messenger.render import (
     MAX_PAYLOAD,
     choice_payload,
-    read_payload,
     render,
     split_text,
 )
@@ -28,7 +28,7 @@ def test_a_short_reply_is_one_message_with_its_choices_as_quick_replies() -> Non
     assert message["text"] == "解決しましたか？"
     [button] = message["quick_replies"]
     assert button["content_type"] == "text" and button["title"] == "はい"
-    assert read_payload(button["payload"]) == ("yes", "はい")
+    assert unpack_choice(button["payload"]) == ("yes", "はい")
 
 
 def test_at_most_13_quick_replies_with_titles_of_20_characters() -> None:
@@ -40,18 +40,18 @@ def test_at_most_13_quick_replies_with_titles_of_20_characters() -> None:
     buttons = message["quick_replies"]
     assert len(buttons) == 13
     assert all(len(b["title"]) <= 20 and b["title"].endswith("…") for b in buttons)
-    assert [read_payload(b["payload"])[0] for b in buttons] == [f"p{n}" for n in range(13)]
+    assert [unpack_choice(b["payload"])[0] for b in buttons] == [f"p{n}" for n in range(13)]
 
 
 def test_a_long_label_is_cut_in_the_payload_to_fit_1000_characters() -> None:
     payload = choice_payload(Choice(label="あ" * 2000, payload="faq:x"))
     assert len(payload) <= MAX_PAYLOAD
-    assert read_payload(payload)[0] == "faq:x"
+    assert unpack_choice(payload)[0] == "faq:x"
 
 
 def test_a_payload_we_did_not_write_is_the_payload_itself() -> None:
-    assert read_payload("GET_STARTED") == ("GET_STARTED", None)
-    assert read_payload('{"p": broken') == ('{"p": broken', None)
+    assert unpack_choice("GET_STARTED") == ("GET_STARTED", None)
+    assert unpack_choice('{"p": broken') == ('{"p": broken', None)
 
 
 def test_a_long_messenger_text_is_split_at_paragraphs_within_2000_characters() -> None:
