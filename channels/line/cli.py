@@ -11,11 +11,9 @@ account (`--delete` removes them).
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,9 +21,10 @@ from bot.actor import Actor
 from channels.line.fake_platform import FakeLinePlatform, Sent
 from channels.line.keys import LineKeys
 from channels.line.settings import NAME, LineSettings
+from channels.simulation import TerminalChat, simulate
 
 if TYPE_CHECKING:
-    from channels.base import ServeApp, ServedRuntime
+    from channels.base import ServeApp, ServedApp, ServedRuntime
     from channels.line.rich_menus import MenuDesign
 
 HELP = """Type a message and press Enter. A number taps that quick reply.
@@ -153,37 +152,31 @@ async def delete_rich_menus(line_settings: LineSettings) -> list[str]:
 
 
 async def _simulate(serve: ServeApp, user_id: str, name: str, language: str, port: int) -> None:
-    from bot.logs import configure_logging
-    from bot.settings import Settings
-
     platform = await FakeLinePlatform(
         channel_secret=f"sim-{uuid.uuid4().hex}", access_token=f"sim-{uuid.uuid4().hex}"
     ).start()
     line_settings = platform.channel_settings()
-    settings = Settings(channels={NAME: line_settings})
-    configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), "text")
     platform.add_user(user_id, name, language)
     chat = _Chat(platform, user_id)
-    platform.on_sent = chat.show
-    try:
-        async with serve(settings, port) as running:
-            platform.webhook_url = running.base_url + line_settings.webhook_path
-            click.echo(f"Fake LINE at {platform.base_url}; Tsunagu at {running.base_url}")
-            click.echo(f'You are "{name}" ({user_id}), LINE language {language}. /help for help.')
-            await chat.send(platform.event("follow", user_id))
-            await chat.loop(running.runtime, language)
-    finally:
-        await platform.stop()
+
+    async def opening(running: ServedApp) -> None:
+        click.echo(f"Fake LINE at {platform.base_url}; Tsunagu at {running.base_url}")
+        click.echo(f'You are "{name}" ({user_id}), LINE language {language}. /help for help.')
+        await chat.send(platform.event("follow", user_id))
+
+    await simulate(
+        serve,
+        chat,
+        channel=NAME,
+        channel_settings=line_settings,
+        webhook_path=line_settings.webhook_path,
+        port=port,
+        opening=opening,
+    )
 
 
-class _Chat:
-    """The terminal side of a simulated chat."""
-
-    def __init__(self, platform: FakeLinePlatform, user_id: str):
-        self.platform = platform
-        self.user_id = user_id
-        self.quick: list[dict[str, Any]] = []
-        self.agent = "Sato"
+class _Chat(TerminalChat[FakeLinePlatform]):
+    """The terminal side of a simulated LINE chat."""
 
     def show(self, sent: Sent) -> None:
         """Print what the bot (or an agent) sent."""
@@ -194,34 +187,6 @@ class _Chat:
                 self.quick = items
                 labels = "  ".join(f"[{n}] {i['action']['label']}" for n, i in enumerate(items, 1))
                 click.echo(f"        {labels}")
-
-    async def send(self, event: dict[str, Any]) -> None:
-        """Post one event and give the bot a moment to answer."""
-        before = len(self.platform.sent)
-        status = await self.platform.post([event])
-        if status != 200:
-            click.echo(f"(webhook answered {status})")
-        for _ in range(60):
-            if len(self.platform.sent) > before:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.1)
-
-    async def loop(self, runtime: ServedRuntime, language: str) -> None:
-        """Read lines until /quit or the end of input."""
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                line = (await loop.run_in_executor(None, input, "you> ")).strip()
-            except EOFError:
-                return
-            if not line:
-                continue
-            if not sys.stdin.isatty():
-                click.echo(line)  # input from a file or pipe: show it as if typed
-            if line in ("/quit", "/exit"):
-                return
-            await self.command(line, runtime)
 
     async def command(self, line: str, runtime: ServedRuntime) -> None:
         """Act on one line typed by the developer."""

@@ -20,14 +20,13 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from channels.line.settings import LineSettings
+from channels.simulation import FakeServer
 
 Event = dict[str, Any]
 ENDPOINTS = (
@@ -78,7 +77,7 @@ def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-class FakeLinePlatform:
+class FakeLinePlatform(FakeServer[Sent]):
     """The Messaging API (api.line.me and api-data.line.me) and the webhook sender in one."""
 
     def __init__(
@@ -90,20 +89,17 @@ class FakeLinePlatform:
         reply_token_ttl: float = 60.0,
         destination: str = "Ufakebot0000000000000000000000000",
     ):
+        super().__init__(webhook_url)
         self.channel_secret = channel_secret
         self.access_token = access_token
-        self.webhook_url = webhook_url
         self.reply_token_ttl = reply_token_ttl
         self.destination = destination
-        self.base_url = ""
-        self.sent: list[Sent] = []
         self.loading: list[dict[str, Any]] = []
         self.profile_requests: list[str] = []
         self.rejected: list[tuple[str, int, dict[str, Any]]] = []
         self.users: dict[str, dict[str, str]] = {}
         self.contents: dict[str, tuple[bytes, str]] = {}
         self.blocked: set[str] = set()
-        self.on_sent: Callable[[Sent], None] | None = None
         # Rich menus: definitions by id, uploaded images, the default, each user's link.
         self.rich_menus: dict[str, dict[str, Any]] = {}
         self.rich_menu_images: dict[str, tuple[bytes, str]] = {}
@@ -132,49 +128,28 @@ class FakeLinePlatform:
         # Calls being held by `slow`, now and at most at once (per endpoint).
         self._waiting: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         self.most_at_once: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
-        self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
-    # -- lifecycle -------------------------------------------------------------------
+    # -- the API (served by `start`, see channels/simulation.py) -----------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeLinePlatform:
-        """Listen on `host:port` (0: any free port); `base_url` says where."""
-        app = web.Application()
-        app.router.add_post("/v2/bot/message/reply", self._reply)
-        app.router.add_post("/v2/bot/message/push", self._push)
-        app.router.add_post("/v2/bot/chat/loading/start", self._loading)
-        app.router.add_get("/v2/bot/profile/{user_id}", self._profile)
-        app.router.add_get("/v2/bot/message/{message_id}/content", self._content)
-        app.router.add_post("/v2/bot/richmenu", self._create_menu)
-        app.router.add_get("/v2/bot/richmenu/list", self._list_menus)
-        app.router.add_delete("/v2/bot/richmenu/{menu_id}", self._delete_menu)
-        app.router.add_post("/v2/bot/richmenu/{menu_id}/content", self._menu_image)
-        app.router.add_post("/v2/bot/user/all/richmenu/{menu_id}", self._set_default_menu)
-        app.router.add_delete("/v2/bot/user/all/richmenu", self._cancel_default_menu)
-        app.router.add_post("/v2/bot/user/{user_id}/richmenu/{menu_id}", self._link_menu)
-        app.router.add_delete("/v2/bot/user/{user_id}/richmenu", self._unlink_menu)
-        app.router.add_get("/v2/bot/message/quota", self._quota)
-        app.router.add_get("/v2/bot/message/quota/consumption", self._consumption)
-        app.router.add_get("/v2/bot/info", self._bot_info)
-        app.router.add_post("/v2/bot/chat/markAsRead", self._mark_read)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0]
-        self.base_url = f"http://{host}:{bound[1]}"
-        # A connection per webhook, as LINE opens them: a kept-alive one can be closed by the
-        # app's server as it is reused, failing a delivery for no reason of the app's.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
-        return self
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """The Messaging API's endpoints."""
+        router.add_post("/v2/bot/message/reply", self._reply)
+        router.add_post("/v2/bot/message/push", self._push)
+        router.add_post("/v2/bot/chat/loading/start", self._loading)
+        router.add_get("/v2/bot/profile/{user_id}", self._profile)
+        router.add_get("/v2/bot/message/{message_id}/content", self._content)
+        router.add_post("/v2/bot/richmenu", self._create_menu)
+        router.add_get("/v2/bot/richmenu/list", self._list_menus)
+        router.add_delete("/v2/bot/richmenu/{menu_id}", self._delete_menu)
+        router.add_post("/v2/bot/richmenu/{menu_id}/content", self._menu_image)
+        router.add_post("/v2/bot/user/all/richmenu/{menu_id}", self._set_default_menu)
+        router.add_delete("/v2/bot/user/all/richmenu", self._cancel_default_menu)
+        router.add_post("/v2/bot/user/{user_id}/richmenu/{menu_id}", self._link_menu)
+        router.add_delete("/v2/bot/user/{user_id}/richmenu", self._unlink_menu)
+        router.add_get("/v2/bot/message/quota", self._quota)
+        router.add_get("/v2/bot/message/quota/consumption", self._consumption)
+        router.add_get("/v2/bot/info", self._bot_info)
+        router.add_post("/v2/bot/chat/markAsRead", self._mark_read)
 
     # -- what the test or developer controls ---------------------------------------
 
@@ -307,10 +282,7 @@ class FakeLinePlatform:
             if signature is not None
             else sign(self.channel_secret, body),
         }
-        assert self._session is not None, "start() the platform first"
-        async with self._session.post(self.webhook_url, data=body, headers=headers) as response:
-            await response.read()
-            return response.status
+        return await self.deliver(body, headers)
 
     async def verify(self) -> int:
         """What the console's Verify button sends: a webhook with no events."""
@@ -343,13 +315,7 @@ class FakeLinePlatform:
     ) -> list[dict[str, Any]]:
         """Wait until at least `count` messages were delivered to `to`; returns them all."""
 
-        async def enough() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: len(self.messages_to(to)) >= count)
-
-        try:
-            await asyncio.wait_for(enough(), timeout)
-        except TimeoutError:
+        if not await self.wait_until(lambda: len(self.messages_to(to)) >= count, timeout):
             got = self.messages_to(to)
             raise AssertionError(
                 f"expected {count} messages to {to}, got {len(got)}: {got}"
@@ -362,13 +328,7 @@ class FakeLinePlatform:
         def found() -> dict[str, Any] | None:
             return next((m for m in self.messages_to(to) if part in m.get("text", "")), None)
 
-        async def arrived() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: found() is not None)
-
-        try:
-            await asyncio.wait_for(arrived(), timeout)
-        except TimeoutError:
+        if not await self.wait_until(lambda: found() is not None, timeout):
             got = [m.get("text") for m in self.messages_to(to)]
             raise AssertionError(f"no message to {to} contains {part!r}: {got}") from None
         message = found()
@@ -418,13 +378,6 @@ class FakeLinePlatform:
         self.rejected.append((endpoint, status, {"message": message, "request": body}))
         return web.json_response({"message": message}, status=status)
 
-    async def _record(self, sent: Sent) -> None:
-        self.sent.append(sent)
-        if self.on_sent is not None:
-            self.on_sent(sent)
-        async with self._changed:
-            self._changed.notify_all()
-
     async def _reply(self, request: web.Request) -> web.Response:
         refused = await self._gate("reply", request)
         if refused is not None:
@@ -439,7 +392,7 @@ class FakeLinePlatform:
             return await self._refuse("reply", 400, "Invalid reply token", body)
         self._tokens[token] = (issued, True)
         to = self._targets.get(token, "")
-        await self._record(Sent("reply", to, body["messages"]))
+        await self.record(Sent("reply", to, body["messages"]))
         return self._answer("reply", request, {"sentMessages": self._sent_ids(body["messages"])})
 
     async def _push(self, request: web.Request) -> web.Response:
@@ -460,7 +413,7 @@ class FakeLinePlatform:
             return await self._refuse("push", 400, "Failed to send messages", body)
         if retry_key is not None:
             self._retry_keys[retry_key] = uuid.uuid4().hex
-        await self._record(Sent("push", body["to"], body["messages"], retry_key))
+        await self.record(Sent("push", body["to"], body["messages"], retry_key))
         return self._answer("push", request, {"sentMessages": self._sent_ids(body["messages"])})
 
     def _answer(self, endpoint: str, request: web.Request, body: Any) -> web.Response:
@@ -578,7 +531,7 @@ class FakeLinePlatform:
             return web.json_response({"message": "must upload richmenu image"}, status=400)
         self.user_menus[user_id] = menu_id
         self.menu_calls.append(("link", user_id, menu_id))
-        await self._changed_now()
+        await self.changed()
         return web.json_response({})
 
     async def _unlink_menu(self, request: web.Request) -> web.Response:
@@ -588,7 +541,7 @@ class FakeLinePlatform:
         user_id = request.match_info["user_id"]
         self.user_menus.pop(user_id, None)
         self.menu_calls.append(("unlink", user_id, None))
-        await self._changed_now()
+        await self.changed()
         return web.json_response({})
 
     # -- quota, bot info, read marks --------------------------------------------------
@@ -621,14 +574,10 @@ class FakeLinePlatform:
         if not isinstance(token, str) or not token:
             return await self._refuse("mark_read", 400, "markAsReadToken is required", body)
         self.read_tokens.append(token)
-        await self._changed_now()
+        await self.changed()
         return web.json_response({})
 
     # -- helpers ----------------------------------------------------------------------
-
-    async def _changed_now(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     @staticmethod
     def _sent_ids(messages: list[Any]) -> list[dict[str, str]]:

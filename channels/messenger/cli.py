@@ -10,10 +10,8 @@ message that much older, on both sides, to see Meta's 24-hour rule at work.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,9 +20,10 @@ from channels.messenger.fake_platform import FakeMetaPlatform, Sent
 from channels.messenger.keys import MetaKeys
 from channels.messenger.surface import INSTAGRAM, MESSENGER
 from channels.messenger.window import LastMessages
+from channels.simulation import TerminalChat, simulate
 
 if TYPE_CHECKING:
-    from channels.base import ServeApp, ServedRuntime
+    from channels.base import ServeApp, ServedApp, ServedRuntime
 
 HELP = """Type a message and press Enter. A number taps that quick reply.
   /start                     tap the Get Started button
@@ -36,14 +35,11 @@ HELP = """Type a message and press Enter. A number taps that quick reply.
   /quit"""
 
 
-class Chat:
-    """The terminal side of a simulated chat."""
+class Chat(TerminalChat[FakeMetaPlatform]):
+    """The terminal side of a simulated Messenger or Instagram chat."""
 
     def __init__(self, platform: FakeMetaPlatform, user_id: str):
-        self.platform = platform
-        self.user_id = user_id
-        self.quick: list[dict[str, Any]] = []
-        self.agent = "Sato"
+        super().__init__(platform, user_id)
         self.key = f"{platform.surface.name}:{user_id}"
 
     def show(self, sent: Sent) -> None:
@@ -54,34 +50,6 @@ class Chat:
             self.quick = sent.quick_replies
             labels = "  ".join(f"[{n}] {q['title']}" for n, q in enumerate(self.quick, 1))
             click.echo(f"        {labels}")
-
-    async def send(self, item: dict[str, Any]) -> None:
-        """Post one event and give the bot a moment to answer."""
-        before = len(self.platform.sent)
-        status = await self.platform.post([item])
-        if status != 200:
-            click.echo(f"(webhook answered {status})")
-        for _ in range(60):
-            if len(self.platform.sent) > before:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.1)
-
-    async def loop(self, runtime: ServedRuntime) -> None:
-        """Read lines until /quit or the end of input."""
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                line = (await loop.run_in_executor(None, input, "you> ")).strip()
-            except EOFError:
-                return
-            if not line:
-                continue
-            if not sys.stdin.isatty():
-                click.echo(line)  # input from a file or pipe: show it as if typed
-            if line in ("/quit", "/exit"):
-                return
-            await self.command(line, runtime)
 
     async def command(self, line: str, runtime: ServedRuntime) -> None:
         """Act on one line typed by the developer."""
@@ -176,9 +144,6 @@ def messenger_commands(serve: ServeApp) -> click.Group:
 
 
 async def _simulate(serve: ServeApp, instagram: bool, user_id: str, name: str, port: int) -> None:
-    from bot.logs import configure_logging
-    from bot.settings import Settings
-
     surface = INSTAGRAM if instagram else MESSENGER
     platform = await FakeMetaPlatform(
         surface,
@@ -187,25 +152,28 @@ async def _simulate(serve: ServeApp, instagram: bool, user_id: str, name: str, p
         verify_token=f"sim-{uuid.uuid4().hex}",
     ).start()
     channel_settings = platform.channel_settings()
-    settings = Settings(channels={surface.name: channel_settings})
-    configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), "text")
     if instagram:
         platform.add_user(user_id, name=name, username=name.lower().replace(" ", "_"))
     else:
         first, _, last = name.partition(" ")
         platform.add_user(user_id, first_name=first, last_name=last)
     chat = Chat(platform, user_id)
-    platform.on_sent = chat.show
-    try:
-        async with serve(settings, port) as running:
-            platform.webhook_url = running.base_url + channel_settings.webhook_path
-            status, _ = await platform.subscribe()
-            click.echo(
-                f"Fake {surface.name} at {platform.base_url}; Tsunagu at {running.base_url} "
-                f"(webhook handshake: {status})"
-            )
-            click.echo(f'You are "{name}" ({user_id}). /help for help.')
-            await chat.send(platform.postback(user_id, "GET_STARTED", "Get Started"))
-            await chat.loop(running.runtime)
-    finally:
-        await platform.stop()
+
+    async def opening(running: ServedApp) -> None:
+        status, _ = await platform.subscribe()
+        click.echo(
+            f"Fake {surface.name} at {platform.base_url}; Tsunagu at {running.base_url} "
+            f"(webhook handshake: {status})"
+        )
+        click.echo(f'You are "{name}" ({user_id}). /help for help.')
+        await chat.send(platform.postback(user_id, "GET_STARTED", "Get Started"))
+
+    await simulate(
+        serve,
+        chat,
+        channel=surface.name,
+        channel_settings=channel_settings,
+        webhook_path=channel_settings.webhook_path,
+        port=port,
+        opening=opening,
+    )

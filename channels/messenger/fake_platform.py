@@ -9,7 +9,6 @@ quick replies with titles of 20 characters and payloads of 1,000; it can be told
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
@@ -18,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from channels.messenger.settings import InstagramSettings, MessengerSettings
 from channels.messenger.surface import MESSENGER, Surface
 from channels.messenger.webhook import sign
+from channels.simulation import FakeServer
 
 Item = dict[str, Any]
 DAY = 24 * 3600.0
@@ -60,7 +59,7 @@ class _Failure:
     headers: dict[str, str]
 
 
-class FakeMetaPlatform:
+class FakeMetaPlatform(FakeServer[Sent]):
     """The Graph API's Send API and the webhook sender of one Page or Instagram account."""
 
     def __init__(
@@ -74,47 +73,27 @@ class FakeMetaPlatform:
         webhook_url: str = "",
         clock: Callable[[], float] = time.time,
     ):
+        super().__init__(webhook_url)
         self.surface = surface
         self.app_secret = app_secret
         self.access_token = access_token
         self.verify_token = verify_token
         self.account_id = account_id
-        self.webhook_url = webhook_url
         self.clock = clock  # the time messages are stamped with and the window is judged by
-        self.base_url = ""
-        self.sent: list[Sent] = []
         self.refused: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
         self.last_message_at: dict[str, float] = {}
         self.profiles: dict[str, dict[str, str]] = {}
         self.profile_requests: list[str] = []
-        self.on_sent: Callable[[Sent], None] | None = None
         self._failures: list[_Failure] = []
-        self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
-    # -- lifecycle -------------------------------------------------------------------
+    # -- the API (served by `start`, see channels/simulation.py) -----------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeMetaPlatform:
-        """Listen on `host:port` (0: any free port); `base_url` says where (with a version)."""
-        app = web.Application()
-        app.router.add_post("/{version}/{account}/messages", self._send)
-        app.router.add_get("/{version}/{user}", self._profile)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound = self._runner.addresses[0]
-        self.base_url = f"http://{host}:{bound[1]}/v25.0"
-        # A connection per webhook, as Meta opens them.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
-        return self
+    url_suffix = "/v25.0"  # `base_url` carries the Graph API version, as the app's does
 
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """The Send API and the User Profile API."""
+        router.add_post("/{version}/{account}/messages", self._send)
+        router.add_get("/{version}/{user}", self._profile)
 
     # -- what the test or developer controls ---------------------------------------
 
@@ -236,10 +215,7 @@ class FakeMetaPlatform:
             if signature is not None
             else sign(self.app_secret, data),
         }
-        assert self._session is not None, "start() the platform first"
-        async with self._session.post(self.webhook_url, data=data, headers=headers) as response:
-            await response.read()
-            return response.status
+        return await self.deliver(data, headers)
 
     async def say(self, user_id: str, text: str) -> int:
         """The customer types `text`."""
@@ -257,8 +233,7 @@ class FakeMetaPlatform:
             "hub.verify_token": self.verify_token if verify_token is None else verify_token,
             "hub.challenge": challenge,
         }
-        assert self._session is not None, "start() the platform first"
-        async with self._session.get(self.webhook_url, params=params) as response:
+        async with self.session.get(self.webhook_url, params=params) as response:
             return response.status, await response.text()
 
     # -- what was sent ---------------------------------------------------------------
@@ -277,16 +252,10 @@ class FakeMetaPlatform:
         def found() -> Sent | None:
             return next((s for s in self.sent_to(user_id) if part in s.text), None)
 
-        async def arrived() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: found() is not None)
-
-        try:
-            await asyncio.wait_for(arrived(), timeout)
-        except TimeoutError:
+        if not await self.wait_until(lambda: found() is not None, timeout):
             raise AssertionError(
                 f"no message to {user_id} contains {part!r}: {self.texts_to(user_id)}"
-            ) from None
+            )
         sent = found()
         assert sent is not None
         return sent
@@ -325,11 +294,7 @@ class FakeMetaPlatform:
             account=request.match_info["account"],
             at=self.clock(),
         )
-        self.sent.append(sent)
-        if self.on_sent is not None:
-            self.on_sent(sent)
-        async with self._changed:
-            self._changed.notify_all()
+        await self.record(sent)
         return web.json_response({"recipient_id": sent.to, "message_id": _mid()})
 
     async def _profile(self, request: web.Request) -> web.Response:

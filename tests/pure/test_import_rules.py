@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "channels", "handoff")
 COMPOSITION = "bot.composition"
-SHARED_CHANNEL_MODULES = ("channels.base", "channels.registry")
+SHARED_CHANNEL_MODULES = ("channels.base", "channels.registry", "channels.simulation")
 
 
 def module_name(path: Path) -> str:
@@ -101,6 +101,8 @@ def test_imports_point_one_way() -> None:
         ("channels.slack.desk", "channels.line.keys", False),
         ("channels.line.plugin", "channels.base", True),
         ("channels.base", "channels.web", False),
+        ("channels.messenger.cli", "channels.simulation", True),
+        ("channels.simulation", "channels.line.fake_platform", False),
         ("handoff.console.views", "channels.web.router", False),
     ],
 )
