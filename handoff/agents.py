@@ -97,10 +97,9 @@ class AgentActions:
         conversation_id: str | None = None,
     ) -> ActionResult:
         """Take a waiting customer. Exactly one of several simultaneous claims wins."""
-        request = AgentRequest(
-            AgentAction.CLAIM, actor, action_id or new_action_id(), conversation_id
+        return await self._simple(
+            AgentAction.CLAIM, customer_key, actor, action_id, conversation_id
         )
-        return await self.act(customer_key, request)
 
     async def reply(
         self,
@@ -128,10 +127,9 @@ class AgentActions:
         conversation_id: str | None = None,
     ) -> ActionResult:
         """Put the conversation back in the queue, at the place it had."""
-        request = AgentRequest(
-            AgentAction.RELEASE, actor, action_id or new_action_id(), conversation_id
+        return await self._simple(
+            AgentAction.RELEASE, customer_key, actor, action_id, conversation_id
         )
-        return await self.act(customer_key, request)
 
     async def close(
         self,
@@ -142,10 +140,9 @@ class AgentActions:
         conversation_id: str | None = None,
     ) -> ActionResult:
         """End the conversation: the survey if one may be asked, else closed."""
-        request = AgentRequest(
-            AgentAction.CLOSE, actor, action_id or new_action_id(), conversation_id
+        return await self._simple(
+            AgentAction.CLOSE, customer_key, actor, action_id, conversation_id
         )
-        return await self.act(customer_key, request)
 
     async def take_over(
         self,
@@ -156,16 +153,26 @@ class AgentActions:
         conversation_id: str | None = None,
     ) -> ActionResult:
         """Take a conversation another agent holds (recorded in the transcript and record)."""
-        request = AgentRequest(
-            AgentAction.TAKEOVER, actor, action_id or new_action_id(), conversation_id
+        return await self._simple(
+            AgentAction.TAKEOVER, customer_key, actor, action_id, conversation_id
         )
-        return await self.act(customer_key, request)
 
     async def follow_up(
         self, customer_key: str, actor: Actor, *, action_id: str | None = None
     ) -> ActionResult:
         """Reopen a customer's finished conversation with `actor` (after a low score)."""
-        request = AgentRequest(AgentAction.FOLLOW_UP, actor, action_id or new_action_id())
+        return await self._simple(AgentAction.FOLLOW_UP, customer_key, actor, action_id, None)
+
+    async def _simple(
+        self,
+        action: AgentAction,
+        customer_key: str,
+        actor: Actor,
+        action_id: str | None,
+        conversation_id: str | None,
+    ) -> ActionResult:
+        """`action` (one that carries no words) by `actor`, once per `action_id`."""
+        request = AgentRequest(action, actor, action_id or new_action_id(), conversation_id)
         return await self.act(customer_key, request)
 
     # -- the pipeline ------------------------------------------------------------------

@@ -183,6 +183,23 @@ def build_router(
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no conversation for that customer")
         return conversation
 
+    async def answer(
+        action: Awaitable[ActionResult],
+        customer_key: str,
+        action_id: str,
+        *,
+        track: bool = False,
+        message_id: str | None = None,
+    ) -> ActionDone | JSONResponse:
+        """Carry out an agent's action and answer it: 409 when refused, else what it did;
+        `track`: the conversation is one to list in the queue view from now on."""
+        result = await _act(action)
+        if not result.ok:
+            return _refused(result)
+        if track:
+            await views.track(customer_key)
+        return _done(result, action_id, message_id)
+
     @api.get("/me")
     async def me(agent: Annotated[Agent, Depends(current_agent)]) -> Me:
         """Who this token belongs to (checks a token the page was given)."""
@@ -221,11 +238,8 @@ def build_router(
         customer_key: CustomerKey, actor: Acting, action_id: ActionId
     ) -> ActionDone | JSONResponse:
         """Take a waiting customer. Of simultaneous claims exactly one wins; the rest get 409."""
-        result = await _act(agents.claim(customer_key, actor, action_id=action_id))
-        if not result.ok:
-            return _refused(result)
-        await views.track(customer_key)
-        return _done(result, action_id)
+        action = agents.claim(customer_key, actor, action_id=action_id)
+        return await answer(action, customer_key, action_id, track=True)
 
     @api.post("/conversations/{customer_key}/reply", response_model=ActionDone, responses=_REFUSED)
     async def reply(
@@ -238,12 +252,8 @@ def build_router(
         the answer their own request deserves (409 unless they hold the conversation).
         """
         to = await _linked_identity(customer_key, body.channel) if body.channel else None
-        result = await _act(
-            agents.reply(customer_key, actor, body.text, action_id=body.client_id, to=to)
-        )
-        if not result.ok:
-            return _refused(result)
-        return _done(result, body.client_id, message_id=body.client_id)
+        action = agents.reply(customer_key, actor, body.text, action_id=body.client_id, to=to)
+        return await answer(action, customer_key, body.client_id, message_id=body.client_id)
 
     @api.post(
         "/conversations/{customer_key}/release", response_model=ActionDone, responses=_REFUSED
@@ -252,21 +262,16 @@ def build_router(
         customer_key: CustomerKey, actor: Acting, action_id: ActionId
     ) -> ActionDone | JSONResponse:
         """Put the customer back in the queue, at the place they had."""
-        result = await _act(agents.release(customer_key, actor, action_id=action_id))
-        if not result.ok:
-            return _refused(result)
-        await views.track(customer_key)
-        return _done(result, action_id)
+        action = agents.release(customer_key, actor, action_id=action_id)
+        return await answer(action, customer_key, action_id, track=True)
 
     @api.post("/conversations/{customer_key}/close", response_model=ActionDone, responses=_REFUSED)
     async def close(
         customer_key: CustomerKey, actor: Acting, action_id: ActionId
     ) -> ActionDone | JSONResponse:
         """End the conversation; the customer is asked the survey (once, if surveys are on)."""
-        result = await _act(agents.close(customer_key, actor, action_id=action_id))
-        if not result.ok:
-            return _refused(result)
-        return _done(result, action_id)
+        action = agents.close(customer_key, actor, action_id=action_id)
+        return await answer(action, customer_key, action_id)
 
     @api.post(
         "/conversations/{customer_key}/takeover", response_model=ActionDone, responses=_REFUSED
@@ -276,11 +281,8 @@ def build_router(
     ) -> ActionDone | JSONResponse:
         """Take a conversation another agent holds. Recorded in the transcript, told to the
         desks and counted in the conversation's record."""
-        result = await _act(agents.take_over(customer_key, actor, action_id=action_id))
-        if not result.ok:
-            return _refused(result)
-        await views.track(customer_key)
-        return _done(result, action_id)
+        action = agents.take_over(customer_key, actor, action_id=action_id)
+        return await answer(action, customer_key, action_id, track=True)
 
     router.include_router(api)
     router.add_api_route("", _page, include_in_schema=False)
