@@ -31,8 +31,9 @@ from bot.settings import Settings
 log = logging.getLogger("tsunagu.serving")
 
 
-class _HeadDeadline:
-    """The clock every request head runs against, shared by both HTTP protocols."""
+class _HeadDeadline(asyncio.Protocol):
+    """The clock every request head runs against, shared by both HTTP protocols: put
+    before uvicorn's protocol in the bases, so that its `super()` calls reach it."""
 
     header_timeout_seconds = 10.0
     loop: asyncio.AbstractEventLoop
@@ -43,6 +44,21 @@ class _HeadDeadline:
     def _head_pending(self) -> bool:
         """True while a request head is expected and has not fully arrived."""
         raise NotImplementedError
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the clock for the first request head."""
+        super().connection_made(transport)
+        self._watch_request_head()
+
+    def data_received(self, data: bytes) -> None:
+        """Handle the bytes, then start or stop the clock for the request head."""
+        super().data_received(data)
+        self._watch_request_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clock."""
+        self._stop_header_timer()
+        super().connection_lost(exc)
 
     def _watch_request_head(self) -> None:
         # Armed once per head: trickling a byte at a time does not push the deadline back.
@@ -70,21 +86,6 @@ class _HeadDeadline:
 class GuardedH11Protocol(_HeadDeadline, H11Protocol):
     """Uvicorn's h11 protocol, closing a connection whose request head is too slow."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Start the clock for the first request head."""
-        super().connection_made(transport)
-        self._watch_request_head()
-
-    def data_received(self, data: bytes) -> None:
-        """Handle the bytes, then start or stop the clock for the request head."""
-        super().data_received(data)
-        self._watch_request_head()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the clock."""
-        self._stop_header_timer()
-        super().connection_lost(exc)
-
     def on_response_complete(self) -> None:
         """Between requests uvicorn's keep-alive timeout applies, not ours."""
         super().on_response_complete()
@@ -100,21 +101,6 @@ class GuardedHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
     request head is too slow."""
 
     _awaiting_head = True
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Start the clock for the first request head."""
-        super().connection_made(transport)
-        self._watch_request_head()
-
-    def data_received(self, data: bytes) -> None:
-        """Handle the bytes, then start or stop the clock for the request head."""
-        super().data_received(data)
-        self._watch_request_head()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the clock."""
-        self._stop_header_timer()
-        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         """A request head begins."""
