@@ -8,7 +8,7 @@ import re
 import sys
 import time
 
-from bot.privacy.logs import MaskPersonalData
+from bot.privacy.logs import MaskPersonalData, RewriteRecord
 
 # Attributes every LogRecord has; anything else came from `extra=` and is worth printing.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -69,19 +69,12 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactSecrets(logging.Filter):
+class RedactSecrets(RewriteRecord):
     """Blanks tokens out of every record (message, arguments and `extra` strings)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record in place; never drops it."""
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value))
-        return True
+    def rewrite(self, text: str) -> str:
+        """`text` with its tokens blanked out."""
+        return redact(text)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", *, mask: bool = True) -> None:
