@@ -21,11 +21,17 @@ from bot.flow.agent_turn import AgentAction, AgentRequest
 from bot.records import ConversationRecord
 from bot.settings import Settings
 from channels.slack.blocks import CLAIM, CLOSE, RELEASE, TAKEOVER
-from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
+from tests.fakes.slack_platform import (
+    DESK,
+    ApiCall,
+    FakeSlack,
+    SlackTestApp,
+    escalated_web_customer,
+    serve_with_slack,
+    started_slack,
+)
 from tests.webclient import WebCustomer
 
-DESK = "C0DESK"
-SECRET = "test-signing-secret"
 ADMIN = "admin-secret-token"
 SATO_TOKEN = {"Authorization": "Bearer tok-sato"}
 TANAKA_TOKEN = {"Authorization": "Bearer tok-tanaka"}
@@ -48,13 +54,8 @@ def text_of(call: ApiCall) -> str:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
-    slack = FakeSlack(SECRET)
-    await slack.start()
-    slack.add_user(SLACK_SATO, "Sato")
-    slack.add_user(SATO_1, "佐藤")
-    slack.add_user(SATO_2, "佐藤")
-    yield slack
-    await slack.stop()
+    async with started_slack((SLACK_SATO, "Sato"), (SATO_1, "佐藤"), (SATO_2, "佐藤")) as slack:
+        yield slack
 
 
 @pytest.fixture
@@ -74,19 +75,6 @@ async def served(desk_settings: Settings, fake: FakeSlack) -> AsyncIterator[Slac
 async def http(served: SlackTestApp) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=served.base_url, timeout=15) as client:
         yield client
-
-
-async def escalate(http: httpx.AsyncClient, fake: FakeSlack) -> tuple[WebCustomer, ApiCall]:
-    """A web customer asks for a person; returns them and the escalation in the desk."""
-    customer = await WebCustomer.start(http)
-    await customer.next_from("bot")
-    await customer.say("人と話したい")
-    await customer.next_from("bot", kind="notice")
-    posts: list[ApiCall] = await fake.wait_for(
-        lambda: [p for p in fake.posts(DESK) if "thread_ts" not in p.args],
-        what="escalation",
-    )
-    return customer, posts[-1]
 
 
 async def refusal_to(fake: FakeSlack, user: str, count: int = 1) -> list[ApiCall]:
@@ -114,7 +102,7 @@ async def agent_lines(customer: WebCustomer, last: str) -> list[tuple[str, str]]
 async def test_three_people_called_sato_are_three_agents(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer, escalation = await escalate(http, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
     key = f"web:{customer.user_id}"
     claimed = await http.post(path(customer, "claim"), headers=SATO_TOKEN)
@@ -161,7 +149,7 @@ async def test_three_people_called_sato_are_three_agents(
 async def test_two_slack_users_with_one_name_are_two_agents_and_takeover_is_explicit(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer, escalation = await escalate(http, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
     key = f"web:{customer.user_id}"
     await fake.click(SATO_1, escalation, CLAIM)
@@ -207,7 +195,7 @@ async def test_two_slack_users_with_one_name_are_two_agents_and_takeover_is_expl
 async def test_a_console_takeover_is_recorded_in_transcript_desk_and_report_record(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer, escalation = await escalate(http, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
     key = f"web:{customer.user_id}"
     assert (await http.post(path(customer, "claim"), headers=SATO_TOKEN)).is_success
@@ -246,7 +234,7 @@ async def test_a_console_takeover_is_recorded_in_transcript_desk_and_report_reco
 async def test_a_client_id_reused_by_someone_else_is_refused_not_a_duplicate(
     http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer, _ = await escalate(http, fake)
+    customer, _ = await escalated_web_customer(http, fake)
     assert (await http.post(path(customer, "claim"), headers=SATO_TOKEN)).is_success
     reply = {"text": "佐藤です", "client_id": "same-id"}
     assert (await http.post(path(customer, "reply"), json=reply, headers=SATO_TOKEN)).is_success
@@ -278,7 +266,7 @@ async def test_closing_with_surveys_off_closes_and_the_customer_carries_on(
         serve_with_slack(settings, fake, DESK) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=15) as http,
     ):
-        customer, _ = await escalate(http, fake)
+        customer, _ = await escalated_web_customer(http, fake)
         key = f"web:{customer.user_id}"
         assert (await http.post(path(customer, "claim"), headers=SATO_TOKEN)).is_success
         closed = await http.post(path(customer, "close"), headers=SATO_TOKEN)
@@ -299,7 +287,7 @@ async def test_closing_with_surveys_off_closes_and_the_customer_carries_on(
 async def test_an_action_committed_before_a_crash_is_finished_by_a_retry_or_a_restart(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack, desk_settings: Settings
 ) -> None:
-    customer, _ = await escalate(http, fake)
+    customer, _ = await escalated_web_customer(http, fake)
     key = f"web:{customer.user_id}"
     agents = served.runtime.agents
     sato = Actor.console("Sato")
@@ -347,7 +335,7 @@ async def test_an_action_committed_before_a_crash_is_finished_by_a_retry_or_a_re
 async def test_a_conversation_stored_with_only_an_agent_name_is_read_and_not_trusted(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer, _ = await escalate(http, fake)
+    customer, _ = await escalated_web_customer(http, fake)
     key = f"web:{customer.user_id}"
     assert (await http.post(path(customer, "claim"), headers=SATO_TOKEN)).is_success
     # As an earlier version stored it: the agent is a bare name.

@@ -17,22 +17,24 @@ import pytest
 from bot.settings import Settings
 from channels.slack.blocks import CLAIM, CLOSE, RELEASE, TAKEOVER
 from tests.eventually import eventually, settled
-from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
+from tests.fakes.slack_platform import (
+    DESK,
+    FakeSlack,
+    SlackTestApp,
+    escalated_web_customer,
+    serve_with_slack,
+    started_slack,
+)
 from tests.webclient import WebCustomer
 
-DESK = "C0DESK"
-SECRET = "test-signing-secret"
 SATO_TOKEN = {"Authorization": "Bearer tok-sato"}
 SLACK_SUZUKI = "U0SUZUKI"
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
-    slack = FakeSlack(SECRET)
-    await slack.start()
-    slack.add_user(SLACK_SUZUKI, "Suzuki")
-    yield slack
-    await slack.stop()
+    async with started_slack((SLACK_SUZUKI, "Suzuki")) as slack:
+        yield slack
 
 
 @pytest.fixture
@@ -52,14 +54,8 @@ async def http(served: SlackTestApp) -> AsyncIterator[httpx.AsyncClient]:
 
 async def escalate(http: httpx.AsyncClient, fake: FakeSlack) -> tuple[WebCustomer, str]:
     """A web customer asks for a person; returns them and the escalation's ts."""
-    customer = await WebCustomer.start(http)
-    await customer.next_from("bot")
-    await customer.say("人と話したい")
-    await customer.next_from("bot", kind="notice")
-    posts: list[ApiCall] = await fake.wait_for(
-        lambda: [p for p in fake.posts(DESK) if "thread_ts" not in p.args], what="escalation"
-    )
-    return customer, str(posts[-1].result["ts"])
+    customer, escalation = await escalated_web_customer(http, fake)
+    return customer, str(escalation.result["ts"])
 
 
 def console(customer: WebCustomer, action: str = "") -> str:

@@ -17,8 +17,13 @@ from bot.conversation import ConversationState
 from bot.records import ConversationRecord, SurveyResponse
 from bot.settings import Settings
 from channels.slack.blocks import CLAIM, CLOSE
-from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
+from tests.fakes.line_platform import LineWorld
+from tests.fakes.slack_platform import (
+    FakeSlack,
+    escalations,
+    line_world_with_slack,
+    started_slack,
+)
 
 DESK = "C0DESK"
 SATO = "U0SATO"
@@ -26,20 +31,16 @@ SATO = "U0SATO"
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack("slack-signing-secret")
-    await fake.start()
-    fake.add_user(SATO, "Sato", "Sato Hanako")
-    yield fake
-    await fake.stop()
+    async with started_slack((SATO, "Sato", "Sato Hanako")) as fake:
+        yield fake
 
 
 @pytest.fixture
 async def world(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
-    async with line_world(make_settings(channels=slack_on(slack))) as running:
+    async with line_world_with_slack(make_settings(), slack) as running:
         assert "slack" in running.app.runtime.channels, "Slack is on from the settings"
-        slack.app_url = running.app.base_url
         yield running
 
 
@@ -64,10 +65,7 @@ async def test_line_customer_through_slack_claim_thread_replies_and_close(
     await line.say(user, "人と話したい")
     await line.wait_for_text(user, "担当者におつなぎします")
 
-    escalations: list[ApiCall] = await slack.wait_for(
-        lambda: [p for p in slack.posts(DESK) if "thread_ts" not in p.args], what="escalation"
-    )
-    escalation = escalations[0]
+    escalation = (await escalations(slack))[0]
     shown = json.dumps(escalation.args["blocks"], ensure_ascii=False)
     assert "LINE" in shown and "Hanako" in shown
     assert "送料はいくらですか？" in shown, "the transcript so far"

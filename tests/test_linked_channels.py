@@ -24,8 +24,8 @@ from bot.reports.conversation_commands import conversations
 from bot.settings import Settings
 from tests.conftest import REDIS_URL
 from tests.eventually import settled
-from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
+from tests.fakes.line_platform import LineWorld
+from tests.fakes.slack_platform import ApiCall, FakeSlack, line_world_with_slack, started_slack
 from tests.webclient import WebCustomer
 
 DESK = "C0DESK"
@@ -38,18 +38,15 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack("slack-signing-secret")
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with started_slack() as fake:
+        yield fake
 
 
 @pytest.fixture
 async def world(
     make_settings: Callable[..., Settings], slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
-    async with line_world(make_settings(admin_token=ADMIN, channels=slack_on(slack))) as running:
-        slack.app_url = running.app.base_url
+    async with line_world_with_slack(make_settings(admin_token=ADMIN), slack) as running:
         yield running
 
 

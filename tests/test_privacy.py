@@ -31,8 +31,14 @@ from channels.slack.blocks import CLAIM
 from channels.slack.masking import MaskingWebClient, desk_client, masked_texts
 from tests.conftest import REDIS_URL, RunningApp
 from tests.eventually import eventually
-from tests.fakes.line_platform import LineWorld, line_world
-from tests.fakes.slack_platform import ApiCall, FakeSlack, slack_on
+from tests.fakes.line_platform import LineWorld
+from tests.fakes.slack_platform import (
+    ApiCall,
+    FakeSlack,
+    escalations,
+    line_world_with_slack,
+    started_slack,
+)
 
 DESK = "C0DESK"
 SATO = "U0SATO"
@@ -56,11 +62,8 @@ async def _cli(command: Any, args: list[str], settings: Settings) -> Result:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack("slack-signing-secret")
-    await fake.start()
-    fake.add_user(SATO, "Sato", "Sato Hanako")
-    yield fake
-    await fake.stop()
+    async with started_slack((SATO, "Sato", "Sato Hanako")) as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -72,11 +75,7 @@ def console_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def world(console_settings: Settings, slack: FakeSlack) -> AsyncIterator[LineWorld]:
-    with_slack = console_settings.model_copy(
-        update={"channels": {**console_settings.channels, **slack_on(slack, DESK)}}
-    )
-    async with line_world(with_slack) as running:
-        slack.app_url = running.app.base_url
+    async with line_world_with_slack(console_settings, slack, DESK) as running:
         yield running
 
 
@@ -100,9 +99,7 @@ async def test_a_line_customers_phone_number_reaches_slack_masked(
     await line.say(user, "人と話したい")
     await line.wait_for_text(user, "担当者におつなぎします")
 
-    [escalation] = await slack.wait_for(
-        lambda: [p for p in slack.posts(DESK) if "thread_ts" not in p.args], what="escalation"
-    )
+    [escalation] = await escalations(slack, DESK)
     shown = json.dumps(escalation.args["blocks"], ensure_ascii=False)
     assert f"電話番号は{MASKED_PHONE}です" in shown, "the transcript, masked"
 

@@ -16,25 +16,28 @@ import pytest
 from bot.conversation import ConversationState, DeskEvent
 from bot.settings import Settings
 from channels.slack.blocks import CLOSE, FOLLOW_UP
-from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
+from tests.fakes.slack_platform import (
+    DESK,
+    ApiCall,
+    FakeSlack,
+    SlackTestApp,
+    escalate,
+    escalated_web_customer,
+    serve_with_slack,
+    started_slack,
+)
 from tests.webclient import WebCustomer
 
-DESK = "C0DESK"
-SECRET = "test-signing-secret"
 AGENTS = {f"U0AGENT{n}": f"Agent{n}" for n in range(8)}
 SATO, SUZUKI = "U0SATO", "U0SUZUKI"
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
-    slack = FakeSlack(SECRET)
-    await slack.start()
-    slack.add_user(SATO, "Sato", "Sato Hanako")
-    slack.add_user(SUZUKI, "Suzuki")
-    for user_id, name in AGENTS.items():
-        slack.add_user(user_id, name)
-    yield slack
-    await slack.stop()
+    async with started_slack(
+        (SATO, "Sato", "Sato Hanako"), (SUZUKI, "Suzuki"), *AGENTS.items()
+    ) as slack:
+        yield slack
 
 
 @pytest.fixture
@@ -61,17 +64,6 @@ def button_ids(blocks: list[dict[str, Any]] | None) -> list[str]:
         if block.get("type") == "actions"
         for element in block["elements"]
     ]
-
-
-async def escalate(customer: WebCustomer, fake: FakeSlack) -> ApiCall:
-    """The customer asks for a person; returns the escalation message in the desk."""
-    await customer.say("人と話したい")
-    await customer.next_from("bot")
-    posts: list[ApiCall] = await fake.wait_for(
-        lambda: [p for p in fake.posts(DESK) if "thread_ts" not in p.args],
-        what="escalation",
-    )
-    return posts[-1]
 
 
 async def claimed_by(fake: FakeSlack, escalation: ApiCall, user: str) -> None:
@@ -124,9 +116,7 @@ async def test_escalation_is_posted_with_transcript_faq_and_earlier_conversation
 async def test_many_agents_claim_at_once_and_exactly_one_wins(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer = await WebCustomer.start(http)
-    await customer.next_from("bot")
-    escalation = await escalate(customer, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
 
     responses = await asyncio.gather(
@@ -174,9 +164,7 @@ async def test_many_agents_claim_at_once_and_exactly_one_wins(
 async def test_thread_replies_reach_the_web_customer_and_back(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer = await WebCustomer.start(http)
-    await customer.next_from("bot")
-    escalation = await escalate(customer, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
 
     # Before anyone claims, thread messages are discussion only.
@@ -212,9 +200,7 @@ async def test_thread_replies_reach_the_web_customer_and_back(
 async def test_close_asks_the_ces_question_and_returns_the_customer_to_the_bot(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer = await WebCustomer.start(http)
-    await customer.next_from("bot")
-    escalation = await escalate(customer, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
     await claimed_by(fake, escalation, SATO)
     await customer.say("注文番号は 1234 です")
@@ -244,9 +230,7 @@ async def test_close_asks_the_ces_question_and_returns_the_customer_to_the_bot(
 async def test_release_puts_the_customer_back_in_the_queue(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer = await WebCustomer.start(http)
-    await customer.next_from("bot")
-    escalation = await escalate(customer, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
     await claimed_by(fake, escalation, SATO)
     await fake.click(SATO, escalation, "tsunagu_release")
@@ -263,9 +247,7 @@ async def test_release_puts_the_customer_back_in_the_queue(
 async def test_cancel_while_waiting_is_noted_and_the_buttons_go(
     served: SlackTestApp, http: httpx.AsyncClient, fake: FakeSlack
 ) -> None:
-    customer = await WebCustomer.start(http)
-    await customer.next_from("bot")
-    escalation = await escalate(customer, fake)
+    customer, escalation = await escalated_web_customer(http, fake)
     ts = escalation.result["ts"]
     await customer.say("キャンセル")
     await customer.next_from("bot")

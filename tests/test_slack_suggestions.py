@@ -17,23 +17,25 @@ from bot.records import AgentSuggestion
 from bot.settings import Settings
 from channels.slack.blocks import SEND_ANSWER
 from tests.conftest import ROOT
-from tests.fakes.slack_platform import ApiCall, FakeSlack, SlackTestApp, serve_with_slack
+from tests.fakes.slack_platform import (
+    DESK,
+    ApiCall,
+    FakeSlack,
+    SlackTestApp,
+    escalations,
+    serve_with_slack,
+    started_slack,
+)
 from tests.webclient import WebCustomer
 
-DESK = "C0DESK"
-SECRET = "test-signing-secret"
 SATO, SUZUKI = "U0SATO", "U0SUZUKI"
 ASKED = "返品の送料について、担当者と話したい"
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
-    slack = FakeSlack(SECRET)
-    await slack.start()
-    slack.add_user(SATO, "Sato")
-    slack.add_user(SUZUKI, "Suzuki")
-    yield slack
-    await slack.stop()
+    async with started_slack((SATO, "Sato"), (SUZUKI, "Suzuki")) as slack:
+        yield slack
 
 
 @pytest.fixture
@@ -74,10 +76,7 @@ async def claimed_conversation(
     await customer.next_from("bot")
     await customer.say(ASKED)
     await customer.next_from("bot")
-    escalations: list[ApiCall] = await fake.wait_for(
-        lambda: [p for p in fake.posts(DESK) if "thread_ts" not in p.args], what="escalation"
-    )
-    escalation = escalations[-1]
+    escalation = (await escalations(fake))[-1]
     ts = escalation.result["ts"]
     assert suggestion_posts(fake, ts) == [], "nobody holds it yet: nothing to send"
     assert (await fake.click(SATO, escalation, "tsunagu_claim")).status_code == 200

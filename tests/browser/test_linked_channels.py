@@ -18,18 +18,16 @@ from playwright.async_api import expect
 
 from bot.settings import Settings
 from tests.browser.conftest import ADMIN_TOKEN, BrowserSession, open_console, open_widget
-from tests.fakes.line_platform import LineApp, LineWorld, line_world
-from tests.fakes.slack_platform import FakeSlack, slack_on
+from tests.fakes.line_platform import LineApp, LineWorld
+from tests.fakes.slack_platform import FakeSlack, line_world_with_slack, started_slack
 
 DESK = "C0DESK"
 
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack("slack-signing-secret")
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with started_slack() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -37,9 +35,9 @@ async def world(
     make_settings: Callable[..., Settings], slack: FakeSlack
 ) -> AsyncIterator[LineWorld]:
     """The app with its LINE channel on the fake LINE platform and Slack on the fake Slack."""
-    settings = make_settings(admin_token=ADMIN_TOKEN, channels=slack_on(slack, DESK))
-    async with line_world(settings) as running:
-        slack.app_url = running.app.base_url
+    async with line_world_with_slack(
+        make_settings(admin_token=ADMIN_TOKEN), slack, DESK
+    ) as running:
         yield running
 
 
