@@ -9,7 +9,6 @@ only when a test moves it, so the outcome is the same at any hour the suite runs
 from __future__ import annotations
 
 import calendar
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +20,6 @@ import redis.asyncio as aioredis
 from bot.clock import FixedClock, now_in
 from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
-from bot.model import Inbound, InboundKind
 from bot.records import ConversationRecord, RecordStore, SurveyResponse
 from bot.reports import period_between, period_for_days
 from bot.reports.model import Period
@@ -31,7 +29,7 @@ from bot.settings import Settings
 from bot.storage import Keys
 from bot.timers import TimerSweeper
 from channels.registry import channel_catalog
-from channels.web.outbox import WebMessage
+from tests.direct_customer import DirectCustomer
 
 DEMO_CHANNELS = channel_catalog().names
 
@@ -114,41 +112,6 @@ async def rt(make_settings: Callable[..., Settings], clock: FixedClock) -> Async
     await runtime.redis.aclose()
 
 
-class WebCustomer:
-    """A web customer whose events go straight to the dispatcher."""
-
-    def __init__(self, rt: Runtime):
-        self.rt = rt
-        self.user_id = f"w_{uuid.uuid4().hex[:12]}"
-        self.key = f"web:{self.user_id}"
-        self._read: str | None = None
-
-    async def send(self, text: str, *, payload: str | None = None) -> list[WebMessage]:
-        kind = InboundKind.CHOICE if payload else InboundKind.TEXT
-        await self.rt.dispatcher.handle(
-            Inbound(
-                event_id=uuid.uuid4().hex,
-                channel="web",
-                user_id=self.user_id,
-                kind=kind,
-                text=text,
-                payload=payload,
-            )
-        )
-        return await self.replies()
-
-    async def replies(self) -> list[WebMessage]:
-        messages = await self.rt.channel("web").outbox.read(self.key, self._read)
-        if messages:
-            self._read = messages[-1].cursor
-        return messages
-
-    async def state(self) -> ConversationState:
-        conversation = await self.rt.store.load(self.key)
-        assert conversation is not None
-        return conversation.state
-
-
 async def test_the_demo_seed_fills_exactly_the_reports_last_30_days(
     redis_client: aioredis.Redis, key_prefix: str, instant: Instant, clock: FixedClock
 ) -> None:
@@ -172,7 +135,7 @@ async def test_the_demo_seed_fills_exactly_the_reports_last_30_days(
 async def test_the_shops_hours_and_holidays_decide_what_the_customer_hears(
     rt: Runtime, instant: Instant
 ) -> None:
-    customer = WebCustomer(rt)
+    customer = DirectCustomer(rt)
     [notice] = await customer.send("人と話したい")
     assert await customer.state() is ConversationState.QUEUED
     if instant.next_opening is None:
@@ -186,9 +149,9 @@ async def test_the_shops_hours_and_holidays_decide_what_the_customer_hears(
 async def test_a_conversation_is_counted_in_this_month_and_today(
     rt: Runtime, instant: Instant, clock: FixedClock
 ) -> None:
-    customer = WebCustomer(rt)
+    customer = DirectCustomer(rt)
     await customer.send("送料はいくらですか？")
-    [survey] = await customer.send("helpful:yes", payload="helpful:yes")
+    [survey] = await customer.tap("helpful:yes")
     assert survey.kind == "survey"
     await customer.send("6")
     assert await customer.state() is ConversationState.CLOSED
@@ -219,7 +182,7 @@ async def test_a_conversation_is_counted_in_this_month_and_today(
 
 
 async def test_the_idle_timer_fires_on_the_clock_not_before(rt: Runtime, clock: FixedClock) -> None:
-    customer = WebCustomer(rt)
+    customer = DirectCustomer(rt)
     await customer.send("送料はいくらですか？")
     idle = rt.settings.idle_close_minutes * 60
     sweeper = TimerSweeper(rt.timers, rt.inbox, clock=clock)
@@ -237,12 +200,12 @@ async def test_the_idle_timer_fires_on_the_clock_not_before(rt: Runtime, clock: 
 async def test_the_survey_is_not_asked_again_within_the_cooldown(
     rt: Runtime, clock: FixedClock
 ) -> None:
-    customer = WebCustomer(rt)
+    customer = DirectCustomer(rt)
     cooldown = rt.settings.survey_cooldown_hours * 3600
 
     async def solved_conversation() -> list[str]:
         await customer.send("送料はいくらですか？")
-        replies = await customer.send("helpful:yes", payload="helpful:yes")
+        replies = await customer.tap("helpful:yes")
         if replies[-1].kind == "survey":
             await customer.send("7")
         assert await customer.state() is ConversationState.CLOSED

@@ -11,56 +11,17 @@ import pytest
 from bot.actor import Actor
 from bot.composition.runtime import Runtime
 from bot.conversation import ConversationState
-from bot.model import Inbound, InboundKind
+from bot.model import Inbound
 from bot.records import ConversationRecord, SurveyResponse, UnansweredMessage
 from bot.settings import Settings
 from bot.timers import TimerSweeper
-from channels.web.outbox import WebMessage
+from tests.direct_customer import DirectCustomer
 from tests.eventually import settled
 
 
-class Customer:
-    """A web customer whose events go straight to the dispatcher (no HTTP, no inbox)."""
-
-    def __init__(self, runtime: Runtime):
-        self.rt = runtime
-        self.user_id = f"w_{uuid.uuid4().hex[:12]}"
-        self.key = f"web:{self.user_id}"
-        self._read: str | None = None
-
-    async def send(
-        self, text: str = "", kind: InboundKind = InboundKind.TEXT, payload: str | None = None
-    ) -> list[WebMessage]:
-        inbound = Inbound(
-            event_id=uuid.uuid4().hex,
-            channel="web",
-            user_id=self.user_id,
-            kind=kind,
-            text=text,
-            payload=payload,
-        )
-        await self.rt.dispatcher.handle(inbound)
-        return await self.replies()
-
-    async def tap(self, payload: str) -> list[WebMessage]:
-        return await self.send(payload, kind=InboundKind.CHOICE, payload=payload)
-
-    async def replies(self) -> list[WebMessage]:
-        """What the bot said since the last look (settle the inbox first for timer events)."""
-        messages = await self.rt.channel("web").outbox.read(self.key, self._read)
-        if messages:
-            self._read = messages[-1].cursor
-        return messages
-
-    async def state(self) -> ConversationState:
-        conversation = await self.rt.store.load(self.key)
-        assert conversation is not None
-        return conversation.state
-
-
 @pytest.fixture
-async def customer(runtime: Runtime) -> Customer:
-    return Customer(runtime)
+async def customer(runtime: Runtime) -> DirectCustomer:
+    return DirectCustomer(runtime)
 
 
 async def records(runtime: Runtime, kind: type) -> list:  # type: ignore[type-arg]
@@ -72,7 +33,9 @@ async def fire_timers(runtime: Runtime, after_seconds: float) -> None:
     await TimerSweeper(runtime.timers, runtime.inbox).sweep(now=time.time() + after_seconds)
 
 
-async def test_an_answer_asks_whether_it_solved_it(runtime: Runtime, customer: Customer) -> None:
+async def test_an_answer_asks_whether_it_solved_it(
+    runtime: Runtime, customer: DirectCustomer
+) -> None:
     answer, question = await customer.send("送料はいくらですか？")
     assert answer.kind == "answer" and "550" in answer.text
     assert [c.payload for c in question.choices] == ["helpful:yes", "helpful:no"]
@@ -82,7 +45,7 @@ async def test_an_answer_asks_whether_it_solved_it(runtime: Runtime, customer: C
 
 
 async def test_solved_leads_to_the_ces_question_and_a_rating_closes(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("送料はいくらですか？")
     [survey] = await customer.tap("helpful:yes")
@@ -103,7 +66,7 @@ async def test_solved_leads_to_the_ces_question_and_a_rating_closes(
     assert (conversation.resolution, conversation.survey) == ("bot", "answered")
 
 
-async def test_not_solved_twice_hands_off(runtime: Runtime, customer: Customer) -> None:
+async def test_not_solved_twice_hands_off(runtime: Runtime, customer: DirectCustomer) -> None:
     await customer.send("送料はいくらですか？")
     [fallback] = await customer.tap("helpful:no")
     assert fallback.kind == "fallback"
@@ -113,7 +76,7 @@ async def test_not_solved_twice_hands_off(runtime: Runtime, customer: Customer) 
 
 
 async def test_full_journey_bot_queue_agent_survey_closed(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("送料はいくらですか？")
     [notice] = await customer.send("人と話したい")
@@ -161,7 +124,7 @@ async def test_full_journey_bot_queue_agent_survey_closed(
 
 
 async def test_a_low_score_asks_for_a_comment_and_records_it(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("送料はいくらですか？")
     await customer.tap("helpful:yes")
@@ -175,7 +138,7 @@ async def test_a_low_score_asks_for_a_comment_and_records_it(
 
 
 async def test_cancel_returns_a_queued_customer_to_the_bot(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("オペレーターと話したい")
     [reply] = await customer.send("キャンセル")
@@ -185,7 +148,7 @@ async def test_cancel_returns_a_queued_customer_to_the_bot(
 
 
 async def test_two_unanswerable_messages_hand_off_and_are_recorded(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     [first] = await customer.send("量子コンピュータの原理を説明して")
     assert first.kind == "fallback"
@@ -200,7 +163,7 @@ async def test_two_unanswerable_messages_hand_off_and_are_recorded(
 
 
 async def test_not_a_rating_goes_on_with_the_bot_and_is_not_asked_again(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("送料はいくらですか？")
     [question] = await customer.send("ありがとう")
@@ -215,7 +178,7 @@ async def test_not_a_rating_goes_on_with_the_bot_and_is_not_asked_again(
 
 
 async def test_survey_is_not_asked_again_within_the_cooldown(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("送料はいくらですか？")
     await customer.tap("helpful:yes")
@@ -226,7 +189,7 @@ async def test_survey_is_not_asked_again_within_the_cooldown(
 
 
 async def test_idle_conversation_is_closed_with_a_survey_then_times_out(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("送料はいくらですか？")
     await fire_timers(runtime, 60)
@@ -246,7 +209,7 @@ async def test_idle_conversation_is_closed_with_a_survey_then_times_out(
 
 
 async def test_nobody_claims_in_time_the_customer_is_told(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("人と話したい")
     await fire_timers(runtime, runtime.settings.queue_timeout_minutes * 60 + 1)
@@ -263,7 +226,7 @@ async def test_outside_business_hours_the_customer_hears_when(
     closed_every_day["mon"] = "00:00-00:01"
     rt = Runtime(make_settings(business_hours=closed_every_day))
     try:
-        customer = Customer(rt)
+        customer = DirectCustomer(rt)
         [notice] = await customer.send("人と話したい")
         assert "営業時間外" in notice.text
         assert "月" in notice.text, "names the next opening (a Monday)"
@@ -273,7 +236,7 @@ async def test_outside_business_hours_the_customer_hears_when(
 
 
 async def test_a_second_claim_loses_and_names_the_winner(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     await customer.send("担当者をお願いします")
     assert (await runtime.agents.claim(customer.key, Actor.console("Sato"))).ok
@@ -283,9 +246,9 @@ async def test_a_second_claim_loses_and_names_the_winner(
 
 
 async def test_release_puts_the_customer_back_at_their_place(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
-    later = Customer(runtime)
+    later = DirectCustomer(runtime)
     await customer.send("人と話したい")
     await later.send("人と話したい")
     await runtime.agents.claim(customer.key, Actor.console("Sato"))
@@ -296,7 +259,9 @@ async def test_release_puts_the_customer_back_at_their_place(
     assert await runtime.queue.position(later.key) == 2
 
 
-async def test_a_duplicate_event_gets_no_second_reply(runtime: Runtime, customer: Customer) -> None:
+async def test_a_duplicate_event_gets_no_second_reply(
+    runtime: Runtime, customer: DirectCustomer
+) -> None:
     inbound = Inbound(
         event_id="same-event", channel="web", user_id=customer.user_id, text="送料は？"
     )
@@ -310,7 +275,7 @@ async def test_a_duplicate_event_gets_no_second_reply(runtime: Runtime, customer
 async def test_csat_and_nps_can_follow_the_ces(make_settings: Callable[..., Settings]) -> None:
     rt = Runtime(make_settings(survey_questions=["ces", "csat", "nps"]))
     try:
-        customer = Customer(rt)
+        customer = DirectCustomer(rt)
         await customer.send("送料はいくらですか？")
         [ces] = await customer.tap("helpful:yes")
         assert ces.kind == "survey"
@@ -332,8 +297,8 @@ async def test_vips_and_urgent_topics_are_served_first(
     vip_id = f"w_vip{uuid.uuid4().hex[:8]}"
     rt = Runtime(make_settings(vip_customers=[f"web:{vip_id}"], priority_words=["解約"]))
     try:
-        early, urgent = Customer(rt), Customer(rt)
-        vip = Customer(rt)
+        early, urgent = DirectCustomer(rt), DirectCustomer(rt)
+        vip = DirectCustomer(rt)
         vip.user_id, vip.key = vip_id, f"web:{vip_id}"
         await early.send("人と話したい")
         [notice] = await urgent.send("解約したいので人と話したい")
