@@ -26,7 +26,7 @@ from bot.composition.runtime import Runtime
 from bot.settings import Settings
 from tests.conftest import RunningApp
 from tests.fakes.line_platform import LineWorld, line_world, sign
-from tests.fakes.slack_platform import FakeSlack, SlackTestApp, serve_with_slack
+from tests.fakes.slack_platform import SlackTestApp, serve_with_slack, started_slack
 from tests.fakes.slack_platform import sign as slack_sign
 
 pytestmark = pytest.mark.slow
@@ -258,13 +258,11 @@ SLACK_SECRET = "fuzz-signing-secret"
 
 @pytest.fixture
 async def slack(make_settings: Callable[..., Settings]) -> AsyncIterator[SlackTestApp]:
-    fake = FakeSlack(SLACK_SECRET)
-    await fake.start()
-    try:
-        async with serve_with_slack(make_settings(max_body_bytes=MAX_BODY), fake) as running:
-            yield running
-    finally:
-        await fake.stop()
+    async with (
+        started_slack(secret=SLACK_SECRET) as fake,
+        serve_with_slack(make_settings(max_body_bytes=MAX_BODY), fake) as running,
+    ):
+        yield running
 
 
 slack_bodies = (
@@ -369,6 +367,19 @@ async def test_slack_requests_fuzzed_never_500_and_unsigned_ones_leave_no_trace(
 # -- the web API -----------------------------------------------------------------------
 
 
+def post_with_bad_token(client: httpx.Client, body: bytes, bad: str) -> str:
+    """POST `body` as a message under the token `bad`: refused (400 or 401); returns the
+    Authorization header sent."""
+    auth = "Bearer " + bad
+    response = client.post(
+        "/web/messages",
+        content=body,
+        headers={"Authorization": auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code in (400, 401), response.text
+    return auth
+
+
 async def test_web_api_fuzzed_never_500_and_bad_tokens_do_nothing(
     serve_app: Callable[[Settings], Any], make_settings: Callable[..., Settings]
 ) -> None:
@@ -410,13 +421,7 @@ async def test_web_api_fuzzed_never_500_and_bad_tokens_do_nothing(
             @FUZZ
             @given(body=bodies, bad=header_values)
             def bad_token(body: bytes, bad: str) -> None:
-                auth = "Bearer " + bad
-                response = client.post(
-                    "/web/messages",
-                    content=body,
-                    headers={"Authorization": auth, "Content-Type": "application/json"},
-                )
-                assert response.status_code in (400, 401), response.text
+                auth = post_with_bad_token(client, body, bad)
                 polled = client.get("/web/messages", headers={"Authorization": auth})
                 assert polled.status_code == 401
 
@@ -447,13 +452,7 @@ async def test_web_api_fuzzed_never_500_and_bad_tokens_do_nothing(
             @FUZZ
             @given(body=bodies, bad=header_values)
             def bad_token(body: bytes, bad: str) -> None:
-                auth = "Bearer " + bad
-                response = client.post(
-                    "/web/messages",
-                    content=body,
-                    headers={"Authorization": auth, "Content-Type": "application/json"},
-                )
-                assert response.status_code in (400, 401), response.text
+                post_with_bad_token(client, body, bad)
 
             bad_token()
 
