@@ -210,6 +210,17 @@ class LocalCluster:
                 node.process.send_signal(signal.SIGKILL)
                 node.process.wait()
 
+    def __enter__(self) -> LocalCluster:
+        """`with LocalCluster(folder) as cluster:` starts it and stops it (also on failure)."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Stop every node and wait for them (SIGKILL: nothing of theirs is kept anyway)."""
         for node in self.nodes:

@@ -25,7 +25,12 @@ from bot.settings import Settings
 from tests.conftest import REDIS_URL
 from tests.eventually import settled
 from tests.fakes.line_platform import LineWorld
-from tests.fakes.slack_platform import ApiCall, FakeSlack, line_world_with_slack, started_slack
+from tests.fakes.slack_platform import (
+    FakeSlack,
+    escalations,
+    line_world_with_slack,
+    started_slack,
+)
 from tests.webclient import WebCustomer
 
 DESK = "C0DESK"
@@ -98,11 +103,8 @@ async def test_asked_on_line_continued_on_the_web_one_story_for_agent_and_lead(
         assert not any(code in e["text"] for e in view["transcript"]), "no code for agents"
 
         # Slack: the escalation shows the LINE messages, marked.
-        escalations: list[ApiCall] = await slack.wait_for(
-            lambda: [p for p in slack.posts(DESK) if "thread_ts" not in p.args],
-            what="escalation",
-        )
-        shown = json.dumps(escalations[0].args["blocks"], ensure_ascii=False)
+        escalation = (await escalations(slack, DESK))[0]
+        shown = json.dumps(escalation.args["blocks"], ensure_ascii=False)
         assert "Customer (Hanako) · LINE:* 送料はいくらですか？" in shown
         assert "· Web:* 人と話したい" in shown
 
