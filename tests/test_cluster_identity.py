@@ -23,8 +23,7 @@ from bot.settings import Settings
 from tests.cluster import LocalCluster
 from tests.eventually import settled
 from tests.fakes.line_platform import line_world
-from tests.test_linked_channels import line_code
-from tests.webclient import WebCustomer
+from tests.test_linked_channels import asked_on_line_linked_on_the_web
 
 ADMIN = "admin-secret"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
@@ -45,19 +44,9 @@ async def test_a_line_and_a_web_customer_linked_by_code_are_one_conversation_on_
     async with line_world(settings) as world:
         rt, line = world.app.runtime, world.platform
         assert isinstance(rt.redis, RedisCluster)
-        user = world.new_user("Hanako")
-        line_key = f"line:{user}"
-        await line.say(user, "送料はいくらですか？")
-        await line.wait_for_text(user, "550")
-        code = await line_code(world, user)
-
         async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
-            web = await WebCustomer.start(http)
-            await web.next_from("bot")  # the greeting
-            web_key = f"web:{web.user_id}"
-            linked = await http.post("/web/link", json={"code": code}, headers=web.auth)
-            assert linked.status_code == 200, linked.text
-            assert linked.json()["channels"] == ["line", "web"]
+            user, web, code = await asked_on_line_linked_on_the_web(world, http)
+            line_key, web_key = f"line:{user}", f"web:{web.user_id}"
             identities = rt.linking.identities
             assert await identities.members(web_key) == [line_key, web_key]
             # Every key the link wrote is in one slot: the transaction had one node to go to.

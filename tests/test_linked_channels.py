@@ -64,23 +64,32 @@ async def line_code(world: LineWorld, user: str) -> str:
     return found.group(1)
 
 
+async def asked_on_line_linked_on_the_web(
+    world: LineWorld, http: httpx.AsyncClient
+) -> tuple[str, WebCustomer, str]:
+    """A LINE user, Hanako, asks about shipping and then for a link code; a new web
+    customer (greeted) types it and is linked. Returns the LINE user, the web customer and
+    the code."""
+    line = world.platform
+    user = world.new_user("Hanako")
+    await line.say(user, "送料はいくらですか？")
+    await line.wait_for_text(user, "550")
+    code = await line_code(world, user)
+    web = await WebCustomer.start(http)
+    await web.next_from("bot")  # the greeting
+    linked = await http.post("/web/link", json={"code": code}, headers=web.auth)
+    assert linked.status_code == 200, linked.text
+    assert linked.json() == {"linked": True, "channels": ["line", "web"], "labels": LABELS}
+    return user, web, code
+
+
 async def test_asked_on_line_continued_on_the_web_one_story_for_agent_and_lead(
     world: LineWorld, slack: FakeSlack
 ) -> None:
     rt, line = world.app.runtime, world.platform
-    user = world.new_user("Hanako")
-    line_key = f"line:{user}"
-
-    await line.say(user, "送料はいくらですか？")
-    await line.wait_for_text(user, "550")
-    code = await line_code(world, user)
-
     async with httpx.AsyncClient(base_url=world.app.base_url, timeout=30) as http:
-        web = await WebCustomer.start(http)
-        await web.next_from("bot")  # the greeting
-        linked = await http.post("/web/link", json={"code": code}, headers=web.auth)
-        assert linked.status_code == 200, linked.text
-        assert linked.json() == {"linked": True, "channels": ["line", "web"], "labels": LABELS}
+        user, web, code = await asked_on_line_linked_on_the_web(world, http)
+        line_key = f"line:{user}"
         again = await http.post("/web/link", json={"code": code}, headers=web.auth)
         assert again.status_code == 400, "a code works once"
 
