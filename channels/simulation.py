@@ -138,11 +138,9 @@ class TerminalChat(ABC, Generic[P]):
         status = await self.platform.post([event])
         if status != 200:
             click.echo(f"(webhook answered {status})")
-        # A person at a terminal, not a test: a short poll reads better than a condition.
-        for _ in range(60):
-            if len(self.platform.sent) > before:
-                break
-            await asyncio.sleep(0.05)
+        await self.platform.wait_until(lambda: len(self.platform.sent) > before, 3.0)
+        # The first answer is in; the rest of a reply (a follow-up, quick replies) comes
+        # right after it, and the prompt should print below all of it.
         await asyncio.sleep(0.1)
 
     async def loop(self, runtime: ServedRuntime) -> None:

@@ -114,10 +114,7 @@ class Chat(TerminalChat[FakeMetaPlatform]):
             )
         if not result.ok:
             click.echo(f"(agent: {result.reason})")
-        for _ in range(20):
-            if len(self.platform.sent) > before:
-                break
-            await asyncio.sleep(0.05)
+        await self.platform.wait_until(lambda: len(self.platform.sent) > before, 1.0)
         replied = what not in ("close", "") and not what.startswith("claim")
         if replied and len(self.platform.sent) == before:
             click.echo("(the reply did not reach the customer; the log above says why)")
