@@ -62,6 +62,8 @@ class _Failure:
 class FakeMetaPlatform(FakeServer[Sent]):
     """The Graph API's Send API and the webhook sender of one Page or Instagram account."""
 
+    url_suffix = "/v25.0"  # `base_url` carries the Graph API version, as the app's does
+
     def __init__(
         self,
         surface: Surface = MESSENGER,
@@ -87,8 +89,6 @@ class FakeMetaPlatform(FakeServer[Sent]):
         self._failures: list[_Failure] = []
 
     # -- the API (served by `start`, see channels/simulation.py) -----------------------
-
-    url_suffix = "/v25.0"  # `base_url` carries the Graph API version, as the app's does
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """The Send API and the User Profile API."""
