@@ -27,6 +27,8 @@ SEMANTIC_FEATURES = (
     "ans_gap",
     "floor",
     "agree_floor",
+    "profile",
+    "profile_gap",
 )
 FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES
 
@@ -41,6 +43,7 @@ class Evidence:
     grams: FloatArray  # character bigram cosine
     semantic: FloatArray | None = None  # embedding cosine to the questions (no embedder: None)
     answers: FloatArray | None = None  # embedding cosine to the answer
+    profile: FloatArray | None = None  # embedding cosine to the entry's profile (all its texts)
 
 
 def _gap(scores: FloatArray, i: int, order: IntArray) -> float:
@@ -76,6 +79,8 @@ def candidate_features(evidence: Evidence) -> tuple[list[int], FloatArray]:
         mean, std = float(sem.mean()), float(sem.std())
     answers = evidence.answers if evidence.answers is not None else np.zeros(len(lex))
     answer_order = _top(answers, 2)
+    profile = evidence.profile if evidence.profile is not None else np.zeros(len(lex))
+    profile_order = _top(profile, 2)
     rows = []
     for i in candidates:
         row = [
@@ -99,6 +104,8 @@ def candidate_features(evidence: Evidence) -> tuple[list[int], FloatArray]:
                 _gap(answers, i, answer_order),
                 min(float(lex[i]), float(sem[i])),
                 float(lex_order[0] == i and sem_order[0] == i) * min(float(lex[i]), float(sem[i])),
+                float(profile[i]),
+                _gap(profile, i, profile_order),
             ]
         rows.append(row)
     return candidates, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))

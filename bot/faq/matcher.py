@@ -13,14 +13,19 @@ from bot.faq.index import FaqIndex
 from bot.faq.normalize import matchable
 from bot.faq.policy import DecisionPolicy
 from bot.faq.semantic import SemanticIndex
+from bot.faq.topic import open_topic
 
 MAX_SUGGESTIONS = 3
 
 
-def decide_outcome(best: float, policy: DecisionPolicy) -> Outcome:
-    """The rule: answer when the best entry is probably right, offer choices when it may be."""
+def decide_outcome(best: float, policy: DecisionPolicy, topic_only: bool = False) -> Outcome:
+    """The rule: answer when the best entry is probably right, offer choices when it may be.
+
+    A message that only names a topic several entries share (`topic_only`, see
+    bot/faq/topic.py) gets choices at most: it does not say which entry it means.
+    """
     if best >= policy.answer_at:
-        return Outcome.ANSWER
+        return Outcome.SUGGEST if topic_only else Outcome.ANSWER
     if best >= policy.suggest_at:
         return Outcome.SUGGEST
     return Outcome.NONE
@@ -46,9 +51,15 @@ class Matcher:
         signals, lexical = self.index.lexical(text)
         if self.semantic is None:
             return Evidence(lexical, signals.query_cover, signals.text_cover, signals.grams)
-        questions, answers = self.semantic.cosine(text)
+        meaning = self.semantic.meaning(text)
         return Evidence(
-            lexical, signals.query_cover, signals.text_cover, signals.grams, questions, answers
+            lexical,
+            signals.query_cover,
+            signals.text_cover,
+            signals.grams,
+            meaning.questions,
+            meaning.answers,
+            meaning.profile,
         )
 
     def ranked(self, evidence: Evidence) -> list[ScoredEntry]:
@@ -64,5 +75,5 @@ class Matcher:
         ranked = self.ranked(self.evidence(text))
         if not ranked:
             return Decision(Outcome.NONE)
-        outcome = decide_outcome(ranked[0].score, self.policy)
+        outcome = decide_outcome(ranked[0].score, self.policy, open_topic(self.index, text))
         return Decision(outcome, tuple(ranked[:max_suggestions]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from bot.faq.embedding import EmbeddingCache, Vectors, normalise_rows, one_blas_thread
@@ -17,6 +19,15 @@ CENTROID_SHARE = 0.0
 # Entries whose single wordings are compared with the message: the best by centroid. The
 # others keep their centroid's cosine. Below this many entries every wording is compared.
 WORDING_SHORTLIST = 64
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """Per-entry meaning scores of one message (arrays over all entries)."""
+
+    questions: FloatArray  # closest question or alternative (see SemanticIndex.cosine)
+    answers: FloatArray  # closest answer
+    profile: FloatArray  # the entry as a whole: all its questions and answers together
 
 
 class RowRanges:
@@ -80,6 +91,23 @@ class SemanticIndex:
             else np.zeros((0, self.wordings.shape[1] if self.wordings.ndim == 2 else 0)),
             dtype=np.float32,
         )
+        # An entry's profile: the normalised sum of all its wordings and answers, what the
+        # entry is about as a whole. It ranks the right entry first more often than any
+        # single wording (a paraphrase rarely matches one wording but shares the topic).
+        answer_sums = (
+            np.add.reduceat(self.answers.astype(np.float64), self.answer_rows.starts)
+            if n and len(self.answers)
+            else np.zeros_like(self.centroids, dtype=np.float64)
+        )
+        wording_sums = (
+            np.add.reduceat(self.wordings.astype(np.float64), starts)
+            if n
+            else np.zeros_like(answer_sums)
+        )
+        self.profiles: Vectors = np.ascontiguousarray(
+            normalise_rows(wording_sums + answer_sums) if n else self.centroids,
+            dtype=np.float32,
+        )
 
     def embed_message(self, text: str) -> FloatArray:
         """The message's vector: a long message is represented by its question."""
@@ -99,6 +127,17 @@ class SemanticIndex:
         if not text.strip():
             return np.zeros(self.n_entries), np.zeros(self.n_entries)
         return self.scores(self.embed_message(text))
+
+    def meaning(self, text: str) -> Meaning:
+        """Every meaning score of the message: `cosine`'s two and the entries' profiles."""
+        n = self.n_entries
+        if n == 0 or not text.strip():
+            return Meaning(np.zeros(n), np.zeros(n), np.zeros(n))
+        vector = self.embed_message(text)
+        questions, answers = self.scores(vector)
+        with one_blas_thread():
+            profile = (self.profiles @ np.asarray(vector, dtype=np.float32)).astype(np.float64)
+        return Meaning(questions, answers, profile)
 
     def scores(self, vector: FloatArray) -> tuple[FloatArray, FloatArray]:
         """`cosine` for a message already embedded."""

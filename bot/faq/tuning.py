@@ -24,6 +24,7 @@ from bot.faq.matcher import MAX_SUGGESTIONS, Matcher, decide_outcome
 from bot.faq.model import FaqEntry
 from bot.faq.policy import DecisionPolicy, choice_probabilities
 from bot.faq.postings import FloatArray
+from bot.faq.topic import open_topic
 
 TARGET_PRECISION = 0.95
 # Choices are offered from the probability that keeps this share of the in-scope messages
@@ -41,6 +42,7 @@ class Sample:
     entries: tuple[FaqEntry, ...]
     rows: FloatArray
     ms: float  # time to compute the evidence (the bulk of a decision)
+    topic_only: bool = False  # names a topic several entries share: never answered directly
 
     @property
     def labels(self) -> FloatArray:
@@ -57,7 +59,8 @@ def collect(matcher: Matcher, cases: Sequence[EvalCase]) -> list[Sample]:
         candidates, rows = candidate_features(matcher.evidence(case.text))
         ms = (time.perf_counter() - start) * 1000.0
         entries = tuple(matcher.index.faq.entries[i] for i in candidates)
-        samples.append(Sample(case, entries, rows, ms))
+        topic_only = open_topic(matcher.index, case.text)
+        samples.append(Sample(case, entries, rows, ms, topic_only))
     return samples
 
 
@@ -166,7 +169,8 @@ def decision_for(sample: Sample, policy: DecisionPolicy) -> Decision:
     p = policy.probabilities(sample.rows)
     order = np.argsort(-p, kind="stable")
     ranked = tuple(ScoredEntry(sample.entries[i], float(p[i])) for i in order)
-    return Decision(decide_outcome(ranked[0].score, policy), ranked[:MAX_SUGGESTIONS])
+    outcome = decide_outcome(ranked[0].score, policy, sample.topic_only)
+    return Decision(outcome, ranked[:MAX_SUGGESTIONS])
 
 
 def folds_of(n: int, k: int, seed: int = 7) -> list[list[int]]:
@@ -176,41 +180,56 @@ def folds_of(n: int, k: int, seed: int = 7) -> list[list[int]]:
     return [order[i::k] for i in range(k)] if n else []
 
 
-def choose_thresholds(
-    best: list[tuple[float, bool, bool, bool]], precision: float
-) -> tuple[float, float]:
-    """`answer_at` and `suggest_at` from out-of-fold (probability, right, in top 3, in scope).
+@dataclass(frozen=True)
+class HeldOut:
+    """One out-of-fold message as the thresholds see it."""
+
+    p: float  # the best candidate's probability
+    right: bool  # the best candidate is the expected entry
+    top3: bool  # the expected entry is among the three best
+    in_scope: bool  # some entry answers the message
+    answerable: bool = True  # False for a topic-only message: never answered directly
+
+
+def choose_thresholds(best: list[HeldOut], precision: float) -> tuple[float, float]:
+    """`answer_at` and `suggest_at` from out-of-fold outcomes.
 
     answer_at: the lowest best-candidate probability at which answering every message
-    from there up keeps `precision`. suggest_at: the highest probability that still keeps
-    suggest_at: the highest probability that keeps CHOICES_KEEP_SHARE of the in-scope
-    messages whose entry is among the top three: messages below it are refused.
+    from there up keeps `precision` (topic-only messages are not answered, so they do not
+    count). suggest_at: the highest probability that keeps CHOICES_KEEP_SHARE of the
+    in-scope messages whose entry is among the top three: messages below it are refused.
     """
-    ordered = sorted(best, key=lambda b: -b[0])
+    ordered = sorted((b for b in best if b.answerable), key=lambda b: -b.p)
     answer_at, right = 1.0, 0
-    for k, (p, is_right, _, _) in enumerate(ordered, start=1):
-        right += is_right
+    for k, b in enumerate(ordered, start=1):
+        right += b.right
         if right / k >= precision:
-            answer_at = p
-    reachable = sorted((p for p, _, top3, in_scope in best if top3 and in_scope), reverse=True)
+            answer_at = b.p
+    reachable = sorted((b.p for b in best if b.top3 and b.in_scope), reverse=True)
     if not reachable:
         return answer_at, answer_at
     keep = max(1, int(np.ceil(CHOICES_KEEP_SHARE * len(reachable))))
     return answer_at, min(reachable[keep - 1], answer_at)
 
 
-def _outcomes(samples: Sequence[Sample], fit: ChoiceModel) -> list[tuple[float, bool, bool, bool]]:
+def _outcomes(samples: Sequence[Sample], fit: ChoiceModel) -> list[HeldOut]:
     out = []
     for s in samples:
         if not s.entries:
-            out.append((0.0, False, False, bool(s.case.expect)))
+            out.append(HeldOut(0.0, False, False, bool(s.case.expect)))
             continue
         p = fit.probabilities(s.rows)
         order = np.argsort(-p, kind="stable")
         ids = [s.entries[i].id for i in order]
         expect = s.case.expect
         out.append(
-            (float(p[order[0]]), ids[0] == expect, expect in ids[:MAX_SUGGESTIONS], bool(expect))
+            HeldOut(
+                float(p[order[0]]),
+                ids[0] == expect,
+                expect in ids[:MAX_SUGGESTIONS],
+                bool(expect),
+                not s.topic_only,
+            )
         )
     return out
 
@@ -224,7 +243,7 @@ def fit_policy(
     folds: int = FOLDS,
 ) -> DecisionPolicy:
     """Weights fitted on all `samples`; thresholds from their out-of-fold probabilities."""
-    held_out: list[tuple[float, bool, bool, bool]] = []
+    held_out: list[HeldOut] = []
     for fold in folds_of(len(samples), min(folds, max(2, len(samples)))):
         inside = set(fold)
         train = [s for i, s in enumerate(samples) if i not in inside]
