@@ -13,9 +13,11 @@ from click.testing import CliRunner
 
 from bot.faq import FaqLibrary, Outcome
 from bot.faq.commands import faq
-from bot.faq.embedding import EmbeddingCache, Usem3Embedder
+from bot.faq.embedding import EmbeddingCache, Usem3Embedder, normalise_rows
+from bot.faq.model import FaqEntry, FaqSet
 from bot.faq.policy import DECISION_FILE
 from bot.faq.postings import FloatArray
+from bot.faq.semantic import WORDING_SHORTLIST, SemanticIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,3 +192,28 @@ def test_tune_refuses_cases_naming_entries_the_faq_lacks(tmp_path: Path) -> None
     result = CliRunner().invoke(faq, ["tune", str(cases), "--faq-dir", str(tmp_path)])
     assert result.exit_code == 1 and "no-such-entry" in result.output
     assert not (tmp_path / DECISION_FILE).exists()
+
+
+def test_an_entry_profile_is_all_its_texts_together_in_a_large_faq_too() -> None:
+    products = [
+        FaqEntry(
+            id=f"item-{k}",
+            question=f"商品{k}番の在庫はありますか",
+            answer=f"商品{k}番は在庫があります。",
+        )
+        for k in range(WORDING_SHORTLIST + 6)  # more entries than are compared one by one
+    ]
+    wrap = FaqEntry(
+        id="gift-wrapping",
+        question="ギフト包装はできますか？",
+        alternatives=["Can you gift wrap it?"],
+        answer={"ja": "1注文300円で包装します。", "en": "Gift wrapping is 300 yen per order."},
+    )
+    cache = EmbeddingCache(Usem3Embedder())
+    index = SemanticIndex(FaqSet(entries=(*products, wrap)), cache)
+    meaning = index.meaning("プレゼント用に包んでほしい")
+    assert int(np.argmax(meaning.profile)) == len(products)
+    texts = [*wrap.texts, *wrap.answer.values()]  # type: ignore[union-attr]
+    profile = normalise_rows(cache.embed_all(texts).sum(axis=0, keepdims=True))[0]
+    message = cache.embed_message("プレゼント用に包んでほしい")
+    assert meaning.profile[-1] == pytest.approx(float(profile @ message), abs=1e-5)

@@ -133,28 +133,36 @@ class SemanticIndex:
         n = self.n_entries
         if n == 0 or not text.strip():
             return Meaning(np.zeros(n), np.zeros(n), np.zeros(n))
-        vector = self.embed_message(text)
-        questions, answers = self.scores(vector)
-        with one_blas_thread():
-            profile = (self.profiles @ np.asarray(vector, dtype=np.float32)).astype(np.float64)
-        return Meaning(questions, answers, profile)
+        return self.meaning_of(self.embed_message(text))
 
     def scores(self, vector: FloatArray) -> tuple[FloatArray, FloatArray]:
         """`cosine` for a message already embedded."""
+        meaning = self.meaning_of(vector)
+        return meaning.questions, meaning.answers
+
+    def meaning_of(self, vector: FloatArray) -> Meaning:
+        """`meaning` for a message already embedded.
+
+        Like wordings and answers, profiles are compared for the WORDING_SHORTLIST entries
+        nearest by centroid only; the others keep their centroid's cosine.
+        """
         n = self.n_entries
         if n == 0:
-            return np.zeros(0), np.zeros(0)
+            return Meaning(np.zeros(0), np.zeros(0), np.zeros(0))
         vector32: Vectors = np.asarray(vector, dtype=np.float32)
         with one_blas_thread():
             centroid = (self.centroids @ vector32).astype(np.float64)
             if n <= WORDING_SHORTLIST:
                 near = np.arange(n)
+                profile = (self.profiles @ vector32).astype(np.float64)
             else:
                 near = np.sort(np.argpartition(-centroid, WORDING_SHORTLIST)[:WORDING_SHORTLIST])
+                profile = centroid.copy()
+                profile[near] = self.profiles[near] @ vector32
             best = self.wording_rows.best(self.wordings, near, vector32)
             answer = self.answer_rows.best(self.answers, near, vector32)
         questions = centroid.copy()
         questions[near] = (1.0 - CENTROID_SHARE) * best + CENTROID_SHARE * centroid[near]
         answers = centroid.copy()  # an entry far from the message: its answer is as far
         answers[near] = answer
-        return questions, answers
+        return Meaning(questions, answers, profile)
