@@ -86,7 +86,7 @@ async def test_a_direct_message_is_a_conversation_with_buttons(
     )
     assert len(answers) == 1
 
-    await fake.user_says(CUSTOMER, "明日の東京の天気を教えて", DM)
+    await fake.user_says(CUSTOMER, "おすすめの映画を教えて", DM)
     fallback, button = await fake.wait_for(
         lambda: next(
             (

@@ -80,7 +80,7 @@ async def test_unsure_question_offers_choices_and_a_tap_answers(
 async def test_nothing_relevant_says_so_and_offers_a_person(http: httpx.AsyncClient) -> None:
     customer = await WebCustomer.start(http)
     await customer.next_from("bot")
-    await customer.say("明日の東京の天気を教えて")
+    await customer.say("おすすめの映画を教えて")
     reply = await customer.next_from("bot")
     assert reply["kind"] == "fallback"
     assert [c["payload"] for c in reply["choices"]] == ["handoff"]
