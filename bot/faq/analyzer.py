@@ -143,6 +143,10 @@ class Analyzer:
             {k: frozenset(v) for k, v in phrases.items()},
         )
 
+    def forget_texts(self) -> None:
+        """Drop the tokenised texts kept for repeats, so the next ones are analysed anew."""
+        self._morphemes.cache_clear()
+
     def _lemmas(self, text: str, _thesaurus: Thesaurus | None = None) -> list[str]:
         """Content words in dictionary form: Japanese via Sudachi, English stemmed."""
         low = fold(text).replace("’", "'")
