@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import yaml
@@ -92,9 +92,9 @@ class Thesaurus:
     words: dict[str, frozenset[int]] = field(default_factory=dict)
     phrases: dict[tuple[str, ...], frozenset[int]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def longest(self) -> int:
-        """The longest phrase, in words."""
+        """The longest phrase, in words (the phrases are fixed: counted once, not per message)."""
         return max((len(p) for p in self.phrases), default=1)
 
 
