@@ -42,11 +42,12 @@ from bot.faq.evaluation import load_cases
 from bot.faq.features import Evidence
 from bot.faq.index import FaqIndex
 from bot.faq.loader import load_faq_dir
-from bot.faq.matcher import Matcher
+from bot.faq.matcher import Matcher, decide_outcome
 from bot.faq.model import FaqEntry, FaqSet
 from bot.faq.normalize import matchable
 from bot.faq.policy import default_policies
 from bot.faq.semantic import SemanticIndex
+from bot.faq.topic import open_topic
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = ROOT / "bench" / "faq_sets"
@@ -176,16 +177,24 @@ def phase_timings(
         vector = semantic.embed_message(text)
         walls.append(time.perf_counter())
         cpus.append(time.thread_time())
-        questions, answers = semantic.scores(vector)
+        meaning = semantic.meaning_of(vector)
         walls.append(time.perf_counter())
         cpus.append(time.thread_time())
         signals, lexical = matcher.index.lexical(text)
         walls.append(time.perf_counter())
         cpus.append(time.thread_time())
         evidence = Evidence(
-            lexical, signals.query_cover, signals.text_cover, signals.grams, questions, answers
+            lexical,
+            signals.query_cover,
+            signals.text_cover,
+            signals.grams,
+            meaning.questions,
+            meaning.answers,
+            meaning.profile,
         )
-        matcher.ranked(evidence)
+        ranked = matcher.ranked(evidence)
+        if ranked:
+            decide_outcome(ranked[0].score, matcher.policy, open_topic(matcher.index, message))
         walls.append(time.perf_counter())
         cpus.append(time.thread_time())
         for i, name in enumerate(PHASES):
