@@ -23,6 +23,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from bot.identity.links import Identities
@@ -30,6 +31,25 @@ from bot.model import Inbound
 from bot.storage import Keys, write_replicated
 
 GROUP = "dispatch"
+
+# The events of a webhook whose customers are all unlinked (nearly always), stored in the
+# same round trip as the look-up that says so: KEYS are the identity links (ARGV[1] of
+# them), then one shard per event; ARGV the events. Any link found: nothing is written and
+# the links are returned (the caller resolves and writes again). Atomic, so no link can
+# appear between the look-up and the writes.
+_PUT_UNLINKED = """
+local links = tonumber(ARGV[1])
+local found = {}
+for i = 1, links do
+  if redis.call('EXISTS', KEYS[i]) == 1 then found[#found + 1] = KEYS[i] end
+end
+if #found > 0 then return {0, found} end
+local ids = {}
+for i = links + 1, #KEYS do
+  ids[#ids + 1] = redis.call('XADD', KEYS[i], '*', 'event', ARGV[i - links + 1])
+end
+return {1, ids}
+"""
 
 
 class Inbox:
@@ -68,14 +88,25 @@ class Inbox:
     async def put_all(
         self, inbounds: list[Inbound], *, also: Callable[[Pipeline], None] | None = None
     ) -> None:
-        """Store a webhook's events durably, in order, as `put` does, in two round trips for
-        all of them: the customers' identities, then the events with the adapter's own
-        writes (`also`, queued first on the same pipeline). When replicas are waited for,
+        """Store a webhook's events durably, in order, as `put` does, with the adapter's own
+        writes (`also`, queued first on the same pipeline). On one Redis server that is one
+        round trip for all of them when none of their customers is linked (a script looks
+        the links up and adds the events); a linked customer costs one more look-up and
+        one more write. On a cluster, two round trips: the customers' identities, then the
+        events with `also`. When replicas are waited for,
         each shard's events are written and waited for on their own (a `WAIT` covers one
         node's connection). Raises if Redis is unreachable (or no replica has them in time);
         then none or only some were stored, and the platform's retry brings them again (a
         replay of a stored one is harmless)."""
+        if not inbounds:
+            return
+        if not isinstance(self.redis, RedisCluster) and await self._put_unlinked(inbounds, also):
+            return
+        # On a cluster the identity links and the shards live in different slots (their
+        # hash tags differ), which no one script may touch: two round trips there.
         resolved = await self.identities.resolve_many([i.customer_key for i in inbounds])
+        # On one server, `_put_unlinked` has stored what `also` writes already.
+        first_also = also if isinstance(self.redis, RedisCluster) else None
         by_shard: dict[int, list[Inbound]] = {}
         for inbound in inbounds:
             customer = resolved[inbound.customer_key]
@@ -90,8 +121,8 @@ class Inbox:
             def queue(
                 pipe: Pipeline, batch: list[tuple[int, list[Inbound]]] = batch, first: bool = n == 0
             ) -> None:
-                if first and also is not None:
-                    also(pipe)
+                if first and first_also is not None:
+                    first_also(pipe)
                 for partition, events in batch:
                     for inbound in events:
                         pipe.xadd(self.keys.inbox(partition), {"event": inbound.model_dump_json()})
@@ -99,6 +130,32 @@ class Inbox:
             await write_replicated(self.redis, self.keys.inbox(batch[0][0]), queue)
         for partition in by_shard:
             self._arrivals[partition].set()
+
+    async def _put_unlinked(
+        self, inbounds: list[Inbound], also: Callable[[Pipeline], None] | None
+    ) -> bool:
+        """On one Redis server: store the events in one round trip, with `also`, if none
+        of their customers is linked (True); else store only what `also` writes (False:
+        the caller resolves the links and stores the events)."""
+        links = list(dict.fromkeys(self.keys.identity_link(i.customer_key) for i in inbounds))
+        partitions = [self.partition_of(i.conversation_key) for i in inbounds]
+        streams = [self.keys.inbox(partition) for partition in partitions]
+        events = [inbound.model_dump_json() for inbound in inbounds]
+
+        def queue(pipe: Pipeline) -> None:
+            if also is not None:
+                also(pipe)
+            pipe.eval(
+                _PUT_UNLINKED, len(links) + len(streams), *links, *streams, len(links), *events
+            )
+
+        results = await write_replicated(self.redis, streams[0], queue)
+        stored, _ = results[-1]
+        if not int(stored):
+            return False
+        for partition in set(partitions):
+            self._arrivals[partition].set()
+        return True
 
     async def wait_for_arrival(self, partition: int, timeout: float) -> None:
         """Wait until this process puts an event in `partition`, or `timeout` passes."""

@@ -10,7 +10,9 @@ from collections import defaultdict
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
+from bot.identity.links import Identities
 from bot.inbox import GROUP, Inbox
 from bot.inbox_worker import InboxWorker
 from bot.model import Inbound
@@ -216,3 +218,49 @@ async def test_events_delivered_by_a_read_whose_reply_was_lost_are_handled_first
     finally:
         stop.set()
         await task
+
+
+async def stored_events(inbox: Inbox) -> dict[int, list[Inbound]]:
+    """What each shard holds, in order."""
+    shards: dict[int, list[Inbound]] = {}
+    for partition in range(inbox.partitions):
+        entries = await inbox.redis.xrange(inbox.keys.inbox(partition))
+        if entries:
+            shards[partition] = [Inbound.model_validate_json(f["event"]) for _, f in entries]
+    return shards
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["unlinked", "one-linked"])
+async def test_a_webhooks_events_are_stored_in_order_in_their_customers_shards_with_the_adapters_writes_once(  # noqa: E501
+    redis_client: aioredis.Redis, key_prefix: str, linked: bool
+) -> None:
+    keys = Keys(key_prefix)
+    inbox = Inbox(redis_client, keys, partitions=4)
+    if linked:
+
+        async def nothing_going_on(_: str) -> None:
+            return None
+
+        # "web:carol" becomes the profile key: bob's LINE events go to carol's conversation.
+        await Identities(redis_client, keys).link("web:carol", "line:bob", nothing_going_on)
+    profile_key = await Identities(redis_client, keys).resolve("line:bob")
+
+    def bobs(n: int) -> Inbound:
+        return Inbound(event_id=f"bob-{n}", channel="line", user_id="bob", text=str(n))
+
+    events = [event("alice", 1), bobs(1), event("alice", 2), bobs(2)]
+
+    def also(pipe: Pipeline) -> None:
+        pipe.incr(f"{key_prefix}:also")
+
+    await inbox.put_all(events, also=also)
+
+    shards = await stored_events(inbox)
+    assert await redis_client.get(f"{key_prefix}:also") == "1", "the adapter's writes, once"
+    alice = shards[inbox.partition_of("web:alice")]
+    bob = shards[inbox.partition_of(profile_key)]
+    assert [e.event_id for e in alice if e.user_id == "alice"] == ["alice-1", "alice-2"]
+    assert [e.event_id for e in bob if e.user_id == "bob"] == ["bob-1", "bob-2"]
+    assert {e.conversation_key for e in bob if e.user_id == "bob"} == {profile_key}
+    assert sum(len(s) for s in shards.values()) == 4
+    assert (profile_key == "web:carol") is linked
