@@ -93,18 +93,22 @@ class LineSender:
             )
             for call in calls(_messages(batch))
         ]
-        # One round trip: is the customer reachable, and which calls went out before?
+        to = meta.get("to") or user_id
+        token, token_meta = meta.get("reply_token"), meta
+        borrows = token is None and to == user_id
+        # One round trip: is the customer reachable, which calls went out before, and (for
+        # a batch without a token of its own) the customer's latest reply token.
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(self.keys.unreachable(user_id))
             for call_id, _, _ in planned:
                 pipe.exists(self.keys.sent(user_id, call_id))
+            if borrows:
+                pipe.hgetall(self.keys.latest_reply_token(user_id))
             unreachable, *sent_before = await pipe.execute()
+        latest = sent_before.pop() if borrows else {}
         if unreachable:
             log.info("line: customer unreachable, nothing sent", extra={"user": user_id})
             raise PermanentFailure(NAME, "the customer cannot be reached (blocked us)")
-        to = meta.get("to") or user_id
-        token, token_meta = meta.get("reply_token"), meta
-        borrows = token is None and to == user_id
         first_call = True
         for (call_id, group, outgoing), sent in zip(planned, sent_before, strict=True):
             marker = self.keys.sent(user_id, call_id)
@@ -113,7 +117,7 @@ class LineSender:
                 continue
             replied = False
             if first_call and borrows:
-                token, token_meta = await self._borrowed_token(user_id, call_id)
+                token, token_meta = await self._borrowed_token(latest, call_id)
             if first_call and token is not None:
                 # One call per token, whatever happens: only the first call may use it.
                 taken = await self._take_token(token, call_id)
@@ -140,23 +144,26 @@ class LineSender:
                 await pipe.execute()
 
     async def _borrowed_token(
-        self, user_id: str, call_id: str
+        self, latest_token: dict[str, str], call_id: str
     ) -> tuple[str | None, dict[str, str]]:
         """The reply token a call with none of its own uses (None: push), and its time.
 
-        The customer's latest token when the call is first made; the same one on a replay,
-        whatever the customer wrote since: a newer token would say again by reply what went
-        out by the first (or by a push), and a push would repeat its reply.
+        The customer's latest token (`latest_token`, as read with the call's markers) when
+        the call is first made; the same one on a replay, whatever the customer wrote since:
+        a newer token would say again by reply what went out by the first (or by a push),
+        and a push would repeat its reply.
         """
-        found = await self.redis.hgetall(self.keys.latest_reply_token(user_id))
-        token, at = str(found.get("token") or ""), str(found.get("at") or "0")
+        token, at = str(latest_token.get("token") or ""), str(latest_token.get("at") or "0")
         latest = f"{token} {at}" if token else ""
         key = self.keys.borrowed_token(call_id)
-        # Replicated before use, as the token itself is taken (`_take_token`).
-        [chosen_now] = await write_replicated(
-            self.redis, key, lambda pipe: pipe.set(key, latest, nx=True, ex=TOKEN_MARKER_SECONDS)
+        # Replicated before use, as the token itself is taken (`_take_token`). NX with GET:
+        # set it, or read what the first attempt chose, in one command.
+        [chosen_before] = await write_replicated(
+            self.redis,
+            key,
+            lambda pipe: pipe.set(key, latest, nx=True, get=True, ex=TOKEN_MARKER_SECONDS),
         )
-        chosen = latest if chosen_now else str(await self.redis.get(key) or "")
+        chosen = latest if chosen_before is None else str(chosen_before)
         if not chosen:
             return None, {}
         token, _, at = chosen.partition(" ")
@@ -168,12 +175,15 @@ class LineSender:
         key = self.keys.reply_token(token)
         # Replicated before the reply: were a failover to forget that the token was taken,
         # a replay would take it afresh, be refused by LINE and push the messages again.
-        [taken] = await write_replicated(
-            self.redis, key, lambda pipe: pipe.set(key, call_id, nx=True, ex=TOKEN_MARKER_SECONDS)
+        # NX with GET: take it, or read which call took it, in one command.
+        [taken_by] = await write_replicated(
+            self.redis,
+            key,
+            lambda pipe: pipe.set(key, call_id, nx=True, get=True, ex=TOKEN_MARKER_SECONDS),
         )
-        if taken:
+        if taken_by is None:
             return True
-        return False if await self.redis.get(key) == call_id else None
+        return False if taken_by == call_id else None
 
     def _fresh(self, meta: dict[str, str]) -> bool:
         try:
