@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from linebot.v3.messaging import ApiException, TextMessage
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import PermanentFailure, PlatformUnavailable, RetryAfter
@@ -97,15 +98,29 @@ class LineSender:
         token, token_meta = meta.get("reply_token"), meta
         borrows = token is None and to == user_id
         # One round trip: is the customer reachable, which calls went out before, and (for
-        # a batch without a token of its own) the customer's latest reply token.
-        async with self.redis.pipeline(transaction=False) as pipe:
+        # a batch without a token of its own) the customer's latest reply token, or (with
+        # one) the token taken for the first call, the only one that may use it.
+        token_key = self.keys.reply_token(token) if token is not None and planned else None
+        first_id = planned[0][0] if planned else ""
+
+        def queue(pipe: Pipeline) -> None:
             pipe.exists(self.keys.unreachable(user_id))
             for call_id, _, _ in planned:
                 pipe.exists(self.keys.sent(user_id, call_id))
             if borrows:
                 pipe.hgetall(self.keys.latest_reply_token(user_id))
-            unreachable, *sent_before = await pipe.execute()
+            if token_key is not None:
+                self._queue_take(pipe, token_key, first_id)
+
+        if token_key is not None:
+            # Replicated before the reply, as `_take_token` says why.
+            unreachable, *sent_before = await write_replicated(self.redis, token_key, queue)
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                unreachable, *sent_before = await pipe.execute()
         latest = sent_before.pop() if borrows else {}
+        taken_first = _taken(sent_before.pop(), first_id) if token_key is not None else None
         if unreachable:
             log.info("line: customer unreachable, nothing sent", extra={"user": user_id})
             raise PermanentFailure(NAME, "the customer cannot be reached (blocked us)")
@@ -120,7 +135,10 @@ class LineSender:
                 token, token_meta = await self._borrowed_token(latest, call_id)
             if first_call and token is not None:
                 # One call per token, whatever happens: only the first call may use it.
-                taken = await self._take_token(token, call_id)
+                if borrows:
+                    taken = await self._take_token(token, call_id)
+                else:
+                    taken = taken_first  # taken above (this is the first call)
                 if taken is not None and self._fresh(token_meta):
                     replied = await self._reply(token, group, retrying=not taken)
             first_call = False
@@ -175,15 +193,16 @@ class LineSender:
         key = self.keys.reply_token(token)
         # Replicated before the reply: were a failover to forget that the token was taken,
         # a replay would take it afresh, be refused by LINE and push the messages again.
-        # NX with GET: take it, or read which call took it, in one command.
         [taken_by] = await write_replicated(
-            self.redis,
-            key,
-            lambda pipe: pipe.set(key, call_id, nx=True, get=True, ex=TOKEN_MARKER_SECONDS),
+            self.redis, key, lambda pipe: self._queue_take(pipe, key, call_id)
         )
-        if taken_by is None:
-            return True
-        return False if taken_by == call_id else None
+        return _taken(taken_by, call_id)
+
+    @staticmethod
+    def _queue_take(pipe: Pipeline, key: str, call_id: str) -> None:
+        """Take a reply token for one call, or read which call took it, in one command
+        (`_taken` reads the answer)."""
+        pipe.set(key, call_id, nx=True, get=True, ex=TOKEN_MARKER_SECONDS)
 
     def _fresh(self, meta: dict[str, str]) -> bool:
         try:
@@ -263,6 +282,14 @@ class LineSender:
         )
         if to == user_id and self.on_unreachable is not None:
             await self.on_unreachable(user_id, call_id, reason)
+
+
+def _taken(taken_by: str | None, call_id: str) -> bool | None:
+    """What taking a reply token answered (the call that held it before, if any), as
+    `LineSender._take_token` returns it."""
+    if taken_by is None:
+        return True
+    return False if taken_by == call_id else None
 
 
 def call_ids(batch: list[Outgoing]) -> list[str]:
