@@ -67,15 +67,11 @@ async def line_code(world: LineWorld, user: str) -> str:
 async def asked_on_line_linked_on_the_web(
     world: LineWorld, http: httpx.AsyncClient
 ) -> tuple[str, WebCustomer, str]:
-    """A LINE user, Hanako, adds the account, asks about shipping and then for a link
-    code; a new web customer (greeted) types it and is linked. Returns the LINE user, the
-    web customer and the code."""
+    """A LINE user, Hanako, asks about shipping and then for a link code; a new web
+    customer (greeted) types it and is linked. Returns the LINE user, the web customer and
+    the code."""
     line = world.platform
     user = world.new_user("Hanako")
-    # She adds the account as a friend first, as LINE has it: the greeting's language is
-    # her profile's, so it was looked up then, and agents see her name from her first line.
-    await line.post([line.event("follow", user)])
-    await line.wait_for_messages(user, 1)
     await line.say(user, "送料はいくらですか？")
     await line.wait_for_text(user, "550")
     code = await line_code(world, user)

@@ -5,14 +5,9 @@ What needs LINE or more of Redis happens here, around the dispatcher's handling 
 customer event:
 
 - the customer is reachable again when they write (set unreachable when they block us),
-  and their cached profile (language, display name) is read, in one Redis round trip;
-- on a cache miss the profile is asked of LINE. Only the language can change what the
-  customer sees, and only when their words do not show it (a tap, a sticker or photo, a
-  follow, "ok"): then the answer waits for it, at most `LINE_PROFILE_TIMEOUT_SECONDS` (a
-  late answer still fills the cache). When the text shows the language, the display name
-  is for agents only: it is asked for once the answer is sent, off the reply path, into the
-  cache every process shares, and reaches the conversation with the customer's next
-  message (docs/line.md, "Profiles");
+  and their cached profile (language, display name) is read, in one Redis round trip; on a
+  cache miss the profile is asked of LINE, waited for at most `LINE_PROFILE_TIMEOUT_SECONDS`
+  (a late answer still fills the cache for the next message);
 - LINE's loading animation is shown when the answer has not been sent
   `LINE_LOADING_AFTER_SECONDS` after the event (at once for an event that waited longer in
   the inbox), and not at all once it has.
@@ -28,7 +23,6 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from bot.intents import detect_language
 from bot.model import Inbound, InboundKind
 from channels.line.client import LineApi
 from channels.line.keys import LineKeys
@@ -75,21 +69,14 @@ class LineAttendant:
             yield
             return
         loading = self._loading_later(inbound) if _may_show_loading(inbound) else None
-        fetch_later = False
         try:
-            fetch_later = await self._reachable_with_profile(inbound)
+            await self._reachable_with_profile(inbound)
             yield
         finally:
             if loading is not None:
                 loading.cancel()  # answered (or failed) in time: no animation
-            if fetch_later:
-                # Replies sent (or failed): now the profile, in the background, for agents.
-                await self.profiles.fetch(inbound.user_id, timeout=0)
 
-    async def _reachable_with_profile(self, inbound: Inbound) -> bool:
-        """Clear (or set) the customer's unreachable mark and fill in their profile from
-        the cache, or from LINE when the answer's language depends on it. True: the
-        profile is missing and to be asked for once the answer is sent."""
+    async def _reachable_with_profile(self, inbound: Inbound) -> None:
         user_id = inbound.user_id
         unreachable = self.keys.unreachable(user_id)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -101,18 +88,13 @@ class LineAttendant:
             pipe.get(self.keys.profile(user_id))
             _, cached = await pipe.execute()
         if inbound.kind is InboundKind.UNFOLLOW:
-            return False
+            return
         profile = parse_profile(cached) if cached is not None else None
         if profile is None:
-            # A look-up the customer's previous event started is waited for (bounded): it
-            # is nearly done, and brings the name for agents.
-            if _words_show_language(inbound) and not self.profiles.fetching(user_id):
-                return True
             profile = await self.profiles.fetch(user_id, self.settings.profile_timeout_seconds)
         if profile is not None:
             inbound.locale = inbound.locale or profile.language
             inbound.display_name = inbound.display_name or profile.display_name
-        return False
 
     def _loading_later(self, inbound: Inbound) -> asyncio.TimerHandle:
         # The event's age is a duration between LINE and us: the system clock measures it.
@@ -137,12 +119,6 @@ class LineAttendant:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _words_show_language(inbound: Inbound) -> bool:
-    """The customer's own words say which language to answer in (`bot.flow.turn_language`
-    prefers them to the profile's language): the answer does not need the profile."""
-    return inbound.kind is InboundKind.TEXT and detect_language(inbound.text or "") is not None
 
 
 def _may_show_loading(inbound: Inbound) -> bool:

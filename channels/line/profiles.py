@@ -39,10 +39,6 @@ class Profiles:
         raw = await self.redis.get(self.keys.profile(user_id))
         return parse_profile(raw) if raw is not None else None
 
-    def fetching(self, user_id: str) -> bool:
-        """A look-up of this user's profile is under way in this process."""
-        return user_id in self._fetching
-
     async def fetch(self, user_id: str, timeout: float) -> Profile | None:
         """The profile from LINE if it answers within `timeout` (the cache missed).
 
