@@ -54,10 +54,11 @@ class Linking:
         """A one-time code for `customer_key` to type on another channel."""
         return await self.codes.issue(customer_key)
 
-    async def redeem(self, code: str, customer_key: str) -> str:
+    async def redeem(self, code: str, customer_key: str, *, address: str | None = None) -> str:
         """Link `customer_key` with the identity that asked for `code`; returns the
-        customer's profile key. Raises `LinkCodeError` or `LinkRefused`."""
-        issuer = await self.codes.redeem(code, customer_key)
+        customer's profile key. Raises `LinkCodeError` or `LinkRefused`. `address`: the
+        client address of a web request, whose wrong tries are capped too."""
+        issuer = await self.codes.redeem(code, customer_key, address=address)
         return await self.identities.link(issuer, customer_key, self._store.load)
 
     async def unlink(self, customer_key: str) -> bool:

@@ -7,6 +7,8 @@ An identity may ask for `MAX_CODES_PER_WINDOW` codes per window, and one that ty
 with a million codes and a handful of guesses per window, guessing is hopeless.
 Six digits sent alone (no 「連携」 before them) are a code only when a live one has them
 (`is_live_for`): an order number is no wrong try, and such look-ups are capped too.
+A web identity costs one request, so wrong tries are also counted per client address
+(`MAX_WRONG_TRIES_PER_ADDRESS`): starting new conversations does not buy new guesses.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.storage import Keys
@@ -24,6 +27,9 @@ CODE_DIGITS = 6
 LINK_CODE_TTL_SECONDS = 600
 MAX_CODES_PER_WINDOW = 5
 MAX_WRONG_TRIES = 5
+# Generous for people sharing an address (an office, a carrier's NAT) mistyping now and
+# then; an address past it is locked out of linking for the rest of the window.
+MAX_WRONG_TRIES_PER_ADDRESS = 20
 # Six digits sent alone link only when they are a live code; a miss is no wrong try (an
 # order number is not a guess) but counts here, and past this many in a window bare digits
 # are not looked up at all, so they cannot be used to guess codes for free.
@@ -123,29 +129,43 @@ class LinkCodes:
             return False
         return True
 
-    async def redeem(self, code: str, customer_key: str) -> str:
+    async def redeem(self, code: str, customer_key: str, *, address: str | None = None) -> str:
         """Use up `code` for `customer_key`; returns the identity that asked for it.
 
-        Raises `LockedOut` after too many wrong tries, `WrongCode` (counted as a wrong try)
-        when no valid code has these digits, `OwnCode` when the identity typed its own.
+        Raises `LockedOut` after too many wrong tries from this identity, or from the client
+        `address` when one is given; `WrongCode` (counted as a wrong try) when no valid code
+        has these digits; `OwnCode` when the identity typed its own.
         """
         now = self._clock.now()
-        tries_key = self._keys.link_tries(customer_key)
-        if await self._current(tries_key, now) >= MAX_WRONG_TRIES:
+        counters = [(self._keys.link_tries(customer_key), MAX_WRONG_TRIES)]
+        if address is not None:
+            counters.append((self._address_tries(address), MAX_WRONG_TRIES_PER_ADDRESS))
+        # Every attempt is counted before its code is looked up, atomically, and a right
+        # code takes its count back: attempts sent all at once cannot all pass the check
+        # before the first of them is counted.
+        counts = [await self._count(key, now) for key, _ in counters]
+        if any(count > limit for count, (_, limit) in zip(counts, counters, strict=True)):
             raise LockedOut()
         raw = (
             await self._redis.getdel(self._keys.link_code(code)) if looks_like_code(code) else None
         )
         found = json.loads(raw) if raw else None
         if found is None or float(found["expires_at"]) <= now:
-            if await self._count(tries_key, now) >= MAX_WRONG_TRIES:
+            if any(count >= limit for count, (_, limit) in zip(counts, counters, strict=True)):
                 raise LockedOut()
             raise WrongCode()
         issuer = str(found["issuer"])
+        for key, _ in counters[1:]:
+            await self._redis.hincrby(key, "count", -1)
         if issuer == customer_key:
+            await self._redis.hincrby(counters[0][0], "count", -1)
             raise OwnCode()
-        await self._redis.delete(tries_key)
+        await self._redis.delete(counters[0][0])
         return issuer
+
+    def _address_tries(self, address: str) -> str:
+        # Beside the identities' own counters: no customer key starts with "address:".
+        return self._keys.link_tries(f"address:{address}")
 
     async def _current(self, key: str, now: float) -> int:
         """The count in `key` if its window is still open, else 0."""
@@ -155,12 +175,20 @@ class LinkCodes:
         return int(count)
 
     async def _count(self, key: str, now: float) -> int:
-        """Count one more in `key`'s window (a new window if the last one ended)."""
-        if await self._current(key, now) == 0:
-            await self._redis.delete(key)
+        """Count one more in `key`'s window (a new window if the last one ended), atomically:
+        concurrent counts each see their own number."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(key, "since", now)
-            pipe.hincrby(key, "count", 1)
-            pipe.expire(key, WINDOW_SECONDS + _SLACK_SECONDS)
-            _, count, _ = await pipe.execute()
-        return int(count)
+            while True:
+                try:
+                    await pipe.watch(key)
+                    count, since = await pipe.hmget(key, ["count", "since"])
+                    pipe.multi()
+                    if count is None or since is None or now - float(since) >= WINDOW_SECONDS:
+                        pipe.delete(key)
+                        pipe.hset(key, "since", now)
+                    pipe.hincrby(key, "count", 1)
+                    pipe.expire(key, WINDOW_SECONDS + _SLACK_SECONDS)
+                    results = await pipe.execute()
+                    return int(results[-2])
+                except WatchError:
+                    continue  # another count came in between: read it again

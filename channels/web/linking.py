@@ -66,17 +66,18 @@ async def issue_code(linking: Linking, customer_key: str) -> LinkCode:
 
 
 async def redeem_code(
-    linking: Linking, customer_key: str, code: str, catalog: ChannelCatalog
+    linking: Linking, customer_key: str, code: str, catalog: ChannelCatalog, address: str
 ) -> Linked:
     """Link `customer_key` with the identity that asked for `code`.
 
     400 for a wrong, expired, used or own code; 429 once locked out; 409 when the other
-    side is already linked to another web customer.
+    side is already linked to another web customer. Wrong tries count against the
+    customer and against the client `address` (new conversations buy no new guesses).
     """
     # Full-width digits and spaces (typed with a Japanese keyboard) are the same code.
     digits = "".join(unicodedata.normalize("NFKC", code).split())
     try:
-        await linking.redeem(digits, customer_key)
+        await linking.redeem(digits, customer_key, address=address)
     except (LinkCodeError, LinkRefused) as exc:
         raise _refusal(exc) from exc
     return await linked(linking, customer_key, catalog)

@@ -186,9 +186,11 @@ def build_router(
         return await issue_code(linking_on(), web_customer_key(user_id))
 
     @router.post("/link", dependencies=[Depends(ip_limited)])
-    async def link(body: LinkRequest, user_id: LimitedUser) -> Linked:
+    async def link(request: Request, body: LinkRequest, user_id: LimitedUser) -> Linked:
         """Link this web customer with the channel the code came from."""
-        return await redeem_code(linking_on(), web_customer_key(user_id), body.code, names)
+        return await redeem_code(
+            linking_on(), web_customer_key(user_id), body.code, names, client_ip(request)
+        )
 
     @router.get("/link")
     async def link_status(user_id: User) -> Linked:

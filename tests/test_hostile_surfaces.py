@@ -1,0 +1,88 @@
+"""Hostile requests on the newer HTTP surfaces: linking codes, /admin's conversations,
+the agent console's reply channel, the help center, the Meta webhooks and Slack's
+interactivity. Each test is an attack that once got through or answered 500."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from bot.clock import FixedClock
+from bot.identity import LinkCodes, LockedOut, WrongCode
+from bot.identity.codes import MAX_WRONG_TRIES, MAX_WRONG_TRIES_PER_ADDRESS
+from bot.storage import Keys
+from tests.conftest import RunningApp
+from tests.webclient import WebCustomer
+
+START = 1_900_000_000.0
+
+
+@pytest.fixture
+def codes(redis_client: aioredis.Redis, key_prefix: str) -> LinkCodes:
+    return LinkCodes(redis_client, Keys(key_prefix), clock=FixedClock(START))
+
+
+async def _attempt(codes: LinkCodes, code: str, who: str, address: str | None = None) -> str:
+    try:
+        await codes.redeem(code, who, address=address)
+    except LockedOut:
+        return "locked"
+    except WrongCode:
+        return "wrong"
+    return "linked"
+
+
+async def test_wrong_codes_sent_all_at_once_get_no_more_looks_than_one_at_a_time(
+    codes: LinkCodes,
+) -> None:
+    # Each attempt is counted before its code is looked up: forty guesses fired together
+    # cannot all pass the lock-out check before the first of them is counted.
+    outcomes = await asyncio.gather(
+        *(_attempt(codes, f"{n:06d}", "web:w_attacker") for n in range(40))
+    )
+    assert outcomes.count("wrong") == MAX_WRONG_TRIES - 1, outcomes
+    assert outcomes.count("locked") == 40 - (MAX_WRONG_TRIES - 1)
+
+
+async def test_identities_made_on_one_address_share_its_wrong_tries(codes: LinkCodes) -> None:
+    # A web identity costs one request, so the per-identity cap alone would let one address
+    # guess ~100 codes a minute by starting a new conversation every five.
+    issued = await codes.issue("line:U1")
+    wrong = "000000" if issued.code != "000000" else "111111"
+    outcomes = [
+        await _attempt(codes, wrong, f"web:w_{n // 4}", "203.0.113.9")
+        for n in range(MAX_WRONG_TRIES_PER_ADDRESS)
+    ]
+    assert outcomes.count("wrong") == MAX_WRONG_TRIES_PER_ADDRESS - 1
+    assert await _attempt(codes, issued.code, "web:w_fresh", "203.0.113.9") == "locked"
+    # Another address is not affected, nor the code, which the locked attempt left alone.
+    assert await _attempt(codes, issued.code, "web:w_owner", "198.51.100.7") == "linked"
+
+
+async def test_a_right_code_is_no_wrong_try_for_the_address(codes: LinkCodes) -> None:
+    for n in range(MAX_WRONG_TRIES_PER_ADDRESS):
+        issued = await codes.issue(f"line:U{n}")
+        assert await _attempt(codes, issued.code, f"web:w_{n}", "203.0.113.9") == "linked"
+    wrong = await codes.issue("line:Uother")
+    guess = "000000" if wrong.code != "000000" else "111111"
+    assert await _attempt(codes, guess, "web:w_next", "203.0.113.9") == "wrong"
+
+
+async def test_new_web_identities_from_one_address_cannot_keep_guessing_codes(
+    app: RunningApp,
+) -> None:
+    async with httpx.AsyncClient(base_url=app.base_url, timeout=30) as http:
+        statuses: list[int] = []
+        while len(statuses) < MAX_WRONG_TRIES_PER_ADDRESS + 2:
+            web = await WebCustomer.start(http)  # a fresh identity every three guesses
+            for _ in range(3):
+                answer = await http.post("/web/link", json={"code": "000000"}, headers=web.auth)
+                statuses.append(answer.status_code)
+        assert statuses[: MAX_WRONG_TRIES_PER_ADDRESS - 1] == [400] * (
+            MAX_WRONG_TRIES_PER_ADDRESS - 1
+        )
+        assert set(statuses[MAX_WRONG_TRIES_PER_ADDRESS - 1 :]) == {429}
+        assert "too many wrong codes" in answer.json()["detail"]
