@@ -5,16 +5,21 @@ interactivity. Each test is an attack that once got through or answered 500."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from click.testing import CliRunner
 
 from bot.clock import FixedClock
 from bot.identity import LinkCodes, LockedOut, WrongCode
 from bot.identity.codes import MAX_WRONG_TRIES, MAX_WRONG_TRIES_PER_ADDRESS
+from bot.reports.conversation_commands import conversations
+from bot.settings import Settings
 from bot.storage import Keys
-from tests.conftest import RunningApp
+from tests.conftest import REDIS_URL, RunningApp
 from tests.webclient import WebCustomer
 
 START = 1_900_000_000.0
@@ -86,3 +91,27 @@ async def test_new_web_identities_from_one_address_cannot_keep_guessing_codes(
         )
         assert set(statuses[MAX_WRONG_TRIES_PER_ADDRESS - 1 :]) == {429}
         assert "too many wrong codes" in answer.json()["detail"]
+
+
+ADMIN = "admin-secret"
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
+
+
+async def test_the_last_day_there_is_bounds_no_conversation_search(
+    serve_app: Callable[[Settings], Any], make_settings: Callable[..., Settings]
+) -> None:
+    # The search ends at midnight after `until`, which 9999-12-31 has not: it answered 500.
+    running: RunningApp = await serve_app(make_settings(admin_token=ADMIN))
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as http:
+        for path in ("/admin/api/conversations", "/admin/api/conversations.csv"):
+            answer = await http.get(path, params={"until": "9999-12-31"}, headers=AS_ADMIN)
+            assert answer.status_code == 200, (path, answer.text)
+        answer = await http.get(
+            "/admin/api/conversations", params={"until": "10000-01-01"}, headers=AS_ADMIN
+        )
+        assert answer.status_code == 400 and "until" in answer.text
+    env = {"REDIS_URL": REDIS_URL, "KEY_PREFIX": running.runtime.keys.prefix}
+    listed = await asyncio.to_thread(
+        CliRunner().invoke, conversations, ["search", "--until", "9999-12-31"], env=env
+    )
+    assert listed.exit_code == 0, listed.output

@@ -30,7 +30,7 @@ from bot.faq.proposal import render_proposal
 from bot.ports import PanelSource
 from bot.privacy.audit import ADMIN_TOKEN, Action, AuditLog
 from bot.records import RecordStore, SurveyResponse
-from bot.reports.compute import local_timezone, period_for_days
+from bot.reports.compute import local_timezone, open_ended, period_for_days
 from bot.reports.model import Period, Report
 from bot.reports.render import csv_text, responses_csv
 from bot.reports.source import ViewCounts, learn_from_store, report_from_store
@@ -183,7 +183,7 @@ def query_of(
     """The search's filters from the query string; dates are days in this process's zone."""
     return query_between(
         since=since,
-        until=until,
+        until=open_ended(until),
         tz=local_timezone(),
         text=text,
         channel=channel,

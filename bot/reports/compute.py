@@ -48,6 +48,12 @@ HANDED_OFF, BOT_ONLY = "handed_off", "bot"
 PATH_LABELS = {BOT_ONLY: "Bot only", HANDED_OFF: "Handed off to a person"}
 
 
+def open_ended(until: date | None) -> date | None:
+    """`until` as a bound, or None for the last day there is (9999-12-31): the search ends
+    at the next midnight, which no date can name."""
+    return None if until is None or until >= date.max else until
+
+
 def local_timezone() -> tzinfo:
     """The timezone of this process (the `TZ` environment variable, else the system's)."""
     return datetime.now().astimezone().tzinfo or UTC

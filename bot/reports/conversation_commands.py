@@ -29,7 +29,7 @@ from bot.archive import (
 from bot.privacy.audit import Action, AuditLog
 from bot.records import RecordStore
 from bot.reports.commands import with_records_and_redis
-from bot.reports.compute import local_timezone
+from bot.reports.compute import local_timezone, open_ended
 from bot.reports.render import csv_text
 from bot.settings import Settings
 from bot.storage import Keys
@@ -188,7 +188,7 @@ def search(
     """Conversations matching every filter given, newest first (days in the local zone)."""
     query = query_between(
         since=since.date() if since else None,
-        until=until.date() if until else None,
+        until=open_ended(until.date() if until else None),
         tz=local_timezone(),
         text=text,
         channel=channel,
