@@ -5,20 +5,29 @@ interactivity. Each test is an attack that once got through or answered 500."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
 from click.testing import CliRunner
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.clock import FixedClock
 from bot.identity import LinkCodes, LockedOut, WrongCode
 from bot.identity.codes import MAX_WRONG_TRIES, MAX_WRONG_TRIES_PER_ADDRESS
 from bot.reports.conversation_commands import conversations
+from bot.serving import serve_in_loop
 from bot.settings import Settings
 from bot.storage import Keys
+from channels.messenger.events import MetaEvent, read_webhook
+from channels.messenger.fake_platform import FakeMetaPlatform
+from channels.messenger.settings import MessengerSettings
+from channels.messenger.surface import INSTAGRAM, MESSENGER
+from channels.messenger.webhook import build_router
 from tests.conftest import REDIS_URL, RunningApp
 from tests.webclient import WebCustomer
 
@@ -115,3 +124,93 @@ async def test_the_last_day_there_is_bounds_no_conversation_search(
         CliRunner().invoke, conversations, ["search", "--until", "9999-12-31"], env=env
     )
     assert listed.exit_code == 0, listed.output
+
+
+class MetaRig:
+    """The Messenger webhook alone, signed posts from the fake platform, events collected."""
+
+    def __init__(self, platform: FakeMetaPlatform):
+        self.platform = platform
+        self.received: list[MetaEvent] = []
+
+    async def post_raw(self, body: str) -> int:
+        return await self.platform.post([], body=body.encode())
+
+
+@pytest.fixture
+async def meta() -> AsyncIterator[MetaRig]:
+    platform = await FakeMetaPlatform(MESSENGER, app_secret="s3cret").start()
+    rig = MetaRig(platform)
+    account = MessengerSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        page_access_token=platform.access_token,
+        app_secret=platform.app_secret,
+        verify_token=platform.verify_token,
+        api_base_url=platform.base_url,
+    ).account()
+
+    async def collect(events: list[MetaEvent]) -> None:
+        rig.received.extend(events)
+
+    app = FastAPI()
+    app.include_router(build_router(MESSENGER, account, collect))
+    try:
+        async with serve_in_loop(app) as base_url:
+            platform.webhook_url = base_url + account.webhook_path
+            yield rig
+    finally:
+        await platform.stop()
+
+
+def _meta_body(messaging: str, timestamp: str = "1700000000000") -> str:
+    good = f'{{"sender": {{"id": "U2"}}, "timestamp": {timestamp}, "message": {{"text": "hi"}}}}'
+    return (
+        f'{{"object": "page", "entry": [{{"id": "P1", "messaging": {messaging}}}, '
+        f'{{"id": "P1", "messaging": [{good}]}}]}}'
+    )
+
+
+@pytest.mark.parametrize("messaging", ["5", "true", "1.5"])
+async def test_a_signed_entry_whose_messaging_is_no_list_is_skipped_not_a_500(
+    meta: MetaRig, messaging: str
+) -> None:
+    assert await meta.post_raw(_meta_body(messaging)) == 200
+    assert [e.text for e in meta.received] == ["hi"], "the good entry beside it is kept"
+
+
+@pytest.mark.parametrize("timestamp", ["1" + "0" * 400, "Infinity", "-Infinity", "NaN", "1e300"])
+async def test_a_signed_message_with_an_impossible_time_is_kept_without_it(
+    meta: MetaRig, timestamp: str
+) -> None:
+    # A time no clock shows (too large for a float, or not finite) used to be a 500, or
+    # an event the inbox could not read back and dead-lettered: the message was lost.
+    assert await meta.post_raw(_meta_body("[]", timestamp)) == 200
+    [event] = meta.received
+    assert (event.text, event.sent_at) == ("hi", None)
+
+
+_FIELDS = st.sampled_from(
+    ["object", "entry", "id", "time", "messaging", "standby", "sender", "recipient", "timestamp",
+     "message", "mid", "text", "is_echo", "quick_reply", "payload", "attachments", "type",
+     "postback", "title", "read", "reply_to", "story", "url", "coordinates"]
+)  # fmt: skip
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4) | _FIELDS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_FIELDS, inner, max_size=5),
+    max_leaves=40,
+)
+_BODY = st.fixed_dictionaries(
+    {"object": st.sampled_from(["page", "instagram"])}, optional={"entry": _JSON}
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(document=_BODY | _JSON)
+def test_any_json_a_meta_webhook_carries_is_events_or_a_malformed_body(document: object) -> None:
+    # Bodies are signed, so only someone with the app secret sends odd ones; still, the
+    # parser answers with events or `MalformedWebhook` (a 400), never another exception.
+    for surface in (MESSENGER, INSTAGRAM):
+        try:
+            read_webhook(document, surface)
+        except ValueError:
+            pass

@@ -87,7 +87,11 @@ def read_webhook(document: object, surface: Surface) -> list[MetaEvent]:
         if entry.get("standby"):
             log.info("%s: standby events ignored (another app holds the thread)", surface.name)
         account_id = str(entry.get("id", ""))
-        for item in entry.get("messaging") or []:
+        messaging = entry.get("messaging") or []
+        if not isinstance(messaging, list):
+            log.warning("%s: an entry whose messaging is not a list ignored", surface.name)
+            continue
+        for item in messaging:
             if not isinstance(item, dict):
                 continue
             try:
@@ -206,7 +210,14 @@ def _digest(item: Item) -> str:
     return hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:32]
 
 
+# Event times are epoch milliseconds; one past the last second `datetime` can show
+# (9999-12-31) is no time at all, and neither is infinity or NaN (Python's JSON reads both).
+_LAST_SECOND = 253_402_300_799
+
+
 def _seconds(timestamp: object) -> float | None:
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        return None
+    if not 0 <= timestamp <= _LAST_SECOND * 1000:  # False for NaN too
         return None
     return float(timestamp) / 1000
