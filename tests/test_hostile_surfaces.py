@@ -5,8 +5,11 @@ interactivity. Each test is an attack that once got through or answered 500."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -18,7 +21,11 @@ from hypothesis import strategies as st
 
 from bot.clock import FixedClock
 from bot.identity import LinkCodes, LockedOut, WrongCode
-from bot.identity.codes import MAX_WRONG_TRIES, MAX_WRONG_TRIES_PER_ADDRESS
+from bot.identity.codes import (
+    MAX_BARE_PROBES_PER_ADDRESS,
+    MAX_WRONG_TRIES,
+    MAX_WRONG_TRIES_PER_ADDRESS,
+)
 from bot.reports.conversation_commands import conversations
 from bot.serving import serve_in_loop
 from bot.settings import Settings
@@ -29,6 +36,7 @@ from channels.messenger.settings import MessengerSettings
 from channels.messenger.surface import INSTAGRAM, MESSENGER
 from channels.messenger.webhook import build_router
 from tests.conftest import REDIS_URL, RunningApp
+from tests.fakes.slack_platform import serve_with_slack, started_slack
 from tests.webclient import WebCustomer
 
 START = 1_900_000_000.0
@@ -100,6 +108,36 @@ async def test_new_web_identities_from_one_address_cannot_keep_guessing_codes(
         )
         assert set(statuses[MAX_WRONG_TRIES_PER_ADDRESS - 1 :]) == {429}
         assert "too many wrong codes" in answer.json()["detail"]
+
+
+async def test_a_code_typed_in_the_web_chat_counts_against_the_address_too(
+    app: RunningApp,
+) -> None:
+    # 「連携 123456」 in the chat is the same guess as POST /web/link: once the address is
+    # locked out, a fresh identity typing a right code in the chat links nothing either.
+    issued = await app.runtime.linking.request_code("line:Uvictim")
+    async with httpx.AsyncClient(base_url=app.base_url, timeout=30) as http:
+        for n in range(MAX_WRONG_TRIES_PER_ADDRESS):
+            if n % 4 == 0:
+                web = await WebCustomer.start(http)
+            await http.post("/web/link", json={"code": "000000"}, headers=web.auth)
+        fresh = await WebCustomer.start(http)
+        await fresh.next_from("bot")  # the greeting
+        assert (await fresh.say(f"連携 {issued.code}")).status_code == 202
+        await fresh.next_from("bot")
+        status = await http.get("/web/link", headers=fresh.auth)
+        assert status.json()["linked"] is False
+
+
+async def test_bare_digits_from_one_address_are_looked_up_only_so_often(
+    codes: LinkCodes,
+) -> None:
+    issued = await codes.issue("line:U1")
+    other = "000000" if issued.code != "000000" else "111111"
+    for n in range(MAX_BARE_PROBES_PER_ADDRESS):
+        assert not await codes.is_live_for(other, f"web:w_{n // 10}", address="203.0.113.9")
+    assert not await codes.is_live_for(issued.code, "web:w_new", address="203.0.113.9")
+    assert await codes.is_live_for(issued.code, "web:w_new", address="198.51.100.7")
 
 
 ADMIN = "admin-secret"
@@ -214,3 +252,80 @@ def test_any_json_a_meta_webhook_carries_is_events_or_a_malformed_body(document:
             read_webhook(document, surface)
         except ValueError:
             pass
+
+
+_CLICK: dict[str, Any] = {
+    "type": "block_actions",
+    "api_app_id": "A0TEST",
+    "team": {"id": "T0TEST", "domain": "test"},
+    "user": {"id": "U0AGENT", "name": "sato"},
+    "container": {"type": "message", "message_ts": "1.000001", "channel_id": "C0DESK"},
+    "channel": {"id": "C0DESK"},
+    "message": {"ts": "1.000001"},
+    "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+    "actions": [
+        {"type": "button", "action_id": "tsunagu_claim", "block_id": "actions", "value": "web:w_x"}
+    ],
+}
+_ODD_CLICKS: dict[str, dict[str, Any]] = {
+    "actions a number": {"actions": 5},
+    "actions an object": {"actions": {"action_id": "tsunagu_claim"}},
+    "actions strings": {"actions": ["tsunagu_claim"]},
+    "no actions": {"actions": []},
+    "value an object": {"actions": [{"action_id": "tsunagu_claim", "value": {"a": [1]}}]},
+    "value a number": {"actions": [{"action_id": "tsunagu_claim", "value": 7}]},
+    "value missing": {"actions": [{"action_id": "tsunagu_claim"}]},
+    "action_id a number": {"actions": [{"action_id": 5, "value": "web:w_x"}]},
+    "user a string": {"user": "U0AGENT"},
+    "user id a number": {"user": {"id": 5}},
+    "container a string": {"container": "C0DESK"},
+    "message a list": {"message": [1]},
+    "channel a string": {"channel": "C0DESK"},
+    "team a string": {"team": "T0TEST"},
+    "view a number": {"type": "view_submission", "view": 5},
+}
+
+
+@pytest.mark.parametrize("odd", list(_ODD_CLICKS), ids=list(_ODD_CLICKS))
+async def test_signed_slack_clicks_of_odd_shapes_are_answered_without_a_traceback(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture, odd: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with started_slack() as fake, serve_with_slack(make_settings(), fake, "C0DESK"):
+        payload = {**_CLICK, **_ODD_CLICKS[odd]}
+        body = urlencode({"payload": json.dumps(payload)})
+        response = await fake.deliver(body, "application/x-www-form-urlencoded")
+        assert response.status_code in (200, 400), response.text
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert errors == [], [f"{r.name}: {r.getMessage()}" for r in errors]
+
+
+_EVENT = {"type": "message", "channel": "C0DESK", "user": "U0AGENT", "text": "hi", "ts": "2.0"}
+_ODD_EVENTS: dict[str, dict[str, Any]] = {
+    "channel a list": {"channel": ["C0DESK"]},
+    "user an object": {"user": {"id": "U0AGENT"}},
+    "text a number": {"text": 5},
+    "ts missing": {"ts": None},
+    "thread_ts an object": {"thread_ts": {"ts": "1.0"}},
+    "type a number": {"type": 5},
+    "no type": {"type": None},
+    "blocks a string": {"blocks": "x", "thread_ts": "1.000001"},
+    "subtype a list": {"subtype": ["bot_message"]},
+}
+
+
+@pytest.mark.parametrize("odd", list(_ODD_EVENTS), ids=list(_ODD_EVENTS))
+async def test_signed_slack_events_of_odd_shapes_are_answered_without_a_traceback(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture, odd: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with started_slack() as fake, serve_with_slack(make_settings(), fake, "C0DESK"):
+        event = {**_EVENT, **_ODD_EVENTS[odd]}
+        body = json.dumps(
+            {"type": "event_callback", "team_id": "T0TEST", "api_app_id": "A0TEST",
+             "event_id": "Ev0ODD", "event_time": 1, "event": event}
+        )  # fmt: skip
+        response = await fake.deliver(body, "application/json")
+        assert response.status_code in (200, 400), response.text
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert errors == [], [f"{r.name}: {r.getMessage()}" for r in errors]

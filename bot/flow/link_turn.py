@@ -44,11 +44,13 @@ async def link_turn(ctx: FlowContext, b: StepBuilder) -> bool:
     if typed is None:
         return False
     code, explicit = typed
-    if not explicit and not await linking.codes.is_live_for(code, identity):
+    # A web message carries its client address: guesses are capped per address there too.
+    origin = inbound.origin
+    if not explicit and not await linking.codes.is_live_for(code, identity, address=origin):
         return False  # six digits alone that are no live code: an order number, say
     b.step.transcript[-1].text = HIDDEN_CODE  # the customer's line: no code for agents
     try:
-        await linking.redeem(code, identity)
+        await linking.redeem(code, identity, address=origin)
     except LinkCodeError as exc:
         b.say(f"link_{exc.reason}", ReplyKind.NOTICE)
         return True

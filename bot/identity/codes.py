@@ -7,8 +7,9 @@ An identity may ask for `MAX_CODES_PER_WINDOW` codes per window, and one that ty
 with a million codes and a handful of guesses per window, guessing is hopeless.
 Six digits sent alone (no 「連携」 before them) are a code only when a live one has them
 (`is_live_for`): an order number is no wrong try, and such look-ups are capped too.
-A web identity costs one request, so wrong tries are also counted per client address
-(`MAX_WRONG_TRIES_PER_ADDRESS`): starting new conversations does not buy new guesses.
+A web identity costs one request, so wrong tries and bare look-ups are also counted per
+client address (`MAX_WRONG_TRIES_PER_ADDRESS`, `MAX_BARE_PROBES_PER_ADDRESS`): starting
+new conversations does not buy new guesses.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ MAX_WRONG_TRIES_PER_ADDRESS = 20
 # order number is not a guess) but counts here, and past this many in a window bare digits
 # are not looked up at all, so they cannot be used to guess codes for free.
 MAX_BARE_PROBES = 20
+# Order numbers from everyone behind one address (an office, a carrier's NAT).
+MAX_BARE_PROBES_PER_ADDRESS = 100
 WINDOW_SECONDS = 600
 # Redis forgets a code or a counter this long after its window (garbage collection only:
 # validity is decided by the clock, so tests can move time).
@@ -108,15 +111,25 @@ class LinkCodes:
             ):
                 return IssuedCode(code=code, expires_at=expires_at)
 
-    async def is_live_for(self, code: str, customer_key: str) -> bool:
+    async def is_live_for(
+        self, code: str, customer_key: str, *, address: str | None = None
+    ) -> bool:
         """Whether `code` is a live code another identity asked for, without using it up.
 
         For six digits sent alone: False means they are not a code (read them as any
-        text); a miss is counted against `MAX_BARE_PROBES`, never as a wrong try.
+        text); a miss is counted against `MAX_BARE_PROBES`, and against
+        `MAX_BARE_PROBES_PER_ADDRESS` for the client `address` when one is given, never as
+        a wrong try.
         """
+        if not looks_like_code(code):
+            return False
         now = self._clock.now()
-        probes_key = self._keys.link_probes(customer_key)
-        if not looks_like_code(code) or await self._current(probes_key, now) >= MAX_BARE_PROBES:
+        counters = [(self._keys.link_probes(customer_key), MAX_BARE_PROBES)]
+        if address is not None:
+            counters.append((self._address_key("probes", address), MAX_BARE_PROBES_PER_ADDRESS))
+        # Counted before the look-up, as wrong tries are (see `redeem`); a hit takes it back.
+        counts = [await self._count(key, now) for key, _ in counters]
+        if any(count > limit for count, (_, limit) in zip(counts, counters, strict=True)):
             return False
         raw = await self._redis.get(self._keys.link_code(code))
         found = json.loads(raw) if raw else None
@@ -125,8 +138,9 @@ class LinkCodes:
             or float(found["expires_at"]) <= now
             or str(found["issuer"]) == customer_key
         ):
-            await self._count(probes_key, now)
             return False
+        for key, _ in counters:
+            await self._redis.hincrby(key, "count", -1)
         return True
 
     async def redeem(self, code: str, customer_key: str, *, address: str | None = None) -> str:
@@ -139,7 +153,7 @@ class LinkCodes:
         now = self._clock.now()
         counters = [(self._keys.link_tries(customer_key), MAX_WRONG_TRIES)]
         if address is not None:
-            counters.append((self._address_tries(address), MAX_WRONG_TRIES_PER_ADDRESS))
+            counters.append((self._address_key("tries", address), MAX_WRONG_TRIES_PER_ADDRESS))
         # Every attempt is counted before its code is looked up, atomically, and a right
         # code takes its count back: attempts sent all at once cannot all pass the check
         # before the first of them is counted.
@@ -163,8 +177,10 @@ class LinkCodes:
         await self._redis.delete(counters[0][0])
         return issuer
 
-    def _address_tries(self, address: str) -> str:
+    def _address_key(self, what: str, address: str) -> str:
         # Beside the identities' own counters: no customer key starts with "address:".
+        if what == "probes":
+            return self._keys.link_probes(f"address:{address}")
         return self._keys.link_tries(f"address:{address}")
 
     async def _current(self, key: str, now: float) -> int:

@@ -122,6 +122,7 @@ class SlackChannel(ChannelDefaults):
                     return JSONResponse({"detail": "invalid signature"}, status_code=401)
                 problem = _body_problem(body, request.headers.get("content-type", ""))
                 if problem is not None:
+                    log.warning("slack: malformed request refused", extra={"problem": problem})
                     return JSONResponse(
                         {"detail": "malformed Slack request", "problem": problem}, status_code=400
                     )
@@ -183,6 +184,31 @@ def _body_problem(body: bytes, content_type: str) -> str | None:
         return "not a JSON object"
     if not isinstance(document.get("type"), str):
         return "'type' is missing or not a string"
-    if "event" in document and not isinstance(document["event"], dict):
-        return "'event' is not an object"
+    if "event" in document:
+        event = document["event"]
+        if not isinstance(event, dict):
+            return "'event' is not an object"
+        if not isinstance(event.get("type"), str):
+            return "the event's 'type' is missing or not a string"
+    return _interaction_problem(document)
+
+
+# Parts of an interaction payload that Slack always sends as objects when it sends them;
+# bolt indexes into them before any listener runs, and fails with a traceback otherwise.
+_OBJECT_PARTS = ("user", "team", "channel", "container", "message", "view", "enterprise")
+
+
+def _interaction_problem(document: dict[str, object]) -> str | None:
+    """Why an interaction payload (a click, a form) has a shape Slack never sends."""
+    for part in _OBJECT_PARTS:
+        if document.get(part) is not None and not isinstance(document[part], dict):
+            return f"'{part}' is not an object"
+    actions = document.get("actions")
+    if actions is None and document["type"] != "block_actions":
+        return None
+    if not isinstance(actions, list) or not actions:
+        return "'actions' is not a list of actions"
+    for action in actions:
+        if not isinstance(action, dict) or not isinstance(action.get("action_id"), str):
+            return "an action is not an object with a string 'action_id'"
     return None
