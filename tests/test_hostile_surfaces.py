@@ -329,3 +329,16 @@ async def test_signed_slack_events_of_odd_shapes_are_answered_without_a_tracebac
         assert response.status_code in (200, 400), response.text
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert errors == [], [f"{r.name}: {r.getMessage()}" for r in errors]
+
+
+async def test_one_locked_out_identity_retrying_does_not_lock_its_address(
+    codes: LinkCodes,
+) -> None:
+    issued = await codes.issue("line:U1")
+    wrong = "000000" if issued.code != "000000" else "111111"
+    outcomes = [
+        await _attempt(codes, wrong, "web:w_stubborn", "203.0.113.9")
+        for _ in range(MAX_WRONG_TRIES_PER_ADDRESS * 2)
+    ]
+    assert outcomes.count("wrong") == MAX_WRONG_TRIES - 1
+    assert await _attempt(codes, issued.code, "web:w_neighbour", "203.0.113.9") == "linked"

@@ -128,8 +128,8 @@ class LinkCodes:
         if address is not None:
             counters.append((self._address_key("probes", address), MAX_BARE_PROBES_PER_ADDRESS))
         # Counted before the look-up, as wrong tries are (see `redeem`); a hit takes it back.
-        counts = [await self._count(key, now) for key, _ in counters]
-        if any(count > limit for count, (_, limit) in zip(counts, counters, strict=True)):
+        counts = await self._count_each(counters, now)
+        if counts is None:
             return False
         raw = await self._redis.get(self._keys.link_code(code))
         found = json.loads(raw) if raw else None
@@ -157,8 +157,8 @@ class LinkCodes:
         # Every attempt is counted before its code is looked up, atomically, and a right
         # code takes its count back: attempts sent all at once cannot all pass the check
         # before the first of them is counted.
-        counts = [await self._count(key, now) for key, _ in counters]
-        if any(count > limit for count, (_, limit) in zip(counts, counters, strict=True)):
+        counts = await self._count_each(counters, now)
+        if counts is None:
             raise LockedOut()
         raw = (
             await self._redis.getdel(self._keys.link_code(code)) if looks_like_code(code) else None
@@ -182,6 +182,18 @@ class LinkCodes:
         if what == "probes":
             return self._keys.link_probes(f"address:{address}")
         return self._keys.link_tries(f"address:{address}")
+
+    async def _count_each(self, counters: list[tuple[str, int]], now: float) -> list[int] | None:
+        """Count one more in each counter in turn; None at the first past its limit. Those
+        after it are left alone: an identity already locked out, retrying, does not use up
+        its address's tries."""
+        counts = []
+        for key, limit in counters:
+            count = await self._count(key, now)
+            if count > limit:
+                return None
+            counts.append(count)
+        return counts
 
     async def _current(self, key: str, now: float) -> int:
         """The count in `key` if its window is still open, else 0."""
