@@ -9,18 +9,21 @@ stays in one hash slot.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import fakeredis
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.connection import AbstractConnection, Connection
 from redis.commands.core import AsyncScript
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import ClusterError, NoScriptError, RedisClusterException
@@ -98,8 +101,9 @@ def connect(
         return client  # type: ignore[return-value]
     if redis_url:
         # A burst waits (up to 5 s) for a free connection rather than failing at once.
-        pool = BlockingConnectionPool.from_url(
+        pool = StoragePool.from_url(
             redis_url,
+            connection_class=StorageConnection,
             decode_responses=True,
             health_check_interval=15,
             max_connections=max_connections,
@@ -127,6 +131,124 @@ def connect_with(settings: Settings) -> Redis:
         cluster=settings.redis_cluster,
         replica_wait=ReplicaWait(settings.replicas_to_wait_for, settings.redis_wait_timeout_ms),
     )
+
+
+class StorageConnection(Connection):
+    """A TCP connection to Redis that writes a command without a timeout scope when the
+    socket takes it at once.
+
+    redis-py sends every command under `asyncio.wait_for(..., socket_timeout)`, a task and a
+    timer per command, though a write only ever waits when the socket's buffer is full. Here
+    the command is written, and only if some of it is left in the transport's buffer does the
+    write wait for it to drain, within `socket_timeout` as before. (A `rediss://` URL uses
+    redis-py's own TLS connection instead.)
+    """
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        """Write one packed command (or a pipeline's), connecting first if need be."""
+        writer = self._writer
+        if writer is None or isinstance(command, str) or writer.transport.is_closing():
+            await super().send_packed_command(command, check_health)
+            return
+        if check_health:
+            await self.check_health()
+            if self._writer is not writer:  # the health check found it dead and reconnected
+                await super().send_packed_command(command, check_health=False)
+                return
+        try:
+            writer.writelines([command] if isinstance(command, bytes) else command)
+            if writer.transport.get_write_buffer_size():
+                async with asyncio.timeout(self.socket_timeout):
+                    await writer.drain()
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            raise RedisConnectionError(f"Error while writing to socket: {exc!r}") from exc
+        except BaseException:
+            # As redis-py does: a command half written leaves the connection unusable.
+            await self.disconnect(nowait=True)
+            raise
+
+
+class StoragePool(ConnectionPool):
+    """A bounded connection pool: with every one of `max_connections` busy, a command waits
+    (up to `timeout` seconds) for one to be released, as with redis-py's
+    `BlockingConnectionPool`, rather than failing at once.
+
+    It is that pool without its cost per command, which is most of what a round trip costs
+    in Python besides the socket: an `asyncio.Condition` and a timeout scope around every
+    `get_connection` and `release`, the check-and-connect of a connection already connected
+    (itself wrapped in the retry machinery), and the observability hooks, which record
+    nothing unless OpenTelemetry is set up. Here an idle connection is taken as it is, after
+    the one check that matters (nothing left unread on it, the peer has not closed it), and
+    only a command that finds the pool exhausted waits on a future. The re-authentication
+    hook on release serves streaming credential providers, which Tsunagu does not use.
+    """
+
+    def __init__(self, timeout: float = 5, **connection_kwargs: Any):
+        super().__init__(**connection_kwargs)
+        self.timeout = timeout
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def get_connection(
+        self, command_name: Any = None, *keys: Any, **options: Any
+    ) -> AbstractConnection:
+        """An idle connection, or a new one below the bound; else wait for a release."""
+        if not self._available_connections and len(self._in_use_connections) >= (
+            self.max_connections
+        ):
+            await self._wait_for_release()
+        connection = self.get_available_connection()
+        try:
+            # Data waiting on an idle connection (or a peer that closed it) means it is not
+            # fit to send on: `ensure_connection` reconnects it. A connected, clean one (the
+            # usual case) is used as it is.
+            if not connection.is_connected or await connection.can_read():
+                await self.ensure_connection(connection)
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def _wait_for_release(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.timeout):
+                while not self._available_connections and len(self._in_use_connections) >= (
+                    self.max_connections
+                ):
+                    released = loop.create_future()
+                    self._waiters.append(released)
+                    try:
+                        await released
+                    except BaseException:
+                        if released.done() and not released.cancelled():
+                            # Woken, then cancelled (or timed out) before it could take
+                            # the connection: the next in line takes it instead.
+                            self._wake_one()
+                        released.cancel()
+                        raise
+        except TimeoutError as exc:
+            raise RedisConnectionError("No connection available.") from exc
+
+    async def release(self, connection: AbstractConnection) -> None:
+        """Give `connection` back, and wake the oldest command waiting for one."""
+        self._in_use_connections.remove(connection)
+        if connection.should_reconnect():
+            await connection.disconnect()
+        self._available_connections.append(connection)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
 
 
 class StorageClient(Redis):

@@ -1,0 +1,132 @@
+"""The Redis connection pool and connection of `bot.storage`, on the real test Redis: a
+bounded pool that waits for a free connection, and connections that recover from a peer
+that closed them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.errors import StorageUnavailable
+from bot.storage import StorageClient, StorageConnection, StoragePool, connect
+from tests.conftest import REDIS_URL
+from tests.eventually import eventually
+
+
+def _client(max_connections: int, timeout: float = 5) -> StorageClient:
+    pool = StoragePool.from_url(
+        REDIS_URL,
+        connection_class=StorageConnection,
+        decode_responses=True,
+        max_connections=max_connections,
+        timeout=timeout,
+    )
+    return StorageClient(connection_pool=pool)
+
+
+def _opened(client: StorageClient) -> int:
+    pool = client.connection_pool
+    return len(pool._available_connections) + len(pool._in_use_connections)
+
+
+@pytest.fixture
+async def key(redis_client: aioredis.Redis) -> AsyncIterator[str]:
+    name = f"test-pool-{uuid.uuid4().hex}"
+    yield name
+    await redis_client.delete(name)
+
+
+async def test_the_server_client_uses_the_storage_pool_and_connection() -> None:
+    client = connect(REDIS_URL, max_connections=3)
+    try:
+        assert isinstance(client.connection_pool, StoragePool)
+        assert client.connection_pool.connection_class is StorageConnection
+        assert await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_commands_beyond_the_bound_wait_for_a_connection(
+    redis_client: aioredis.Redis, key: str
+) -> None:
+    client = _client(max_connections=2)
+    try:
+        # Three blocking pops on two connections: the third waits for one to be released.
+        pops = [asyncio.create_task(client.blpop([key], timeout=0)) for _ in range(3)]
+        await eventually(lambda: len(client.connection_pool._waiters) == 1)
+        assert _opened(client) == 2
+        await redis_client.rpush(key, "a", "b", "c")
+        got = sorted(str(item[1]) for item in await asyncio.gather(*pops) if item)
+        assert got == ["a", "b", "c"]
+        assert _opened(client) == 2
+    finally:
+        await client.aclose()
+
+
+async def test_a_pool_exhausted_longer_than_its_timeout_is_storage_unavailable(
+    redis_client: aioredis.Redis, key: str
+) -> None:
+    client = _client(max_connections=1, timeout=0.2)
+    try:
+        held = asyncio.create_task(client.blpop([key], timeout=0))
+        await eventually(lambda: len(client.connection_pool._in_use_connections) == 1)
+        with pytest.raises(StorageUnavailable):
+            await client.get(key)
+        await redis_client.rpush(key, "x")
+        assert await held is not None
+        # The pool serves again once the connection is back.
+        assert await client.get(key) is None
+    finally:
+        await client.aclose()
+
+
+async def test_a_cancelled_wait_hands_the_released_connection_on(
+    redis_client: aioredis.Redis, key: str
+) -> None:
+    client = _client(max_connections=1)
+    try:
+        held = asyncio.create_task(client.blpop([key], timeout=0))
+        await eventually(lambda: len(client.connection_pool._in_use_connections) == 1)
+        cancelled = asyncio.create_task(client.get(key))
+        waiting = asyncio.create_task(client.incr(f"{key}:n"))
+        await eventually(lambda: len(client.connection_pool._waiters) == 2)
+        cancelled.cancel()
+        await redis_client.rpush(key, "x")
+        assert await held is not None
+        assert await waiting == 1
+        assert cancelled.cancelled()
+    finally:
+        await redis_client.delete(f"{key}:n")
+        await client.aclose()
+
+
+async def test_a_connection_the_server_closed_is_replaced(redis_client: aioredis.Redis) -> None:
+    client = _client(max_connections=1)
+    try:
+        first = await client.client_id()
+        await redis_client.client_kill_filter(_id=first)
+        # The idle connection's peer is gone: the next command gets a fresh connection
+        # (or fails with StorageUnavailable once, as a dropped connection always could).
+        try:
+            second = await client.client_id()
+        except StorageUnavailable:
+            second = await client.client_id()
+        assert second != first
+        assert await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_a_large_command_is_written_whole(key: str) -> None:
+    client = _client(max_connections=1)
+    try:
+        # Larger than a socket's buffer: the write waits for the transport to drain.
+        value = "x" * 8_000_000
+        await client.set(key, value)
+        assert await client.strlen(key) == len(value)
+    finally:
+        await client.aclose()
