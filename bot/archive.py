@@ -13,7 +13,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -191,17 +191,24 @@ class ConversationArchive:
     async def opened(self, conversation_id: str, customer_key: str, started_at: float) -> None:
         """Index a conversation that just started (idempotent)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(self._keys.archive_index(), {conversation_id: started_at}, nx=True)
-            pipe.set(
-                self._keys.archive(conversation_id),
-                json.dumps({"customer_key": customer_key}),
-                nx=True,
-                ex=self._ttl,
-            )
-            pipe.zremrangebyscore(self._keys.archive_index(), "-inf", self._clock.now() - self._ttl)
-            # Nothing about customers is kept forever: an index nobody writes to goes too.
-            pipe.expire(self._keys.archive_index(), self._ttl)
+            self.opened_in(pipe, conversation_id, customer_key, started_at)
             await pipe.execute()
+
+    def opened_in(
+        self, pipe: Any, conversation_id: str, customer_key: str, started_at: float
+    ) -> None:
+        """`opened`, queued in a pipeline of the caller's (not a transaction: the index and
+        the conversation's own key are in different cluster slots)."""
+        pipe.zadd(self._keys.archive_index(), {conversation_id: started_at}, nx=True)
+        pipe.set(
+            self._keys.archive(conversation_id),
+            json.dumps({"customer_key": customer_key}),
+            nx=True,
+            ex=self._ttl,
+        )
+        pipe.zremrangebyscore(self._keys.archive_index(), "-inf", self._clock.now() - self._ttl)
+        # Nothing about customers is kept forever: an index nobody writes to goes too.
+        pipe.expire(self._keys.archive_index(), self._ttl)
 
     async def ended(self, record: ConversationRecord, customer_key: str) -> None:
         """Keep an ended conversation's record and transcript (once: a replay after the

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from bot import metrics
 from bot.conversation import DeskEvent
@@ -27,6 +29,9 @@ from bot.ports import Desk, Sender
 log = logging.getLogger("tsunagu.delivery")
 
 _FAILED_KEPT = 10_000
+
+# Queues Redis commands in a pipeline it is given.
+Writes = Callable[[Any], object]
 
 
 def desk_name(desk: Desk) -> str:
@@ -62,14 +67,22 @@ class Delivery:
         """Every lane parked sends may wait in: one per channel, one per desk."""
         return [*self._senders, *(desk_lane(desk_name(desk)) for desk in self.desks)]
 
-    async def send(self, batch: list[Outgoing]) -> None:
+    async def send(self, batch: list[Outgoing], *, writes: Writes | None = None) -> None:
         """Deliver one event's replies on their channel, or park them for a retry.
 
         Returns once they are delivered, parked or recorded as undeliverable: a platform
         outage never fails the event. Raises only `StorageUnavailable` (and bugs).
+
+        `writes` queues the event's own bookkeeping in a Redis pipeline (not a transaction):
+        it goes out before the replies, in the round trip that looks for earlier sends
+        waiting, rather than in round trips of its own.
         """
         if batch:
-            await self._send_or_park(replies(batch))
+            await self._send_or_park(replies(batch), writes)
+        elif writes is not None:
+            async with self.retries.redis.pipeline(transaction=False) as pipe:
+                writes(pipe)
+                await pipe.execute()
 
     async def notify(self, event: DeskEvent, desks: list[Desk]) -> None:
         """Tell each desk, or park the event for a desk whose platform is unavailable."""
@@ -91,8 +104,17 @@ class Delivery:
             raise PermanentFailure(send.batch[0].channel, "the channel is not configured")
         await sender.send(send.batch)
 
-    async def _send_or_park(self, send: ParkedSend) -> None:
-        if await self.retries.waiting(send.customer_key, send.lane):
+    async def _send_or_park(self, send: ParkedSend, writes: Writes | None = None) -> None:
+        if writes is None:
+            waiting = await self.retries.waiting(send.customer_key, send.lane)
+        else:
+            async with self.retries.redis.pipeline(transaction=False) as pipe:
+                writes(pipe)
+                # `OutboundRetries.waiting`, in the same round trip.
+                pipe.llen(self.retries.keys.outbound_order(send.customer_key, send.lane))
+                *_, parked = await pipe.execute()
+            waiting = bool(parked)
+        if waiting:
             # Earlier sends to this customer wait for their platform: never overtake them.
             if await self.retries.park(send, self.clock()):
                 log.info(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 from bot import metrics
 from bot.archive import ConversationArchive
@@ -153,8 +154,6 @@ class Dispatcher:
         if effects.wait_seconds is not None:
             await self.queue.record_wait(effects.wait_seconds)
             metrics.WAIT_SECONDS.observe(effects.wait_seconds)
-        for timer in effects.timers:
-            await self.timers.arm(timer, customer_key, conversation_id)
         new_responses = [
             response
             for response in effects.survey_responses
@@ -162,8 +161,6 @@ class Dispatcher:
                 response, dedupe_id=f"{response.conversation_id}:{response.question}"
             )
         ]
-        if self.archive is not None and effects.opened_at is not None:
-            await self.archive.opened(conversation_id, customer_key, effects.opened_at)
         if effects.conversation_record is not None:
             record = effects.conversation_record
             await self.records.add(record, dedupe_id=record.conversation_id)
@@ -182,7 +179,18 @@ class Dispatcher:
         if effects.agent_answered is not None:
             answered = effects.agent_answered
             await self.records.add(answered, dedupe_id=answered.conversation_id)
-        await self.delivery.send(effects.outgoing)
+        archive, opened_at = self.archive, effects.opened_at
+
+        def bookkeeping(pipe: Any) -> None:
+            # Timers and the archive's index, in the round trip of the delivery's own check
+            # (both idempotent, so their order among the records above does not matter).
+            for timer in effects.timers:
+                self.timers.arm_in(pipe, timer, customer_key, conversation_id)
+            if archive is not None and opened_at is not None:
+                archive.opened_in(pipe, conversation_id, customer_key, opened_at)
+
+        wanted = bool(effects.timers) or (archive is not None and opened_at is not None)
+        await self.delivery.send(effects.outgoing, writes=bookkeeping if wanted else None)
         for event in effects.desk_events:
             await self.delivery.notify(event, self.desks)
         if self.survey_webhook is not None:

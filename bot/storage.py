@@ -26,6 +26,7 @@ from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection
 from redis.commands.core import AsyncScript
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+from redis.driver_info import DriverInfo
 from redis.exceptions import ClusterError, NoScriptError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -104,6 +105,9 @@ def connect(
         pool = StoragePool.from_url(
             redis_url,
             connection_class=StorageConnection,
+            # Resolved once: left to each connection, its library version is read from the
+            # package metadata every time one is opened (as a burst grows the pool).
+            driver_info=DriverInfo(),
             decode_responses=True,
             health_check_interval=15,
             max_connections=max_connections,

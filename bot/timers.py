@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -45,8 +45,14 @@ class Timers:
 
     async def arm(self, timer: Timer, customer_key: str, conversation_id: str) -> None:
         """Fire `timer` for this conversation at its due time (re-arming moves it)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.arm_in(pipe, timer, customer_key, conversation_id)
+            await pipe.execute()
+
+    def arm_in(self, pipe: Any, timer: Timer, customer_key: str, conversation_id: str) -> None:
+        """`arm`, queued in a pipeline (or transaction) of the caller's."""
         member = f"{timer.kind.value}|{customer_key}|{conversation_id}"
-        await self.redis.zadd(self.key, {member: f"{timer.due_at:.3f}"})
+        pipe.zadd(self.key, {member: f"{timer.due_at:.3f}"})
 
 
 class TimerSweeper:
