@@ -264,11 +264,29 @@ class StorageClient(Redis):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """Run one command (scripts and blocking reads too)."""
         try:
+            if self.connection is None and not self.single_connection_client:
+                return await self._execute_pooled(*args, **options)
             return await super().execute_command(*args, **options)
         except Exception as exc:
             if _unreachable(exc):
                 raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
             raise
+
+    async def _execute_pooled(self, *args: Any, **options: Any) -> Any:
+        # redis-py's `execute_command` without its per-command wrapping (a retry closure and
+        # observability hooks, which record nothing unless OpenTelemetry is set up). A
+        # connection that fails is dropped, and the command goes through redis-py's own
+        # path then, retries and all, exactly as its first failure would have.
+        pool = self.connection_pool
+        connection = await pool.get_connection()
+        try:
+            await connection.send_command(*args)
+            return await self.parse_response(connection, args[0], **options)
+        except (RedisConnectionError, RedisTimeoutError):
+            await connection.disconnect()
+        finally:
+            await pool.release(connection)
+        return await super().execute_command(*args, **options)
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         """A pipeline whose `execute` fails the same way."""

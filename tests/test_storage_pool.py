@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -130,3 +130,27 @@ async def test_a_large_command_is_written_whole(key: str) -> None:
         assert await client.strlen(key) == len(value)
     finally:
         await client.aclose()
+
+
+async def test_a_command_whose_connection_drops_is_sent_again(
+    redis_client: aioredis.Redis, key: str
+) -> None:
+    client = _client(max_connections=2)
+
+    async def blocked_on() -> list[int]:
+        return [int(c["id"]) for c in await redis_client.client_list() if c["cmd"] == "blpop"]
+
+    try:
+        pop = asyncio.create_task(client.blpop([key], timeout=0))
+        (blocked,) = await eventually(blocked_on)
+        await redis_client.client_kill_filter(_id=blocked)
+        # Sent again on another connection, as redis-py's own retry would.
+        await eventually(lambda: _other_than(blocked, blocked_on))
+        await redis_client.rpush(key, "x")
+        assert list(await pop) == [key, "x"]
+    finally:
+        await client.aclose()
+
+
+async def _other_than(killed: int, blocked_on: Callable[[], Awaitable[list[int]]]) -> bool:
+    return any(id_ != killed for id_ in await blocked_on())
