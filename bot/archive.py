@@ -26,6 +26,7 @@ from bot.storage import Keys
 
 Outcome = Literal["bot_only", "handed_off", "unanswered"]
 TRANSCRIPT_KEPT = 200
+_INDEX_TRIM_SECONDS = 60.0
 
 
 class ArchivedConversation(BaseModel):
@@ -186,6 +187,7 @@ class ConversationArchive:
         self._records = records
         self._ttl = int(retention_days * 86400)
         self._clock = clock
+        self._index_trimmed_at = float("-inf")
         self._shown = shown
 
     async def opened(self, conversation_id: str, customer_key: str, started_at: float) -> None:
@@ -206,9 +208,14 @@ class ConversationArchive:
             nx=True,
             ex=self._ttl,
         )
-        pipe.zremrangebyscore(self._keys.archive_index(), "-inf", self._clock.now() - self._ttl)
-        # Nothing about customers is kept forever: an index nobody writes to goes too.
-        pipe.expire(self._keys.archive_index(), self._ttl)
+        now = self._clock.now()
+        if now - self._index_trimmed_at >= _INDEX_TRIM_SECONDS:
+            # Entries past retention leave the index, at most once a minute per process
+            # (retention is counted in days; a command less on most conversations' start).
+            self._index_trimmed_at = now
+            pipe.zremrangebyscore(self._keys.archive_index(), "-inf", now - self._ttl)
+            # Nothing about customers is kept forever: an index nobody writes to goes too.
+            pipe.expire(self._keys.archive_index(), self._ttl)
 
     async def ended(self, record: ConversationRecord, customer_key: str) -> None:
         """Keep an ended conversation's record and transcript (once: a replay after the
