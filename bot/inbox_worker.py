@@ -92,6 +92,13 @@ class InboxWorker:
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks: dict[int, _AckBatch] = {}
+        # Until when (monotonic) each held lease is surely still this worker's: two thirds
+        # of a lease after the renewal (or the taking) was sent, so a worker whose renewals
+        # come late (starved of CPU) stops reading and starting events well before another
+        # worker could take the shard over, and resumes only once a renewal succeeded.
+        self._sure_for = self.lease_ms / 1000 * 2 / 3
+        self._held_until: dict[int, float] = {}
+        self._renewal = asyncio.Event()
 
     @property
     def owned_partitions(self) -> list[int]:
@@ -133,10 +140,18 @@ class InboxWorker:
         # connections busy, the last ones could be renewed too late.
         held = [*self._releasing, *self._consumers]
         lease: list[str | int] = [self.worker_id, self.lease_ms]
+        sent = time.monotonic()
         answers = await asyncio.gather(
             *(self._renew(keys=[keys.inbox_lease(partition)], args=lease) for partition in held)
         )
         renewals = dict(zip(held, answers, strict=True))
+        for partition, renewed in renewals.items():
+            if renewed:
+                self._held_until[partition] = sent + self._sure_for
+            else:
+                self._held_until.pop(partition, None)
+        self._renewal.set()
+        self._renewal = asyncio.Event()
         now = time.time()
         # A worker beats every third of a lease; one silent for a whole lease is gone (its
         # shards' leases have expired too), so the survivors share its shards at once.
@@ -181,10 +196,12 @@ class InboxWorker:
                 partition = (start + offset) % self.inbox.partitions
                 if partition in self._consumers or partition in self._releasing:
                     continue
+                sent = time.monotonic()
                 taken = await redis.set(
                     keys.inbox_lease(partition), self.worker_id, nx=True, px=self.lease_ms
                 )
                 if taken:
+                    self._held_until[partition] = sent + self._sure_for
                     self._draining[partition] = asyncio.Event()
                     self._consumers[partition] = asyncio.create_task(self._consume(partition))
 
@@ -203,6 +220,7 @@ class InboxWorker:
     async def _finish_hand_back(self, partition: int, consumer: asyncio.Task[None]) -> None:
         try:
             await asyncio.gather(consumer, return_exceptions=True)
+            self._held_until.pop(partition, None)
             await self._release(
                 keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
             )
@@ -218,6 +236,7 @@ class InboxWorker:
         # First what an earlier owner read but never acknowledged, oldest first.
         start, last = "0-0", "-"
         while True:
+            await self._while_held(partition)
             start, entries, _ = await redis.xautoclaim(
                 stream, GROUP, self.worker_id, min_idle_time=0, start_id=start, count=100
             )
@@ -228,6 +247,9 @@ class InboxWorker:
                 break
 
         while not draining.is_set():
+            # A worker whose lease may have run out reads nothing more: the shard may be
+            # another's by now, and two readers would answer a customer out of order.
+            await self._while_held(partition)
             began = time.monotonic()
             response = await redis.xreadgroup(
                 GROUP, self.worker_id, {stream: ">"}, count=self.batch_size, block=1000
@@ -257,6 +279,13 @@ class InboxWorker:
         pending = [task for task in self._tasks if task.get_name() == f"inbox:{partition}"]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _while_held(self, partition: int) -> None:
+        """Return at once while this worker's lease on `partition` is surely its own; else
+        once a renewal says so (a lost shard's tasks are cancelled by `_rebalance`)."""
+        while time.monotonic() >= self._held_until.get(partition, 0.0):
+            renewal = self._renewal
+            await renewal.wait()
 
     async def _schedule(self, partition: int, entry_id: str, fields: dict[str, str]) -> None:
         """Queue an event behind earlier events of the same customer."""
@@ -302,6 +331,10 @@ class InboxWorker:
         storage_wait = self.retry_base
         while attempt < self.max_attempts:
             attempt += 1
+            # Read while the lease was held, but maybe started long after (a starved worker):
+            # the event waits for a renewal; if the shard was lost, this task is cancelled
+            # and the event stays pending for the new owner, which replays it in order.
+            await self._while_held(partition)
             try:
                 await self.handler(inbound)
                 error = None

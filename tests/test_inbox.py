@@ -6,9 +6,11 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections import defaultdict
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
@@ -264,3 +266,44 @@ async def test_a_webhooks_events_are_stored_in_order_in_their_customers_shards_w
     assert {e.conversation_key for e in bob if e.user_id == "bob"} == {profile_key}
     assert sum(len(s) for s in shards.values()) == 4
     assert (profile_key == "web:carol") is linked
+
+
+async def test_a_worker_starved_past_its_lease_starts_nothing_more_until_it_holds_it_again(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    inbox = Inbox(redis_client, Keys(key_prefix), partitions=1)
+    keys = inbox.keys
+    handled: list[str] = []
+    # A plain client: it works while this process's event loop is frozen.
+    frozen_side = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+
+    async def handle(inbound: Inbound) -> None:
+        handled.append(inbound.event_id)
+        if inbound.event_id == "alice-0":
+            # The fault: the worker gets no CPU for longer than its lease (the loop is
+            # frozen). Meanwhile the lease runs out, another worker takes the shard, and
+            # the customer writes twice more.
+            time.sleep(1.2)  # noqa: ASYNC251
+            assert frozen_side.set(keys.inbox_lease(0), "another", nx=True, px=60_000)
+            for n in (1, 2):
+                frozen_side.xadd(keys.inbox(0), {"event": event("alice", n).model_dump_json()})
+
+    stop = asyncio.Event()
+    worker = InboxWorker(inbox, handle, worker_id="starved", lease_seconds=1.0)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await inbox.put(event("alice", 0))
+        await eventually(lambda: "alice-0" in handled)
+        await eventually(lambda: worker.owned_partitions == [], what="the shard seen lost")
+        # Whatever it had read from the shard, it started none of it: the shard is another's.
+        assert handled == ["alice-0"]
+        # The shard is free again (the other worker went away): the pending events are
+        # replayed, in order.
+        await redis_client.delete(keys.inbox_lease(0))
+        await eventually(lambda: len(handled) >= 3, what="the rest handled")
+        assert handled == ["alice-0", "alice-1", "alice-2"]
+        await settled(inbox)
+    finally:
+        stop.set()
+        await task
+        frozen_side.close()
