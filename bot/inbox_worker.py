@@ -42,6 +42,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# Acknowledge settled entries and delete them, atomically (one shard: one slot).
+_ACK_AND_DELETE = """
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+"""
 _RELEASE_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -83,6 +88,7 @@ class InboxWorker:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._renew = inbox.redis.register_script(_RENEW_LEASE)
         self._release = inbox.redis.register_script(_RELEASE_LEASE)
+        self._ack_and_delete = inbox.redis.register_script(_ACK_AND_DELETE)
         self._consumers: dict[int, asyncio.Task[None]] = {}
         self._draining: dict[int, asyncio.Event] = {}
         # Shards being handed back: their lease is still renewed until what was read from
@@ -405,10 +411,8 @@ class InboxWorker:
         await asyncio.sleep(0)  # let the handlers finishing in this turn join the batch
         if self._acks.get(partition) is batch:
             del self._acks[partition]
-        async with self.inbox.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(stream, GROUP, *batch.entry_ids)
-            pipe.xdel(stream, *batch.entry_ids)
-            await pipe.execute()
+        # One script rather than MULTI/XACK/XDEL/EXEC: one reply to read instead of four.
+        await self._ack_and_delete(keys=[stream], args=[GROUP, *batch.entry_ids])
 
     async def _shutdown(self) -> None:
         try:
