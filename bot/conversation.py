@@ -304,6 +304,13 @@ class ConversationStore(Protocol):
         """`handled` and `load` at once (one round trip)."""
         ...
 
+    async def linked_handled_and_load(
+        self, identity: str, customer_key: str, event_id: str
+    ) -> tuple[str | None, StoredEvent | None, Conversation | None]:
+        """The customer `identity` is linked to (None: not linked; `Identities.resolve`),
+        with `handled_and_load(customer_key, event_id)`, in one round trip."""
+        ...
+
     async def commit(self, event_id: str, step: Step, expected_version: int) -> bool:
         """Save a step atomically. False when the conversation changed since it was loaded."""
         ...

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot import metrics
 from bot.archive import ConversationArchive
-from bot.conversation import Conversation, ConversationStore, Effects, QueueAction
+from bot.conversation import Conversation, ConversationStore, Effects, QueueAction, StoredEvent
 from bot.delivery import Delivery
 from bot.flow import Flow
 from bot.identity import Identities
@@ -62,9 +62,8 @@ class Dispatcher:
 
     async def handle(self, inbound: Inbound) -> None:
         """Handle one event exactly once in effect, however often it is delivered."""
-        inbound = await self.as_customer(inbound)
+        inbound, stored, current = await self._resolved_and_loaded(inbound)
         key = inbound.conversation_key
-        stored, current = await self.store.handled_and_load(key, inbound.event_id)
         if stored is None:
             attendant = self.attendants.get(inbound.channel)
             async with attendant.attend(inbound) if attendant else contextlib.nullcontext():
@@ -82,6 +81,30 @@ class Dispatcher:
         if not conversation_id and effects.outgoing:
             conversation_id = effects.outgoing[0].conversation_id
         await self.finish(key, inbound.event_id, effects, conversation_id)
+
+    async def _resolved_and_loaded(
+        self, inbound: Inbound
+    ) -> tuple[Inbound, StoredEvent | None, Conversation | None]:
+        """`as_customer`, then what handling the event decided before (if it was) and the
+        conversation: in one round trip when the customer is the one the inbox resolved
+        when the event was put (almost always; else a second round trip)."""
+        if self.identities is None or inbound.kind is InboundKind.TIMER:
+            stored, current = await self.store.handled_and_load(
+                inbound.conversation_key, inbound.event_id
+            )
+            return inbound, stored, current
+        linked, stored, current = await self.store.linked_handled_and_load(
+            inbound.customer_key, inbound.conversation_key, inbound.event_id
+        )
+        customer = linked or inbound.customer_key
+        if customer == inbound.conversation_key:
+            return inbound, stored, current
+        # Linked (or unlinked) since the event was put: the store decides.
+        inbound = inbound.model_copy(update={"customer": customer})
+        stored, current = await self.store.handled_and_load(
+            inbound.conversation_key, inbound.event_id
+        )
+        return inbound, stored, current
 
     async def as_customer(self, inbound: Inbound) -> Inbound:
         """`inbound` naming the customer its identity belongs to now.

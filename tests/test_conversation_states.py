@@ -308,3 +308,22 @@ async def test_vips_and_urgent_topics_are_served_first(
         assert await rt.queue.waiting() == [urgent.key, vip.key, early.key]
     finally:
         await rt.redis.aclose()
+
+
+async def test_an_event_put_before_its_customer_linked_joins_the_linked_conversation(
+    runtime: Runtime, customer: Customer
+) -> None:
+    # The LINE identity has the live conversation; the web one links to it after its event
+    # was put (so the event names the web customer itself): the dispatcher resolves again.
+    line_user = f"U{uuid.uuid4().hex}"
+    await runtime.dispatcher.handle(
+        Inbound(event_id=uuid.uuid4().hex, channel="line", user_id=line_user, text="送料は？")
+    )
+    profile = await runtime.linking.identities.link(
+        customer.key, f"line:{line_user}", runtime.store.load
+    )
+    assert profile == f"line:{line_user}"
+    await customer.send("返品したい")
+    linked = await runtime.store.load(profile)
+    assert linked is not None and linked.customer_messages == 2
+    assert await runtime.store.load(customer.key) is None

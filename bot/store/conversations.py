@@ -85,6 +85,24 @@ class RedisConversationStore:
             (effects, applied), (doc, version) = await pipe.execute()
         return _stored_event(effects, applied), _conversation(doc, version)
 
+    async def linked_handled_and_load(
+        self, identity: str, customer_key: str, event_id: str
+    ) -> tuple[str | None, StoredEvent | None, Conversation | None]:
+        """The customer `identity` is linked to (None when it is not linked: the key
+        `Identities.resolve` reads), and `handled_and_load` for `customer_key`, the
+        customer the event is presumed to be of, in one round trip. (Not a transaction:
+        the link is in the identities' slot, the rest in the customer's.)"""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._keys.identity_link(identity))
+            pipe.hmget(self._keys.event(customer_key, event_id), ["effects", "applied"])
+            pipe.hmget(self._keys.conversation(customer_key), ["doc", "version"])
+            linked, (effects, applied), (doc, version) = await pipe.execute()
+        return (
+            str(linked) if linked else None,
+            _stored_event(effects, applied),
+            _conversation(doc, version),
+        )
+
     def ttl_of(self, conversation: Conversation) -> int:
         """How long a conversation is kept after its last change: a conversation the
         customer never wrote in (a start, a greeting, nothing more) costs storage for no
