@@ -169,6 +169,12 @@ class InboxWorker:
         live = max(1, int(workers))
         target = math.ceil(self.inbox.partitions / live)
 
+        for partition in self._releasing:
+            if not renewals.get(partition, True):
+                # Lost while being handed back: what it still had in hand waits for a
+                # renewal that will not come (`_while_held`); the new owner replays it.
+                log.warning("inbox: lost shard", extra={"partition": partition})
+                self._cancel_handling(partition)
         for partition, task in list(self._consumers.items()):
             renewed = renewals[partition]
             if not renewed:
@@ -177,9 +183,7 @@ class InboxWorker:
                 log.warning("inbox: lost shard", extra={"partition": partition})
                 task.cancel()
                 self._consumers.pop(partition, None)
-                for handling in list(self._tasks):
-                    if handling.get_name() == f"inbox:{partition}":
-                        handling.cancel()
+                self._cancel_handling(partition)
             elif task.done():
                 # The reader died (Redis went away, say) but the shard is still ours: read
                 # it again now, starting with what is pending, rather than after the lease.
@@ -210,6 +214,11 @@ class InboxWorker:
                     self._held_until[partition] = sent + self._sure_for
                     self._draining[partition] = asyncio.Event()
                     self._consumers[partition] = asyncio.create_task(self._consume(partition))
+
+    def _cancel_handling(self, partition: int) -> None:
+        for handling in list(self._tasks):
+            if handling.get_name() == f"inbox:{partition}":
+                handling.cancel()
 
     async def _hand_back(self, partitions: list[int]) -> None:
         """Stop reading shards; in the background, finish what was read from them, then free
