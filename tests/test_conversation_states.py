@@ -311,7 +311,7 @@ async def test_vips_and_urgent_topics_are_served_first(
 
 
 async def test_an_event_put_before_its_customer_linked_joins_the_linked_conversation(
-    runtime: Runtime, customer: Customer
+    runtime: Runtime, customer: DirectCustomer
 ) -> None:
     # The LINE identity has the live conversation; the web one links to it after its event
     # was put (so the event names the web customer itself): the dispatcher resolves again.
