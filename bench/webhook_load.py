@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/webhook_load.py [--rates 100,200,300] [--seconds 5] [--workers 1,2]
                                            [--line-delay 2] [--distinct] [--profile DIR]
-                                           [--cluster]
+                                           [--cluster] [--repeat 3]
 
 Needs a Redis server (REDIS_URL, default redis://127.0.0.1:6379/0); uses a key prefix of
 its own and deletes it afterwards. Everything listens on loopback.
@@ -16,7 +16,12 @@ to end (webhook sent → reply recorded by the fake LINE platform) p50 and p99, 
 ratio of the app's acknowledgement rate to the baseline's, and the cost: the user+system
 CPU time every process of the setup spent from the first webhook until the last reply
 (web process and workers; the baseline's one process), per event replied (acknowledged,
-for the baseline) and as events per CPU-second. With `--line-delay`, every call
+for the baseline), split into the web process's and the workers' (together) part, e.g.
+`5.86 (1.21 + 4.65)`, and as events per CPU-second. With `--repeat N`, every setup and rate
+is measured N times, the setups alternating (the whole sequence above, N times over), and
+each setup and rate gets a row per run and a row of the means (events per CPU-second: that
+of the mean CPU per event); the runs on a shared machine differ by 20% or more. With
+`--line-delay`, every call
 to the fake LINE (profile, reply, push) takes that many seconds more: a slow LINE should
 cost each answer that delay, not hold up the acknowledgements or the other customers.
 Every customer asks the same question, unless `--distinct`: then no two messages are the
@@ -183,6 +188,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def cpu_by_role(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by the web process ("web") and by all the workers together
+    ("workers"; 0 when there are none), each read as `cpu_seconds` reads them."""
+    workers = [pid for role, pid in processes.items() if role != "web"]
+    return {"web": cpu_seconds([processes["web"]]), "workers": cpu_seconds(workers)}
+
+
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None
@@ -239,9 +251,8 @@ async def measure(
 ) -> dict[str, float]:
     """One load run from a separate process; the figures of it, with the CPU that the
     `processes` (by role) spent meanwhile. With `profile`, each is recorded by py-spy."""
-    pids = list(processes.values())
     profilers = start_profiles(processes, profile, label) if profile is not None else []
-    cpu_before = cpu_seconds(pids)
+    cpu_before = cpu_by_role(processes)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     loader = await asyncio.create_subprocess_exec(
@@ -277,14 +288,28 @@ async def measure(
             e2e_p50=percentile(e2e, 0.5) * 1000,
             e2e_p99=percentile(e2e, 0.99) * 1000,
         )
-    cpu = cpu_seconds(pids) - cpu_before
+    cpu_after = cpu_by_role(processes)
     stop_profiles(profilers)
     done = figures.get("replied", figures["acked"])
-    figures.update(
-        cpu_ms_per_event=cpu * 1000 / done if done else float("nan"),
-        events_per_cpu_s=done / cpu if cpu > 0 else float("nan"),
-    )
+    figures.update(cpu_figures(cpu_after["web"] - cpu_before["web"],
+                               cpu_after["workers"] - cpu_before["workers"], done))  # fmt: skip
     return figures
+
+
+def cpu_figures(web: float, workers: float, done: float) -> dict[str, float]:
+    """CPU per event (ms) in all, of the web process and of the workers together, and
+    events per CPU-second, from the CPU seconds each role spent on `done` events."""
+    if not done:
+        nan = float("nan")
+        return {"cpu_ms_per_event": nan, "cpu_web_ms": nan, "cpu_workers_ms": nan,
+                "events_per_cpu_s": nan}  # fmt: skip
+    total = web + workers
+    return {
+        "cpu_ms_per_event": total * 1000 / done,
+        "cpu_web_ms": web * 1000 / done,
+        "cpu_workers_ms": workers * 1000 / done,
+        "events_per_cpu_s": done / total if total > 0 else float("nan"),
+    }
 
 
 async def bench_on_cluster(
@@ -294,6 +319,7 @@ async def bench_on_cluster(
     line_delay: float = 0.0,
     profile: Path | None = None,
     distinct: bool = False,
+    repeat: int = 1,
 ) -> None:
     """`bench` on a local Redis Cluster started for the run, and stopped (with its folder)
     whatever happens."""
@@ -309,12 +335,17 @@ async def bench_on_cluster(
             line_delay,
             profile,
             distinct,
+            repeat,
             redis_url=local.url,
             cluster=True,
         )
     finally:
         local.stop()
         shutil.rmtree(local.directory, ignore_errors=True)
+
+
+Row = tuple[str, float, int, dict[str, float]]
+"""(setup, offered rate, run number, figures)"""
 
 
 async def bench(
@@ -324,10 +355,13 @@ async def bench(
     line_delay: float = 0.0,
     profile: Path | None = None,
     distinct: bool = False,
+    repeat: int = 1,
     *,
     redis_url: str | None = None,
     cluster: bool = False,
 ) -> None:
+    """Measure the baseline, then the app with each number of workers, at every rate; all
+    of that `repeat` times over (the setups alternating), then print the table."""
     import redis.asyncio as aioredis
 
     from channels.line.fake_platform import FakeLinePlatform
@@ -340,23 +374,72 @@ async def bench(
         platform.slow(endpoint, line_delay)
     first_reply: dict[str, float] = {}
     platform.on_sent = lambda sent: first_reply.setdefault(sent.to, sent.at)
-    rows: list[tuple[str, float, dict[str, float]]] = []
+    env = app_env(secret, token, platform.base_url, redis_url, prefix, cluster)
+    rows: list[Row] = []
+    try:
+        for run in range(1, repeat + 1):
+            for rate, figures in await measure_baseline(
+                rates, seconds, secret, profile, distinct, run
+            ):
+                rows.append(("baseline", rate, run, figures))
+            for workers in workers_list:
+                name = f"app, {workers} worker{'s' if workers > 1 else ''}"
+                for rate, figures in await measure_app(
+                    workers, rates, seconds, secret, env, first_reply, profile, distinct, run
+                ):
+                    rows.append((name, rate, run, figures))
+    finally:
+        await platform.stop()
+        if not cluster:  # (a cluster goes away whole)
+            client = aioredis.Redis.from_url(redis_url)
+            async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                await client.delete(key)
+            await client.aclose()
 
-    # The baseline.
+    slow = f", every LINE call {line_delay:g} s" if line_delay else ""
+    if cluster:
+        waits = os.environ.get("REDIS_WAIT_REPLICAS", "1")
+        slow += f", on a local Redis Cluster (3 masters, 3 replicas, WAIT {waits})"
+    what = "a different message each" if distinct else "the same question each"
+    runs = f", {repeat} runs alternating" if repeat > 1 else ""
+    print(
+        f"\nLINE webhooks ({what}), {seconds:g} s per rate{runs}{slow}, on {os.cpu_count()} CPUs\n"
+    )
+    print_table(rows, repeat)
+
+
+def run_label(run: int) -> str:
+    """The suffix of a profile's file name for a run ("" for the first, as before)."""
+    return "" if run == 1 else f"-run{run}"
+
+
+async def measure_baseline(
+    rates: list[float], seconds: float, secret: str, profile: Path | None, distinct: bool, run: int
+) -> list[tuple[float, dict[str, float]]]:
+    """Start the bare baseline endpoint, measure it at every rate, stop it."""
     port = free_port()
     base = spawn(["-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
                   f"from bench.webhook_load import run_baseline; run_baseline({port}, {secret!r})"],
                  dict(os.environ))  # fmt: skip
+    results = []
     try:
         wait_port(port)
         for rate in rates:
-            rows.append(("baseline", rate, await measure(
+            label = f"baseline-{rate:g}{run_label(run)}"
+            results.append((rate, await measure(
                 f"http://127.0.0.1:{port}/line/webhook", secret, rate, seconds, None,
-                {"web": base.pid}, profile, f"baseline-{rate:g}", distinct)))  # fmt: skip
+                {"web": base.pid}, profile, label, distinct)))  # fmt: skip
     finally:
         stop(base)
+    return results
 
-    env = {
+
+def app_env(
+    secret: str, token: str, line_url: str, redis_url: str, prefix: str, cluster: bool
+) -> dict[str, str]:
+    """The environment of the app's processes: the fake LINE, Redis under a prefix of the
+    bench's own, quiet logs, no FAQ watching and no "solved?" question."""
+    return {
         **os.environ,
         "REDIS_URL": redis_url,
         "KEY_PREFIX": prefix,
@@ -368,71 +451,101 @@ async def bench(
         "ASK_IF_SOLVED": "false",
         "LINE_CHANNEL_SECRET": secret,
         "LINE_CHANNEL_ACCESS_TOKEN": token,
-        "LINE_API_BASE_URL": platform.base_url,
-        "LINE_DATA_API_BASE_URL": platform.base_url,
+        "LINE_API_BASE_URL": line_url,
+        "LINE_DATA_API_BASE_URL": line_url,
         "PYTHONPATH": str(ROOT),
         "REDIS_CLUSTER": "true" if cluster else "false",
     }
-    cli = ["-c", "from bot.composition.cli import main; main()"]
-    try:
-        for workers in workers_list:
-            port = free_port()
-            server = spawn([*cli, "serve", "--port", str(port)], {**env, "RUN_WORKER": "false"})
-            pool = [spawn([*cli, "worker"], env) for _ in range(workers)]
-            try:
-                wait_port(port)
-                await asyncio.sleep(8)  # the workers share the shards out (a few heartbeats)
-                for rate in rates:
-                    first_reply.clear()
-                    figures = await measure(
-                        f"http://127.0.0.1:{port}/line/webhook",
-                        secret,
-                        rate,
-                        seconds,
-                        first_reply,
-                        {"web": server.pid} | {f"worker{n}": w.pid for n, w in enumerate(pool)},
-                        profile,
-                        f"app{workers}-{rate:g}",
-                        distinct,
-                    )
-                    rows.append(
-                        (f"app, {workers} worker{'s' if workers > 1 else ''}", rate, figures)
-                    )
-            finally:
-                for process in [server, *pool]:
-                    stop(process)
-    finally:
-        await platform.stop()
-        if not cluster:  # (a cluster goes away whole)
-            client = aioredis.Redis.from_url(redis_url)
-            async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-                await client.delete(key)
-            await client.aclose()
 
-    baseline = {rate: f["acked_per_s"] for name, rate, f in rows if name == "baseline"}
-    slow = f", every LINE call {line_delay:g} s" if line_delay else ""
-    if cluster:
-        waits = os.environ.get("REDIS_WAIT_REPLICAS", "1")
-        slow += f", on a local Redis Cluster (3 masters, 3 replicas, WAIT {waits})"
-    what = "a different message each" if distinct else "the same question each"
-    print(f"\nLINE webhooks ({what}), {seconds:g} s per rate{slow}, on {os.cpu_count()} CPUs\n")
-    baseline_p50 = {rate: f["ack_p50"] for name, rate, f in rows if name == "baseline"}
-    print("| setup | offered/s | acked/s | vs baseline | ack p50 ms | ack p50 vs baseline "
+
+async def measure_app(
+    workers: int,
+    rates: list[float],
+    seconds: float,
+    secret: str,
+    env: dict[str, str],
+    first_reply: dict[str, float],
+    profile: Path | None,
+    distinct: bool,
+    run: int,
+) -> list[tuple[float, dict[str, float]]]:
+    """Start `tsunagu serve` (RUN_WORKER=false) and `workers` `tsunagu worker` processes,
+    measure them at every rate, stop them."""
+    cli = ["-c", "from bot.composition.cli import main; main()"]
+    port = free_port()
+    server = spawn([*cli, "serve", "--port", str(port)], {**env, "RUN_WORKER": "false"})
+    pool = [spawn([*cli, "worker"], env) for _ in range(workers)]
+    results = []
+    try:
+        wait_port(port)
+        await asyncio.sleep(8)  # the workers share the shards out (a few heartbeats)
+        for rate in rates:
+            first_reply.clear()
+            results.append((rate, await measure(
+                f"http://127.0.0.1:{port}/line/webhook", secret, rate, seconds, first_reply,
+                {"web": server.pid} | {f"worker{n}": w.pid for n, w in enumerate(pool)},
+                profile, f"app{workers}-{rate:g}{run_label(run)}", distinct)))  # fmt: skip
+    finally:
+        for process in [server, *pool]:
+            stop(process)
+    return results
+
+
+def mean_figures(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of each figure over the runs; events per CPU-second is that of the mean CPU
+    per event (not the mean of the ratios)."""
+    mean = {
+        key: sum(f[key] for f in runs) / len(runs) for key in runs[0] if all(key in f for f in runs)
+    }
+    ms = mean["cpu_ms_per_event"]
+    mean["events_per_cpu_s"] = 1000 / ms if ms > 0 else float("nan")
+    return mean
+
+
+def with_means(rows: list[Row], repeat: int) -> list[tuple[str, float, str, dict[str, float]]]:
+    """The rows grouped by setup and rate (in the order measured), every run then (with more
+    than one run) their mean, labelled "mean"."""
+    groups: dict[tuple[str, float], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row[0], row[1]), []).append(row)
+    table: list[tuple[str, float, str, dict[str, float]]] = []
+    for (name, rate), runs in groups.items():
+        table.extend((name, rate, str(run), figures) for _, _, run, figures in runs)
+        if repeat > 1:
+            table.append((name, rate, "mean", mean_figures([r[3] for r in runs])))
+    return table
+
+
+def cpu_cell(f: dict[str, float]) -> str:
+    """CPU ms per event, and for the app its split: `5.86 (1.21 + 4.65)` (web + workers)."""
+    total = f"{f['cpu_ms_per_event']:.2f}"
+    if f.get("cpu_workers_ms", 0) == 0 and "e2e_p50" not in f:
+        return total  # the baseline: one process
+    return f"{total} ({f['cpu_web_ms']:.2f} + {f['cpu_workers_ms']:.2f})"
+
+
+def print_table(rows: list[Row], repeat: int) -> None:
+    """The markdown table: every run (and the means), each against the baseline of the same
+    run and rate (the means against the baseline's mean)."""
+    table = with_means(rows, repeat)
+    baseline = {(rate, run): f for name, rate, run, f in table if name == "baseline"}
+    print("| setup | run | offered/s | acked/s | vs baseline | ack p50 ms | ack p50 vs baseline "
           "| ack p99 ms | reply p50 ms | reply p99 ms | replied | not 2xx "
-          "| CPU ms/event | events/CPU-s |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, rate, f in rows:
-        ratio = f["acked_per_s"] / baseline[rate] if baseline.get(rate) else float("nan")
-        p50_ratio = f["ack_p50"] / baseline_p50[rate] if baseline_p50.get(rate) else float("nan")
+          "| CPU ms/event web + workers | events/CPU-s |")  # fmt: skip
+    print("| --- " * 14 + "|")
+    for name, rate, run, f in table:
+        base = baseline.get((rate, run), {})
+        ratio = f["acked_per_s"] / base["acked_per_s"] if base.get("acked_per_s") else float("nan")
+        p50_ratio = f["ack_p50"] / base["ack_p50"] if base.get("ack_p50") else float("nan")
         e2e = (
             f"{f['e2e_p50']:.0f} | {f['e2e_p99']:.0f} | {f['replied']:.0f}/{f['acked']:.0f}"
             if "e2e_p50" in f
             else "– | – | –"
         )
         print(
-            f"| {name} | {rate:g} | {f['acked_per_s']:.0f} | {ratio:.2f} | {f['ack_p50']:.1f} "
-            f"| {p50_ratio:.1f}× | {f['ack_p99']:.1f} | {e2e} | {f['refused']:.0f} "
-            f"| {f['cpu_ms_per_event']:.2f} | {f['events_per_cpu_s']:.0f} |"
+            f"| {name} | {run} | {rate:g} | {f['acked_per_s']:.0f} | {ratio:.2f} "
+            f"| {f['ack_p50']:.1f} | {p50_ratio:.1f}× | {f['ack_p99']:.1f} | {e2e} "
+            f"| {f['refused']:.0f} | {cpu_cell(f)} | {f['events_per_cpu_s']:.0f} |"
         )
 
 
@@ -459,6 +572,12 @@ def main() -> None:
     parser.add_argument(
         "--cluster", action="store_true", help="on a local Redis Cluster started for the run"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure every setup and rate this many times, alternating, and print the means",
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -472,7 +591,9 @@ def main() -> None:
     rates = [float(r) for r in args.rates.split(",")]
     workers = [int(n) for n in args.workers.split(",")]
     run = bench_on_cluster if args.cluster else bench
-    asyncio.run(run(rates, args.seconds, workers, args.line_delay, args.profile, args.distinct))
+    asyncio.run(
+        run(rates, args.seconds, workers, args.line_delay, args.profile, args.distinct, args.repeat)
+    )
 
 
 if __name__ == "__main__":
