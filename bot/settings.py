@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         "JSON otherwise.",
     )
     shop_name: str = Field(default="Tsunagu Store", description="Used in the bot's texts.")
+    public_base_url: str | None = Field(
+        default=None,
+        description="The address customers reach the bot at, e.g. https://support.example.jp: "
+        "every absolute link the help center renders names it. Unset: the request's own "
+        "address, and those pages are not kept by shared caches.",
+    )
 
     # Storage
     redis_url: str | None = Field(
@@ -336,6 +342,11 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed to call the web API (JSON list)."
     )
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        return public_base_url(value)
+
     @field_validator("help_center_path")
     @classmethod
     def _help_center_path(cls, value: str) -> str:
@@ -421,6 +432,19 @@ def help_center_path(value: str) -> str:
     if clash is not None:
         raise ValueError(f"HELP_CENTER_PATH {path} would hide Tsunagu's own {clash}")
     return path
+
+
+def public_base_url(value: str | None) -> str | None:
+    """`PUBLIC_BASE_URL` checked: an http(s) origin with an optional path, no trailing slash."""
+    if value is None or not value.strip():
+        return None
+    url = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?", url):
+        raise ValueError(
+            "PUBLIC_BASE_URL must be an http:// or https:// address without query or "
+            f"fragment, such as https://support.example.jp; got {value!r}"
+        )
+    return url
 
 
 @lru_cache(maxsize=1)

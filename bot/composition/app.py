@@ -174,6 +174,7 @@ def create_app(
                 rt.redis, rt.keys, "help_feedback", settings.help_feedback_rate_limit_per_minute
             ),
             path=settings.help_center_path,
+            public_base_url=settings.public_base_url,
         )
         app.include_router(help_center.router)
         app.include_router(help_center.widget_router)

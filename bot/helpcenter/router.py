@@ -63,12 +63,18 @@ class HelpCenter:
         feedback_limit: RateLimiter,
         *,
         path: str = "/help",
+        public_base_url: str | None = None,
     ):
         self.faq = faq
         self.texts = texts
         self.store = store
         self.feedback_limit = feedback_limit
         self.path = path
+        # Absolute links (canonical, hreflang, JSON-LD, sitemap) name this address. Without
+        # it they name the request's own Host, which anyone can set: such pages must not be
+        # kept by shared caches, which would hand one client's Host to everybody.
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.shared = "public" if self.public_base_url else "private"
         self._views: tuple[float, dict[str, int]] | None = None  # (read at, views)
         self.router = self._routes()
         self.widget_router = self._widget_routes()
@@ -86,9 +92,12 @@ class HelpCenter:
             return self.texts.get(name, language)
         return tag.replace("-", " ").replace("_", " ").capitalize()
 
+    def _root(self, request: Request) -> str:
+        """The address the help center is reached at: `PUBLIC_BASE_URL`, else the request's."""
+        return self.public_base_url or str(request.base_url).rstrip("/")
+
     def _absolute(self, request: Request, page: str, language: str) -> str:
-        root = str(request.base_url).rstrip("/")
-        return f"{root}{self.path}{page}?lang={language}"
+        return f"{self._root(request)}{self.path}{page}?lang={language}"
 
     async def _popular(self, language: str) -> list[Article]:
         return popular(self.faq.entries, await self._recent_views(), language, POPULAR_SHOWN)
@@ -144,16 +153,17 @@ class HelpCenter:
                 canonical=self._absolute(request, "", page.language),
                 alternates=self._alternates(request, ""),
             )
-            return _cached(request, body, "public, max-age=60")
+            return _cached(request, body, f"{self.shared}, max-age=60")
 
         router.add_api_route("/", index, methods=READ, include_in_schema=False)
 
         @router.get("/sitemap.xml", summary="Sitemap of the help center")
         async def sitemap(request: Request) -> Response:
             """Every page of the help center in both languages, for search engines."""
-            root = str(request.base_url).rstrip("/") + self.path
+            root = self._root(request) + self.path
             body = sitemap_xml(root, [e.id for e in self.faq.entries], None)
-            return _cached(request, body, "public, max-age=300", media_type="application/xml")
+            cache = f"{self.shared}, max-age=300"
+            return _cached(request, body, cache, media_type="application/xml")
 
         @router.api_route("/assets/{name}", methods=READ, include_in_schema=False)
         async def asset(request: Request, name: str) -> Response:
@@ -196,7 +206,7 @@ class HelpCenter:
                 await self.store.count_view(entry.id)
             if feedback is not None:  # personal to this reader: never cache it
                 return _html(body, "private, no-store")
-            return _cached(request, body, "public, max-age=60")
+            return _cached(request, body, f"{self.shared}, max-age=60")
 
         # Crawlers and link checkers ask HEAD first (the same answer, without the body).
         for path, endpoint in (("", index), ("/sitemap.xml", sitemap), ("/{entry_id}", entry_page)):
