@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+import aiohttp
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -67,7 +71,9 @@ class SlackChannel(ChannelDefaults):
             logger=logging.getLogger("tsunagu.slack.bolt"),
             # Listeners run after the acknowledgement: Slack's 3 seconds are never at risk.
             process_before_response=False,
+            before_authorize=self._reachable,
         )
+        self._authorized = False
         self.users = SlackUsers(
             self.client, parts.redis, parts.keys.prefix, self.settings.user_cache_seconds
         )
@@ -144,6 +150,40 @@ class SlackChannel(ChannelDefaults):
                 self.settings.events_path, slack_events, methods=["POST"], include_in_schema=False
             )
 
+    async def _reachable(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Answer 503 when Slack cannot tell bolt who the bot is (its first `auth.test`).
+
+        bolt authorizes each request with one `auth.test` (then remembered). When Slack's API
+        cannot be reached or fails, bolt answered 500 (which became "malformed", 400) or 200
+        with a "reinstall the app" text: either way a valid event or click was lost with a
+        misleading message. A 503 says the fault is on this side: Slack redelivers events;
+        a click is not redelivered, and Slack shows its author that it failed.
+        """
+        if self._authorized or not _needs_authorization(body):
+            await next()
+            return None
+        try:
+            await self.client.auth_test()
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if status >= 500 or status == 429:
+                cause = f"Slack's API answered auth.test with HTTP {status}"
+                log.warning("slack: request not authorized, answered 503", extra={"cause": cause})
+            else:  # the token itself is refused: only a person can fix that
+                cause = f"Slack refused the bot token in auth.test ({error or status})"
+                log.error("slack: request not authorized, answered 503", extra={"cause": cause})
+            return BoltResponse(status=503, body=f"not authorized: {cause}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            cause = f"Slack's API unreachable: {exc!r}"
+            log.warning("slack: request not authorized, answered 503", extra={"cause": cause})
+            return BoltResponse(status=503, body="not authorized: Slack's API unreachable")
+        self._authorized = True
+        await next()
+        return None
+
     async def start(self) -> None:
         """Open the Socket Mode connection when an app-level token is set."""
         if self.settings.socket_mode:
@@ -162,6 +202,19 @@ class SlackChannel(ChannelDefaults):
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+
+
+# Requests bolt lets through without asking Slack who the bot is (bolt's own rule).
+_NO_AUTH_TYPES = ("url_verification", "ssl_check")
+_NO_AUTH_TEST_EVENTS = ("app_uninstalled", "tokens_revoked")
+
+
+def _needs_authorization(body: dict[str, Any]) -> bool:
+    """Whether bolt will call `auth.test` for this request if it has not yet."""
+    if body.get("type") in _NO_AUTH_TYPES:
+        return False
+    event = body.get("event")
+    return not (isinstance(event, dict) and event.get("type") in _NO_AUTH_TEST_EVENTS)
 
 
 def _body_problem(body: bytes, content_type: str) -> str | None:
