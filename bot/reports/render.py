@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
@@ -211,6 +212,10 @@ def _segment_row(section: str, s: Segment) -> list[object]:
     return values
 
 
+# C0, DEL and C1 control characters other than tab, line feed and carriage return.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A CSV file: formula-looking cells neutralised (`_cell`), and a cell with a line
     break of any kind (a bare carriage return too) quoted, as RFC 4180 asks."""
@@ -224,10 +229,13 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def _cell(value: object) -> object:
-    """A cell as written: a text a spreadsheet could read as a formula gets a leading `'`."""
-    if isinstance(value, str) and _reads_as_formula(value):
-        return "'" + value
-    return value
+    """A cell as written: control characters other than tab and line breaks dropped (a
+    NUL ends a cell for many readers, and could hide a formula's `=` behind it), then a
+    text a spreadsheet could read as a formula gets a leading `'`."""
+    if not isinstance(value, str):
+        return value
+    text = _CONTROLS.sub("", value)
+    return "'" + text if _reads_as_formula(text) else text
 
 
 def _reads_as_formula(text: str) -> bool:
