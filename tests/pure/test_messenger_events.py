@@ -20,7 +20,10 @@ USER = "24000000000000001"
 
 
 def body(*items: dict[str, Any], obj: str = "page") -> dict[str, Any]:
-    return {"object": obj, "entry": [{"id": PAGE, "time": 1_760_000_000_000, "messaging": items}]}
+    return {
+        "object": obj,
+        "entry": [{"id": PAGE, "time": 1_760_000_000_000, "messaging": list(items)}],
+    }
 
 
 def item(**fields: Any) -> dict[str, Any]:
