@@ -1,6 +1,8 @@
 """FAQ decision time, start-up time and memory at 100, 1,000 and 10,000 entries.
 
-Run: .venv/bin/python bench/faq_match.py
+Run: .venv/bin/python bench/faq_match.py [--sizes 100,1000,10000] [--no-freeze]
+Once a FAQ is built its objects are frozen out of the garbage collector's reach, as the
+app does (`--no-freeze` leaves them in it, as before).
 The FAQ grows from faq_data/ by adding synthetic product-specific entries. The messages
 are the customer messages of every labelled set in bench/faq_sets/ (about 680, Japanese
 and English, in and out of the FAQ's scope), each decided once per matcher: every decision
@@ -29,6 +31,7 @@ recently, its vector remembered.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import resource
@@ -41,6 +44,7 @@ from bot.faq.embedding import EmbeddingCache, shared_embedder
 from bot.faq.evaluation import load_cases
 from bot.faq.features import Evidence
 from bot.faq.index import FaqIndex
+from bot.faq.library import settle_heap
 from bot.faq.loader import load_faq_dir
 from bot.faq.matcher import Matcher, decide_outcome
 from bot.faq.model import FaqEntry, FaqSet
@@ -234,6 +238,19 @@ def load() -> str:
 
 def main() -> None:
     """Print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="FAQ sizes, comma-separated"
+    )
+    parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="leave the loaded FAQ to the garbage collector's full collections",
+    )
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    freeze: bool = args.freeze
     messages = customer_messages()
     sample = messages[:: max(1, len(messages) // BASELINE_MESSAGES)]
     print(
@@ -266,7 +283,7 @@ def main() -> None:
     print("| ---: " * 13 + "|")
     split: dict[int, dict[str, Clocks]] = {}
     repeated = Clocks()
-    for size in SIZES:
+    for size in sizes:
         faq = grown_faq(base, size)
         before, start = rss_mb(), time.perf_counter()
         index = FaqIndex(faq)
@@ -278,6 +295,8 @@ def main() -> None:
         fresh = index.analyzer.forget_texts
         lexical = timings(Matcher(index, None, policies["none"]).decide, messages, fresh)
         with_meaning = Matcher(index, semantic, policies["usem3"])
+        if freeze:
+            settle_heap()  # as the app does after loading the FAQ (bot/faq/library.py)
         both = timings(with_meaning.decide, messages, fresh)
         split[size] = phase_timings(with_meaning, messages, fresh)
         if size == 1_000:

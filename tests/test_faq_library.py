@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,21 @@ def test_a_repeated_message_is_decided_once_per_faq(tmp_path: Path) -> None:
     assert library.decide("駐車場はありますか").best.entry.id == "parking"  # type: ignore[union-attr]
     long = "駐車場はありますか" + "。" * 300  # long messages are decided every time
     assert library.decide(long) is not library.decide(long)
+
+
+def test_reloads_do_not_keep_previous_faqs_alive(tmp_path: Path) -> None:
+    (tmp_path / "faq.yaml").write_text(TWO, encoding="utf-8")
+    library = FaqLibrary(tmp_path)
+    # A kept decision names its matcher: one the later matchers never overwrite.
+    assert library.decide("営業時間は何時まで？").outcome is Outcome.ANSWER
+    first = weakref.ref(library.matcher)
+    # The analyzer sits in a reference cycle (its cache of tokenised texts refers back to
+    # it): only a collection frees it, and a frozen one never is.
+    first_analyzer = weakref.ref(library.index.analyzer)
+    for _ in range(5):
+        assert library.reload() is True
+        assert library.decide("駐車場はありますか").outcome is Outcome.ANSWER
+    # The heap is frozen after each load; a frozen previous FAQ would never be freed.
+    gc.collect()
+    assert first() is None and first_analyzer() is None
+    assert library.decide("営業時間を教えて").best.entry.id == "hours"  # type: ignore[union-attr]

@@ -46,3 +46,9 @@ class RecentDecisions:
             self._decisions.move_to_end(text)
             while len(self._decisions) > self.size:
                 self._decisions.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every decision (after a reload: they name the previous matcher, and
+        would keep it and its FAQ in memory until pushed out)."""
+        with self._lock:
+            self._decisions.clear()
