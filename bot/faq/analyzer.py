@@ -18,7 +18,7 @@ from importlib import resources
 import yaml
 from sudachipy import Dictionary, SplitMode, Tokenizer
 
-from bot.faq.normalize import clean, fold, question_part, to_hiragana
+from bot.faq.normalize import clean, fold, fold_width, question_part, to_hiragana
 
 # Parts of speech that carry no topic: particles, auxiliaries, symbols, interjections.
 _SKIP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "感動詞", "接続詞", "接頭辞"}
@@ -149,7 +149,8 @@ class Analyzer:
 
     def _lemmas(self, text: str, _thesaurus: Thesaurus | None = None) -> list[str]:
         """Content words in dictionary form: Japanese via Sudachi, English stemmed."""
-        low = fold(text).replace("’", "'")
+        # Sudachi reads the script as written; its forms are folded to hiragana afterwards.
+        low = fold_width(text).replace("’", "'")
         for contraction, full in _CONTRACTIONS.items():
             low = low.replace(contraction, full)
         out: list[str] = []
@@ -188,7 +189,7 @@ class Analyzer:
 
     def reading(self, text: str) -> str:
         """The text's reading in hiragana (kanji replaced by how they sound)."""
-        return "".join(m.reading for m in self._morphemes(fold(text)))
+        return "".join(m.reading for m in self._morphemes(fold_width(text)))
 
     def units(self, lemmas: list[str]) -> list[frozenset[str]]:
         """One unit of meaning per word: the word and its concepts, any of which may match.

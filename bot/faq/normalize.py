@@ -106,11 +106,19 @@ def to_katakana(text: str) -> str:
     return text.translate(_HIRA_TO_KATA)
 
 
+def fold_width(text: str) -> str:
+    """NFKC (full/half width) and case folding, whitespace squeezed; kana as written.
+
+    What a tokeniser should read: katakana folded to hiragana before it is tokenised reads
+    as other words (ポイント as ぽい, キャンセル as 侠, アカウント as none at all).
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _SPACE_RE.sub(" ", text).strip()
+
+
 def fold(text: str) -> str:
     """NFKC (full/half width), case folding and kana folding, whitespace squeezed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = to_hiragana(text)
-    return _SPACE_RE.sub(" ", text).strip()
+    return to_hiragana(fold_width(text))
 
 
 # Folded the same way as messages (the list is written as people write it).
