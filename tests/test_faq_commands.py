@@ -56,6 +56,15 @@ def test_ask_shows_decision_and_scores() -> None:
     assert "shipping-fee" in result.output and "candidates (P right answer):" in result.output
 
 
+def test_ask_says_why_a_topic_only_message_gets_choices() -> None:
+    result = CliRunner().invoke(faq, ["ask", "メールについて", "--faq-dir", SAMPLE])
+    assert result.exit_code == 0
+    assert "decision: suggest" in result.output
+    assert "topic only: the message names a topic (メール) shared by 3 entries" in result.output
+    asked = CliRunner().invoke(faq, ["ask", "送料はいくら？", "--faq-dir", SAMPLE])
+    assert "decision: answer" in asked.output and "topic only" not in asked.output
+
+
 def test_schema_matches_the_shipped_file() -> None:
     result = CliRunner().invoke(faq, ["schema"])
     schema = json.loads(result.output)

@@ -24,6 +24,7 @@ from bot.faq.policy import DECISION_FILE, write_policy
 from bot.faq.proposal import proposal_lines, render_proposal
 from bot.faq.schema import faq_schema
 from bot.faq.semantic import SemanticIndex
+from bot.faq.topic import SHARED_BY, topic_phrase, topic_reach
 from bot.faq.tuning import FOLDS, TARGET_PRECISION, collect, cross_validate, fit_policy
 
 
@@ -200,6 +201,23 @@ def _apply(path: Path, faq_dir: Path) -> None:
     click.echo("A running bot reloads the FAQ within seconds (FAQ_WATCH).")
 
 
+def _topic_only_line(library: FaqLibrary, text: str) -> str | None:
+    """Why a topic-only message gets choices however high its best P, or None.
+
+    The same test as the matcher's (bot/faq/topic.py), on the same text.
+    """
+    topic = topic_phrase(text)
+    if topic is None:
+        return None
+    shared_by = topic_reach(library.index, topic)
+    if shared_by < SHARED_BY:
+        return None
+    return (
+        f"topic only: the message names a topic ({topic}) shared by {shared_by} entries "
+        "and asks nothing about it, so choices are offered, not an answer"
+    )
+
+
 @faq.command(name="ask")
 @click.argument("text")
 @click.option("--locale", default=None, help="Customer locale, e.g. ja or en.")
@@ -215,6 +233,10 @@ def ask_command(text: str, locale: str | None, top: int, faq_dir: Path) -> None:
     elif decision.outcome is Outcome.SUGGEST:
         for choice in decision.candidates:
             click.echo(f"choice: {choice.entry.label_for(locale)} ({choice.entry.id})")
+        # Without it, a P above `answer_at` next to "suggest" reads like a bug.
+        topic_line = _topic_only_line(library, text)
+        if topic_line:
+            click.echo(topic_line)
     policy = library.policy
     click.echo(
         f"policy ({policy.embedder}): answer from P >= {policy.answer_at:.3f}, "
