@@ -17,6 +17,8 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 
 from bot.model import Choice
 from bot.storage import Keys
@@ -87,6 +89,7 @@ class WebOutbox:
         self._channel = keys.channel(NAME, "notify")
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
+        self._attempts = 0  # subscriptions tried: on a cluster, which node to try next
 
     def ttl_of(self, message: WebMessage) -> int:
         """How long a message keeps the stream: the full `ttl_seconds` once the customer
@@ -145,6 +148,10 @@ class WebOutbox:
                 if not waiters:
                     del self._waiters[customer_key]
 
+    def readers(self, customer_key: str) -> int:
+        """How many readers (long polls, WebSockets) wait on this customer right now."""
+        return len(self._waiters.get(customer_key, ()))
+
     def _wake(self, customer_key: str) -> None:
         for event in self._waiters.get(customer_key, ()):
             event.set()
@@ -160,11 +167,28 @@ class WebOutbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
 
+    async def _subscriber(self) -> PubSub:
+        """A pub/sub connection for the notify channel.
+
+        On a cluster PUBLISH reaches every node (replicas too), so one connection to any
+        node hears every process's appends. The cluster client must know its nodes first
+        (its `pubsub()` otherwise looks the channel's slot up in an empty map), and each
+        new attempt takes the next node it knows: a node that died is left behind at the
+        next reconnect, before the client's own map has caught up with a failover.
+        """
+        self._attempts += 1
+        if isinstance(self._redis, RedisCluster):
+            await self._redis.initialize()
+            nodes = sorted(self._redis.get_nodes(), key=lambda node: node.name)
+            node = nodes[self._attempts % len(nodes)]
+            return self._redis.pubsub(node=node)
+        return self._redis.pubsub()
+
     async def _listen(self) -> None:
         delay = 0.5
         while True:
             try:
-                async with self._redis.pubsub() as pubsub:
+                async with await self._subscriber() as pubsub:
                     await pubsub.subscribe(self._channel)
                     delay = 0.5
                     while True:
@@ -177,7 +201,7 @@ class WebOutbox:
                 raise
             except Exception as exc:
                 # Readers still poll the stream on a timer meanwhile, so nothing is lost.
-                log.warning("web notifier reconnecting", extra={"error": str(exc)})
+                log.warning("web notifier reconnecting", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
