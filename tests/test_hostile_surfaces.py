@@ -15,7 +15,6 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from click.testing import CliRunner
-from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,15 +26,12 @@ from bot.identity.codes import (
     MAX_WRONG_TRIES_PER_ADDRESS,
 )
 from bot.reports.conversation_commands import conversations
-from bot.serving import serve_in_loop
 from bot.settings import Settings
 from bot.storage import Keys
-from channels.messenger.events import MetaEvent, read_webhook
-from channels.messenger.fake_platform import FakeMetaPlatform
-from channels.messenger.settings import MessengerSettings
+from channels.messenger.events import read_webhook
 from channels.messenger.surface import INSTAGRAM, MESSENGER
-from channels.messenger.webhook import build_router
 from tests.conftest import REDIS_URL, RunningApp
+from tests.fakes.meta_platform import MetaWebhookRig, messenger_webhook_rig
 from tests.fakes.slack_platform import serve_with_slack, started_slack
 from tests.webclient import WebCustomer
 
@@ -164,40 +160,10 @@ async def test_the_last_day_there_is_bounds_no_conversation_search(
     assert listed.exit_code == 0, listed.output
 
 
-class MetaRig:
-    """The Messenger webhook alone, signed posts from the fake platform, events collected."""
-
-    def __init__(self, platform: FakeMetaPlatform):
-        self.platform = platform
-        self.received: list[MetaEvent] = []
-
-    async def post_raw(self, body: str) -> int:
-        return await self.platform.post([], body=body.encode())
-
-
 @pytest.fixture
-async def meta() -> AsyncIterator[MetaRig]:
-    platform = await FakeMetaPlatform(MESSENGER, app_secret="s3cret").start()
-    rig = MetaRig(platform)
-    account = MessengerSettings(
-        _env_file=None,  # type: ignore[call-arg]
-        page_access_token=platform.access_token,
-        app_secret=platform.app_secret,
-        verify_token=platform.verify_token,
-        api_base_url=platform.base_url,
-    ).account()
-
-    async def collect(events: list[MetaEvent]) -> None:
-        rig.received.extend(events)
-
-    app = FastAPI()
-    app.include_router(build_router(MESSENGER, account, collect))
-    try:
-        async with serve_in_loop(app) as base_url:
-            platform.webhook_url = base_url + account.webhook_path
-            yield rig
-    finally:
-        await platform.stop()
+async def meta() -> AsyncIterator[MetaWebhookRig]:
+    async with messenger_webhook_rig() as rig:
+        yield rig
 
 
 def _meta_body(messaging: str, timestamp: str = "1700000000000") -> str:
@@ -210,7 +176,7 @@ def _meta_body(messaging: str, timestamp: str = "1700000000000") -> str:
 
 @pytest.mark.parametrize("messaging", ["5", "true", "1.5"])
 async def test_a_signed_entry_whose_messaging_is_no_list_is_skipped_not_a_500(
-    meta: MetaRig, messaging: str
+    meta: MetaWebhookRig, messaging: str
 ) -> None:
     assert await meta.post_raw(_meta_body(messaging)) == 200
     assert [e.text for e in meta.received] == ["hi"], "the good entry beside it is kept"
@@ -218,7 +184,7 @@ async def test_a_signed_entry_whose_messaging_is_no_list_is_skipped_not_a_500(
 
 @pytest.mark.parametrize("timestamp", ["1" + "0" * 400, "Infinity", "-Infinity", "NaN", "1e300"])
 async def test_a_signed_message_with_an_impossible_time_is_kept_without_it(
-    meta: MetaRig, timestamp: str
+    meta: MetaWebhookRig, timestamp: str
 ) -> None:
     # A time no clock shows (too large for a float, or not finite) used to be a 500, or
     # an event the inbox could not read back and dead-lettered: the message was lost.

@@ -4,59 +4,34 @@ over real HTTP (no runtime: the routes hand their events to a list)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
 import redis.asyncio as aioredis
-from fastapi import FastAPI
 
-from bot.serving import serve_in_loop
 from bot.storage import Keys
 from channels.messenger.client import GraphError, SendApi
-from channels.messenger.events import MetaEvent
 from channels.messenger.fake_platform import FakeMetaPlatform
 from channels.messenger.keys import MetaKeys
 from channels.messenger.profiles import Profiles
 from channels.messenger.settings import InstagramSettings, MessengerSettings
 from channels.messenger.surface import INSTAGRAM, MESSENGER
-from channels.messenger.webhook import build_router, sign
+from channels.messenger.webhook import sign
 from channels.messenger.window import HUMAN_AGENT, RESPONSE
+from tests.fakes.meta_platform import MetaWebhookRig as Rig
+from tests.fakes.meta_platform import messenger_webhook_rig
 
 USER = "24000000000000007"
 
 
-@dataclass
-class Rig:
-    platform: FakeMetaPlatform
-    received: list[MetaEvent] = field(default_factory=list)
-
-
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    platform = await FakeMetaPlatform(MESSENGER, app_secret="s3cret").start()
-    rig = Rig(platform)
-    account = MessengerSettings(
-        _env_file=None,  # type: ignore[call-arg]
-        page_access_token=platform.access_token,
-        app_secret=platform.app_secret,
-        verify_token=platform.verify_token,
-        api_base_url=platform.base_url,
-    ).account()
-
-    async def collect(events: list[MetaEvent]) -> None:
-        rig.received.extend(events)
-
-    app = FastAPI()
-    app.include_router(build_router(MESSENGER, account, collect))
-    try:
-        async with serve_in_loop(app) as base_url:
-            platform.webhook_url = base_url + account.webhook_path
-            yield rig
-    finally:
-        await platform.stop()
+    async with messenger_webhook_rig() as rig:
+        yield rig
 
 
-async def test_the_handshake_echoes_the_challenge_only_for_our_verify_token(rig: Rig) -> None:
+async def test_the_handshake_echoes_the_challenge_only_for_our_verify_token(
+    rig: Rig,
+) -> None:
     status, text = await rig.platform.subscribe()
     assert status == 200 and len(text) == 32
     assert (await rig.platform.subscribe(verify_token="guess"))[0] == 403
@@ -69,7 +44,9 @@ async def test_a_signed_message_is_handed_over_and_answered_200(rig: Rig) -> Non
     assert (event.user_id, event.text) == (USER, "送料はいくらですか？")
 
 
-async def test_a_bad_or_missing_signature_is_refused_with_nothing_handed_over(rig: Rig) -> None:
+async def test_a_bad_or_missing_signature_is_refused_with_nothing_handed_over(
+    rig: Rig,
+) -> None:
     platform = rig.platform
     body = platform.body([platform.text(USER, "送料")])
     assert await platform.post([], body=body, signature=sign("another", body)) == 401
