@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -10,6 +9,7 @@ import logging
 from linebot.v3.messaging import ApiException
 from redis.asyncio import Redis
 
+from bot.single_flight import SingleFlight
 from channels.line.client import LineApi, Profile
 from channels.line.keys import LineKeys
 
@@ -32,7 +32,7 @@ class Profiles:
         self.redis = redis
         self.keys = keys
         self.cache_seconds = cache_seconds
-        self._fetching: dict[str, asyncio.Task[Profile | None]] = {}
+        self._fetching: SingleFlight[Profile | None] = SingleFlight()
 
     async def cached(self, user_id: str) -> Profile | None:
         """The cached profile, if any."""
@@ -44,16 +44,7 @@ class Profiles:
 
         A late answer still fills the cache for the customer's next message.
         """
-        task = self._fetching.get(user_id)
-        if task is None:
-            task = asyncio.create_task(self._fetch(user_id))
-            self._fetching[user_id] = task
-            task.add_done_callback(lambda _: self._fetching.pop(user_id, None))
-        if timeout <= 0:
-            return None
-        with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
-        return None
+        return await self._fetching.wait(user_id, lambda: self._fetch(user_id), timeout)
 
     async def _fetch(self, user_id: str) -> Profile | None:
         try:
@@ -74,6 +65,4 @@ class Profiles:
 
     async def close(self) -> None:
         """Cancel lookups still running."""
-        for task in list(self._fetching.values()):
-            task.cancel()
-        self._fetching.clear()
+        await self._fetching.close()

@@ -7,13 +7,13 @@ customer who hides it) is remembered as unknown for an hour.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
 import httpx
 from redis.asyncio import Redis
 
+from bot.single_flight import SingleFlight
 from channels.messenger.client import GraphError, SendApi
 from channels.messenger.keys import MetaKeys
 from channels.messenger.surface import Surface, display_name
@@ -32,23 +32,14 @@ class Profiles:
         self.api = api
         self.redis = redis
         self.keys = keys
-        self._fetching: dict[str, asyncio.Task[str | None]] = {}
+        self._fetching: SingleFlight[str | None] = SingleFlight()
 
     async def name(self, user_id: str, timeout: float) -> str | None:
         """The customer's name from the cache, else from Meta if it answers in `timeout`."""
         cached = await self.redis.get(self.keys.profile(user_id))
         if cached is not None:
             return str(cached) or None
-        task = self._fetching.get(user_id)
-        if task is None:
-            task = asyncio.create_task(self._fetch(user_id))
-            self._fetching[user_id] = task
-            task.add_done_callback(lambda _: self._fetching.pop(user_id, None))
-        if timeout <= 0:
-            return None
-        with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
-        return None
+        return await self._fetching.wait(user_id, lambda: self._fetch(user_id), timeout)
 
     async def _fetch(self, user_id: str) -> str | None:
         try:
@@ -68,7 +59,4 @@ class Profiles:
 
     async def close(self) -> None:
         """Cancel lookups still running."""
-        for task in list(self._fetching.values()):
-            task.cancel()
-        await asyncio.gather(*self._fetching.values(), return_exceptions=True)
-        self._fetching.clear()
+        await self._fetching.close()
