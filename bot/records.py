@@ -271,9 +271,10 @@ CUSTOMER_STREAMS = (
 )
 
 
-# Append at the clock's millisecond, or just after the stream's newest entry if that is later
-# (another process's clock a little ahead): a record is never refused for being out of order.
-_ADD_NOW = """
+# Lua that sets `ms` to the clock's millisecond (ARGV[1]), or to the stream's (KEYS[1]) newest
+# entry's if that is later (another process's clock a little ahead): an entry appended at
+# `ms .. '-*'` is never refused for being out of order. Shared by the streams that append so.
+STREAM_MS_NOT_BEFORE_NEWEST = """
 local ms = tonumber(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[1])
@@ -284,11 +285,18 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     end
   end
 end
+"""
+
+# Append a record at that millisecond, trimmed by age (ARGV[3]) and by count (ARGV[4]).
+_ADD_NOW = (
+    STREAM_MS_NOT_BEFORE_NEWEST
+    + """
 local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[3], ms .. '-*', 'r', ARGV[2])
 -- XADD takes one trimming rule: the count cap is a second, exact, trim.
 redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[4])
 return id
 """
+)
 
 
 class RecordStore:

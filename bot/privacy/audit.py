@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from bot.actor import Actor
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.records import STREAM_MS_NOT_BEFORE_NEWEST
 from bot.storage import Keys
 
 Action = Literal["view", "export", "forget"]
@@ -30,19 +31,12 @@ VIEW_REPEAT_SECONDS = 15 * 60
 
 # Append at the clock's millisecond, or just after the newest entry if that is later
 # (another process's clock a little ahead); trim exactly what is past retention.
-_ADD = """
-local ms = tonumber(ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local info = redis.call('XINFO', 'STREAM', KEYS[1])
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then
-      local last = tonumber(string.match(info[i + 1], '^(%d+)'))
-      if last > ms then ms = last end
-    end
-  end
-end
+_ADD = (
+    STREAM_MS_NOT_BEFORE_NEWEST
+    + """
 return redis.call('XADD', KEYS[1], 'MINID', ARGV[3], ms .. '-*', 'a', ARGV[2])
 """
+)
 
 
 class AuditEntry(BaseModel):
