@@ -110,8 +110,7 @@ class Delivery:
         else:
             async with self.retries.redis.pipeline(transaction=False) as pipe:
                 writes(pipe)
-                # `OutboundRetries.waiting`, in the same round trip.
-                pipe.llen(self.retries.keys.outbound_order(send.customer_key, send.lane))
+                self.retries.waiting_in(pipe, send.customer_key, send.lane)
                 *_, parked = await pipe.execute()
             waiting = bool(parked)
         if waiting:

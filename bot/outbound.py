@@ -32,7 +32,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -172,6 +172,11 @@ class OutboundRetries:
     async def waiting(self, customer_key: str, lane: str) -> bool:
         """True while the customer has sends waiting in `lane` (later ones queue behind)."""
         return bool(await self.redis.llen(self.keys.outbound_order(customer_key, lane)))
+
+    def waiting_in(self, pipe: Any, customer_key: str, lane: str) -> None:
+        """Queue `waiting`'s read in `pipe`, for a caller that has a round trip to make
+        anyway: its answer is truthy while sends wait."""
+        pipe.llen(self.keys.outbound_order(customer_key, lane))
 
     async def park(
         self, send: ParkedSend, now: float, error: PlatformUnavailable | None = None
