@@ -17,13 +17,14 @@ from tests.conftest import REDIS_URL
 from tests.eventually import eventually
 
 
-def _client(max_connections: int, timeout: float = 5) -> StorageClient:
+def _client(max_connections: int, timeout: float = 5, name: str | None = None) -> StorageClient:
     pool = StoragePool.from_url(
         REDIS_URL,
         connection_class=StorageConnection,
         decode_responses=True,
         max_connections=max_connections,
         timeout=timeout,
+        client_name=name,
     )
     return StorageClient(connection_pool=pool)
 
@@ -135,10 +136,15 @@ async def test_a_large_command_is_written_whole(key: str) -> None:
 async def test_a_command_whose_connection_drops_is_sent_again(
     redis_client: aioredis.Redis, key: str
 ) -> None:
-    client = _client(max_connections=2)
+    # Named, so that another client blocked in BLPOP on the shared server is not taken for it.
+    client = _client(max_connections=2, name=key)
 
     async def blocked_on() -> list[int]:
-        return [int(c["id"]) for c in await redis_client.client_list() if c["cmd"] == "blpop"]
+        return [
+            int(c["id"])
+            for c in await redis_client.client_list()
+            if c["cmd"] == "blpop" and c["name"] == key
+        ]
 
     try:
         pop = asyncio.create_task(client.blpop([key], timeout=0))
