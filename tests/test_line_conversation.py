@@ -173,6 +173,21 @@ async def test_media_gets_a_kind_reply_then_reaches_the_agent_with_a_link(
         assert forged.status_code == 403
 
 
+async def test_content_links_use_the_public_base_url_when_line_has_none(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with line_world(make_settings(public_base_url="https://shop.example/bot")) as world:
+        user = world.new_user()
+        platform = world.platform
+        await platform.post([platform.media(user, "image", content=b"picture-bytes")])
+        kind = (await platform.wait_for_messages(user, 1))[0]
+        await platform.tap(user, kind["quickReply"]["items"][0])
+        await platform.wait_for_text(user, "担当者におつなぎします")
+        transcript = await world.app.runtime.store.transcript(f"line:{user}")
+        line = next(t.text for t in transcript if t.text.startswith("[image]"))
+        assert line.split()[-1].startswith("https://shop.example/bot/line/content/")
+
+
 async def test_location_reaches_the_agent_as_a_map_link(world: LineWorld) -> None:
     user = world.new_user()
     platform = world.platform

@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from bot.ports import PanelSource
 
 
+def with_public_base_url(settings: LineSettings, public_base_url: str | None) -> LineSettings:
+    """LINE's settings with `LINE_PUBLIC_BASE_URL` taken from `PUBLIC_BASE_URL` when unset,
+    so one address set for the help center also makes agents' content links absolute."""
+    if settings.public_base_url or not public_base_url:
+        return settings
+    return settings.model_copy(update={"public_base_url": public_base_url})
+
+
 class LinePlugin(ChannelPlugin[LineSettings]):
     """A LINE official account (Messaging API): `LINE_*` settings."""
 
@@ -32,7 +40,13 @@ class LinePlugin(ChannelPlugin[LineSettings]):
         """The webhook, the sender and the profile cache of one LINE official account."""
         from channels.line.adapter import LineChannel
 
-        return LineChannel(settings, parts.inbox, parts.redis, parts.keys, clock=parts.clock)
+        return LineChannel(
+            with_public_base_url(settings, parts.settings.public_base_url),
+            parts.inbox,
+            parts.redis,
+            parts.keys,
+            clock=parts.clock,
+        )
 
     async def customer_keys(self, redis: Redis, keys: Keys, customer_key: str) -> list[str]:
         """A LINE customer's cached profile and unreachable marker."""

@@ -34,8 +34,8 @@ class LineSettings(ChannelSettings):
     webhook_path: str = Field(default="/line/webhook", description="Path of the webhook.")
     public_base_url: str = Field(
         default="",
-        description="This server's public URL; prefixes the content links agents get for "
-        "images and files (empty: links are relative paths).",
+        description="This server's public URL (unset: `PUBLIC_BASE_URL`); prefixes the "
+        "content links agents get for images and files (both unset: relative paths).",
     )
     group_mode: Literal["ignore", "mention"] = Field(
         default="ignore",
