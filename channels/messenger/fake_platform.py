@@ -4,11 +4,13 @@ and posts webhooks to the app as Meta does, and records what the app sends to th
 Used by the tests and by `tsunagu messenger simulate`. It checks what Meta checks: the
 access token, the messaging window (a `RESPONSE` within 24 hours of the customer's last
 message, `HUMAN_AGENT` within 7 days, by its own clock), the text limit of the surface, 13
-quick replies with titles of 20 characters and payloads of 1,000; it can be told to fail.
+quick replies with titles of 20 characters and payloads of 1,000; it can be told to fail,
+and to hold the User Profile API's answers until released (a slow Graph API).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -86,6 +88,7 @@ class FakeMetaPlatform(FakeServer[Sent]):
         self.last_message_at: dict[str, float] = {}
         self.profiles: dict[str, dict[str, str]] = {}
         self.profile_requests: list[str] = []
+        self._profiles_released: asyncio.Event | None = None  # None: profiles answer at once
         self._failures: list[_Failure] = []
 
     # -- the API (served by `start`, see channels/simulation.py) -----------------------
@@ -122,6 +125,23 @@ class FakeMetaPlatform(FakeServer[Sent]):
         """A customer whose profile the User Profile API gives (`first_name`, `last_name`
         on Messenger; `name`, `username` on Instagram)."""
         self.profiles[user_id] = profile
+
+    def hold_profiles(self) -> None:
+        """Keep every User Profile API request waiting (recorded in `profile_requests` as
+        it arrives) until `release_profiles`."""
+        if self._profiles_released is None:
+            self._profiles_released = asyncio.Event()
+
+    def release_profiles(self) -> None:
+        """Answer the held profile requests, and the next ones at once."""
+        if self._profiles_released is not None:
+            self._profiles_released.set()
+            self._profiles_released = None
+
+    async def stop(self) -> None:
+        """Answer any held profile request, then stop serving."""
+        self.release_profiles()
+        await super().stop()
 
     def fail(
         self,
@@ -300,6 +320,10 @@ class FakeMetaPlatform(FakeServer[Sent]):
     async def _profile(self, request: web.Request) -> web.Response:
         user = request.match_info["user"]
         self.profile_requests.append(user)
+        await self.changed()
+        released = self._profiles_released
+        if released is not None:
+            await released.wait()
         if request.headers.get("Authorization", "") != f"Bearer {self.access_token}":
             return _error(400, 190, None, "Invalid OAuth access token.")
         profile = self.profiles.get(user)
