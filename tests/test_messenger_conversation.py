@@ -69,6 +69,7 @@ async def meta_world(
     *,
     clock: Clock = SYSTEM_CLOCK,
     also: dict[str, ChannelSettings] | None = None,
+    profile_timeout: float = 5,
 ) -> AsyncIterator[World]:
     """The app with the channel on the fake Meta platform (and the `also` channels)."""
     platform = await FakeMetaPlatform(
@@ -78,7 +79,7 @@ async def meta_world(
         verify_token=f"verify-{uuid.uuid4().hex}",
         clock=clock.now,
     ).start()
-    meta = platform.channel_settings(profile_timeout_seconds=5)
+    meta = platform.channel_settings(profile_timeout_seconds=profile_timeout)
     channels = {**settings.channels, surface.name: meta, **(also or {})}
     configured = settings.model_copy(update={"channels": channels})
     runtime = Runtime(configured, clock=clock)
@@ -146,6 +147,34 @@ async def test_faq_answer_handoff_in_the_console_survey_and_reports(
         [segment] = [s for s in report["by_channel"] if s["key"] == surface.name]
         assert segment["label"] == surface.name.capitalize()
         assert segment["conversations"] >= 1
+
+
+@pytest.mark.parametrize("surface", [MESSENGER, INSTAGRAM], ids=["messenger", "instagram"])
+async def test_the_webhook_is_answered_before_meta_gives_the_name_and_the_agent_sees_it(
+    make_settings: Callable[..., Settings], surface: Surface
+) -> None:
+    # The worker waits for the name far longer than the test takes: released, it arrives.
+    settings = make_settings(admin_token="admin-token")
+    async with meta_world(settings, surface, profile_timeout=60) as world:
+        platform = world.platform
+        user = world.new_customer()
+        platform.hold_profiles()
+
+        assert await platform.say(user, "人と話したい") == 200
+        # Asked for after the 200, by the worker, which decides nothing until it has it.
+        assert await platform.wait_until(lambda: user in platform.profile_requests, 30)
+        assert platform.texts_to(user) == []
+        platform.release_profiles()
+
+        await platform.wait_for_text(user, "担当者におつなぎします")
+        queue = (await world.http.get("/agent/api/queue", headers=ADMIN)).json()
+        [waiting] = [w for w in queue["waiting"] if w["customer_key"] == world.key(user)]
+        assert waiting["display_name"] == "Hanako Yamada"
+
+        # Cached: the customer's next message asks Meta nothing.
+        await platform.say(user, "まだですか")
+        await settled(world.runtime.inbox)
+        assert platform.profile_requests == [user]
 
 
 async def view_again(world: World, user: str) -> dict[str, Any]:

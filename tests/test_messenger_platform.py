@@ -4,6 +4,8 @@ over real HTTP (no runtime: the routes hand their events to a list)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,7 +20,8 @@ from channels.messenger.surface import INSTAGRAM, MESSENGER
 from channels.messenger.webhook import sign
 from channels.messenger.window import HUMAN_AGENT, RESPONSE
 from tests.fakes.meta_platform import MetaWebhookRig as Rig
-from tests.fakes.meta_platform import messenger_webhook_rig
+from tests.fakes.meta_platform import messenger_channel_rig, messenger_webhook_rig
+from tests.faults import PrivateRedis
 
 USER = "24000000000000007"
 
@@ -70,6 +73,66 @@ async def test_echoes_and_reads_are_acknowledged_and_ignored(rig: Rig) -> None:
     platform = rig.platform
     assert await platform.post([platform.echo(USER, "ours"), platform.read(USER)]) == 200
     assert rig.received == []
+
+
+class CountingConnection(aioredis.Connection):
+    """redis-py's connection, counting what it writes to the server: one write per command,
+    or per pipeline of commands, each followed by reading the answers (a round trip)."""
+
+    writes = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.writes += 1
+        await super().send_packed_command(command, check_health)
+
+
+async def test_a_webhook_is_stored_in_one_redis_round_trip_with_no_call_to_meta(
+    tmp_path: Path,
+) -> None:
+    server = PrivateRedis(tmp_path).start()  # no other client's commands in what it sees
+    redis = aioredis.Redis.from_url(
+        server.url, decode_responses=True, connection_class=CountingConnection
+    )
+    probe = aioredis.Redis.from_url(server.url, decode_responses=True)
+    other = "24000000000000009"
+    try:
+        async with messenger_channel_rig(redis, "roundtrip") as rig:
+            platform, channel = rig.platform, rig.channel
+            platform.add_user(USER, first_name="Hanako", last_name="Yamada")
+            platform.hold_profiles()  # a profile asked for would hold the 200 up
+            items = [
+                platform.text(USER, "送料はいくらですか？"),
+                platform.text(other, "返品したい"),
+                platform.postback(USER, "GET_STARTED"),
+            ]
+            # Connected (its hand-shake is not the webhook's); where from, as MONITOR says.
+            address = str((await redis.client_info())["addr"])
+            CountingConnection.writes = 0
+            async with probe.monitor() as monitor:
+                assert await platform.post(items) == 200
+                await probe.echo("webhook answered")
+                seen = []
+                async for command in monitor.listen():  # up to the probe's ECHO
+                    if "webhook answered" in command["command"]:
+                        break
+                    seen.append(command)
+            assert CountingConnection.writes == 1, "one round trip for the whole webhook"
+            sent = [
+                c["command"].split(" ")[0]
+                for c in seen
+                if f"{c['client_address']}:{c['client_port']}" == address
+            ]
+            assert sent == ["EVAL", "EVAL", "EVAL"], "two windows, then the events"
+            assert platform.profile_requests == []
+
+            latest = max(items[0]["timestamp"], items[2]["timestamp"]) / 1000
+            assert await channel.last_messages.last(USER) == pytest.approx(latest, abs=0.001)
+            assert await channel.last_messages.last(other) is not None
+            assert await channel.inbox.backlog() == 3
+    finally:
+        await redis.aclose()
+        await probe.aclose()
+        server.stop()
 
 
 async def test_the_send_api_client_sends_as_the_window_allows() -> None:

@@ -1,7 +1,8 @@
 """Customers' names from Meta's User Profile API, cached in Redis, for the agents to see.
 
-The webhook never waits long for one: a name that comes later than the timeout is cached
-for the customer's next message. A profile Meta will not give (no permission for it, a
+Looked up in the worker (`channels.messenger.attendant`), never in the webhook, and never
+waited for long: a name that comes later than the timeout is cached for the customer's
+next message. A profile Meta will not give (no permission for it, a
 customer who hides it) is remembered as unknown for an hour.
 """
 
@@ -25,7 +26,7 @@ CACHE_SECONDS = 24 * 3600
 
 
 class Profiles:
-    """Looks names up without ever making the webhook wait long."""
+    """Looks names up without ever making a customer's answer wait long."""
 
     def __init__(self, surface: Surface, api: SendApi, redis: Redis, keys: MetaKeys):
         self.surface = surface

@@ -61,8 +61,8 @@ class _MetaSettings(ChannelSettings):
     profile_timeout_seconds: float = Field(
         default=0.5,
         ge=0,
-        description="Longest the webhook waits for a customer's name (a late one is cached "
-        "for their next message).",
+        description="Longest the worker waits for a customer's name before answering them "
+        "(a late one is cached for their next message); the webhook never waits for it.",
     )
 
     def _account(self, token: str | None, account_id: str, webhook_path: str) -> MetaAccount:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from channels.messenger.keys import MetaKeys
 
@@ -87,6 +88,21 @@ class LastMessages:
         """The customer wrote at `at` (epoch seconds); an older time changes nothing."""
         await self._record(
             keys=[self.keys.last_message(user_id)], args=[f"{at:.3f}", LAST_MESSAGE_TTL_SECONDS]
+        )
+
+    def queue_record(self, pipe: Pipeline, user_id: str, at: float) -> None:
+        """`record` queued on a pipeline (the inbox write's, so the webhook makes one round
+        trip): one command in the customer's own slot."""
+        # The raw EVAL, not the registered script: a pipeline holding a registered script
+        # asks the server whether it knows it first (one more round trip), and a cluster
+        # pipeline refuses the `eval` and `evalsha` methods, not the command.
+        pipe.execute_command(
+            "EVAL",
+            _RECORD,
+            1,
+            self.keys.last_message(user_id),
+            f"{at:.3f}",
+            LAST_MESSAGE_TTL_SECONDS,
         )
 
     async def last(self, user_id: str) -> float | None:

@@ -1,14 +1,20 @@
-"""The Messenger webhook routes alone, behind real HTTP, fed by the fake Meta platform:
-signed posts in, the events they read collected in a list (no runtime)."""
+"""The Messenger webhook behind real HTTP, fed by the fake Meta platform, with no runtime:
+the routes alone (the events they read collected in a list), or the running channel's
+routes storing into a real inbox on the Redis a test gives."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
+from bot.inbox import Inbox
 from bot.serving import serve_in_loop
+from bot.storage import Keys
+from channels.messenger.adapter import MetaChannel
 from channels.messenger.events import MetaEvent
 from channels.messenger.fake_platform import FakeMetaPlatform
 from channels.messenger.settings import MessengerSettings
@@ -51,4 +57,35 @@ async def messenger_webhook_rig() -> AsyncIterator[MetaWebhookRig]:
             platform.webhook_url = base_url + account.webhook_path
             yield rig
     finally:
+        await platform.stop()
+
+
+@dataclass
+class MetaChannelRig:
+    """The fake platform posting to the Messenger channel's routes, and that channel."""
+
+    platform: FakeMetaPlatform
+    channel: MetaChannel
+
+
+@asynccontextmanager
+async def messenger_channel_rig(redis: Redis, prefix: str) -> AsyncIterator[MetaChannelRig]:
+    """Serve the running Messenger channel's routes (no worker), storing into an inbox on
+    `redis` under the key `prefix`."""
+    platform = await FakeMetaPlatform(MESSENGER).start()
+    settings = platform.channel_settings()
+    assert isinstance(settings, MessengerSettings)
+    keys = Keys(prefix)
+    channel = MetaChannel(
+        MESSENGER, settings.account(), Inbox(redis, keys, keys.partitions), redis, keys
+    )
+    app = FastAPI()
+    app.include_router(channel.router)
+    try:
+        await channel.start()
+        async with serve_in_loop(app) as base_url:
+            platform.webhook_url = base_url + settings.webhook_path
+            yield MetaChannelRig(platform, channel)
+    finally:
+        await channel.stop()
         await platform.stop()
