@@ -1,8 +1,8 @@
 """Tsunagu on a Redis Cluster (`REDIS_CLUSTER=true`): six local `redis-server` processes,
 three masters and three replicas, started and stopped by the tests themselves.
 
-- The bot answers LINE and the web widget on the cluster, and the inbox shards spread
-  over the masters.
+- The bot answers LINE, the web widget and Messenger on the cluster, and the inbox shards
+  spread over the masters.
 - A master is SIGKILLed in the middle of LINE and widget traffic: its replica takes over,
   the bot keeps answering, nothing acknowledged (a 200 to LINE, a 202 to the widget) is
   lost and nothing is said twice.
@@ -25,12 +25,15 @@ import pytest
 
 from bot.settings import Settings
 from bot.storage import Keys
+from channels.messenger.keys import MetaKeys
+from channels.messenger.surface import MESSENGER
 from tests.cluster import LocalCluster
 from tests.conftest import ROOT
 from tests.eventually import eventually, settled
 from tests.fakes.line_platform import line_world
 from tests.faults import WorkerProcess, worker_env
 from tests.test_faults import customer, script, story, texts_to
+from tests.test_messenger_conversation import meta_world
 from tests.webclient import WebCustomer
 
 log = logging.getLogger("tests.cluster")
@@ -88,6 +91,25 @@ async def test_the_bot_answers_line_and_the_widget_on_a_cluster(
         ports = {cluster.port_of_key(runtime.keys.conversation(customer_key))}
         ports.add(cluster.port_of_key(runtime.keys.transcript(customer_key)))
         assert len(ports) == 1
+
+
+async def test_the_bot_answers_messenger_on_a_cluster(
+    cluster: LocalCluster, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(redis_url=cluster.url, redis_cluster=True, inbox_partitions=6)
+    async with meta_world(settings, MESSENGER) as world:
+        runtime, platform = world.runtime, world.platform
+        user = world.new_customer()
+        assert await platform.say(user, "送料はいくらですか？") == 200
+        # Sent as a response: the window the webhook recorded with the events was there.
+        answer = await platform.wait_for_text(user, "550")
+        assert answer.messaging_type == "RESPONSE"
+        await settled(runtime.inbox)
+        # The window is one of the customer's own keys, in their slot.
+        window = MetaKeys(runtime.keys, MESSENGER.name).last_message(user)
+        assert await runtime.redis.get(window) is not None
+        state = runtime.keys.conversation(world.key(user))
+        assert cluster.port_of_key(window) == cluster.port_of_key(state)
 
 
 async def web_customer(
