@@ -25,6 +25,7 @@ from bot.outbound import (
     replies,
 )
 from bot.ports import Desk, Sender
+from bot.send_guard import clear_to_send
 
 log = logging.getLogger("tsunagu.delivery")
 
@@ -90,7 +91,10 @@ class Delivery:
             await self._send_or_park(notice(desk_name(desk), event))
 
     async def attempt(self, send: ParkedSend) -> None:
-        """Try a send once; raises the `bot.errors` platform failures."""
+        """Try a send once; raises the `bot.errors` platform failures. From an inbox
+        worker's handler, only once its lease on the event's shard is sure (`clear_to_send`:
+        cancelled there if the shard was lost)."""
+        await clear_to_send()
         if send.desk_event is not None:
             desk = next((d for d in self.desks if desk_lane(desk_name(d)) == send.lane), None)
             if desk is None:
@@ -115,7 +119,7 @@ class Delivery:
             waiting = bool(parked)
         if waiting:
             # Earlier sends to this customer wait for their platform: never overtake them.
-            if await self.retries.park(send, self.clock()):
+            if await self._park(send):
                 log.info(
                     "outbound: queued behind earlier sends",
                     extra={"lane": send.lane, "customer": send.customer_key, "send": send.id},
@@ -124,7 +128,7 @@ class Delivery:
         try:
             await self.attempt(send)
         except PlatformUnavailable as exc:
-            if await self.retries.park(send, self.clock(), exc):
+            if await self._park(send, exc):
                 metrics.OUTBOUND_PARKED.labels(send.lane).inc()
                 log.warning(
                     "outbound: platform unavailable, parked for a retry",
@@ -137,6 +141,12 @@ class Delivery:
                 )
         except PermanentFailure as exc:
             await self.undeliverable(send, exc.reason, gave_up=False)
+
+    async def _park(self, send: ParkedSend, error: PlatformUnavailable | None = None) -> bool:
+        # A parked send goes out later, from a sweeper that has no lease to check: it is
+        # parked only while it could be sent now.
+        await clear_to_send()
+        return await self.retries.park(send, self.clock(), error)
 
     async def undeliverable(self, send: ParkedSend, reason: str, *, gave_up: bool) -> None:
         """A send that will never go out (refused for good, or `gave_up` retrying): record

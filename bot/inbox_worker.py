@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -19,7 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
@@ -28,10 +29,13 @@ from bot import metrics
 from bot.errors import StorageUnavailable
 from bot.inbox import GROUP, Inbox
 from bot.model import Inbound
+from bot.send_guard import guard_sends
 
 log = logging.getLogger("tsunagu.inbox")
 
 Handler = Callable[[Inbound], Awaitable[None]]
+# What waits for a lease to be sure: reading a shard, starting an event, sending its replies.
+Waiting = Literal["read", "start", "send"]
 
 _STORAGE_RETRY_MAX_SECONDS = 5.0
 _BURST_POLL_SECONDS = 0.05
@@ -295,9 +299,13 @@ class InboxWorker:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _while_held(self, partition: int) -> None:
+    async def _while_held(self, partition: int, waiting: Waiting = "read") -> None:
         """Return at once while this worker's lease on `partition` is surely its own; else
-        once a renewal says so (a lost shard's tasks are cancelled by `_rebalance`)."""
+        once a renewal says so (a lost shard's tasks are cancelled by `_rebalance`).
+        `waiting` says what waits, for the metric."""
+        if time.monotonic() < self._held_until.get(partition, 0.0):
+            return
+        metrics.INBOX_LEASE_WAITS.labels(waiting).inc()
         while time.monotonic() >= self._held_until.get(partition, 0.0):
             renewal = self._renewal
             await renewal.wait()
@@ -341,6 +349,9 @@ class InboxWorker:
             # waits for it; but a cancellation of this task itself must not be swallowed,
             # or a cancelled event would run before the replay of the one ahead of it.
             await asyncio.wait({previous})
+        # Its sends wait for the lease too (`bot.send_guard`): a handler that was already
+        # past its decision when the worker stalled must not answer after the new owner.
+        guard_sends(functools.partial(self._while_held, partition, "send"))
         error: str | None = None
         attempt = 0
         storage_wait = self.retry_base
@@ -349,7 +360,7 @@ class InboxWorker:
             # Read while the lease was held, but maybe started long after (a starved worker):
             # the event waits for a renewal; if the shard was lost, this task is cancelled
             # and the event stays pending for the new owner, which replays it in order.
-            await self._while_held(partition)
+            await self._while_held(partition, "start")
             try:
                 await self.handler(inbound)
                 error = None

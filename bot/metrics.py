@@ -59,6 +59,14 @@ OUTBOUND_FAILED = Counter(
     ["lane", "why"],
     registry=REGISTRY,
 )
+INBOX_LEASE_WAITS = Counter(
+    "tsunagu_inbox_lease_waits",
+    "Times a worker waited for a renewal to confirm its lease on an inbox shard before "
+    "reading from it, starting an event or sending (its renewals came late: starved of CPU, "
+    "stalled or cut off from Redis), by what waited (read, start, send).",
+    ["waiting"],
+    registry=REGISTRY,
+)
 QUEUE_LENGTH = Gauge("tsunagu_queue_length", "Customers waiting for a person.", registry=REGISTRY)
 INBOX_PENDING = Gauge(
     "tsunagu_inbox_pending", "Events stored but not yet handled.", registry=REGISTRY

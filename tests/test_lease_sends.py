@@ -1,0 +1,128 @@
+"""A worker that stalls past its lease while a handler is about to send sends nothing once
+another worker owns the shard: the customer hears each answer once, in order, and their
+LINE menu ends as their conversation does. Real Redis, the real app and line-bot-sdk
+against the fake LINE platform; the stall is played by a relay between one worker and
+Redis (tests/redis_relay.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import redis.asyncio as aioredis
+
+from bot.composition.runtime import Runtime
+from bot.inbox_worker import InboxWorker
+from bot.metrics import REGISTRY
+from bot.settings import Settings
+from channels.line.settings import NAME
+from tests.eventually import eventually, settled
+from tests.fakes.line_platform import LineWorld, line_world
+from tests.redis_relay import StallingRelay
+
+PERSON_MENU = "richmenu-person-mode"
+WAIT = 30.0  # how long before a step is called stuck (not a speed limit)
+
+
+def sends_waiting_for_the_lease() -> float:
+    return REGISTRY.get_sample_value("tsunagu_inbox_lease_waits_total", {"waiting": "send"}) or 0.0
+
+
+def texts_to(world: LineWorld, user: str) -> list[str]:
+    return [m.get("text", "") for m in world.platform.messages_to(user)]
+
+
+@contextlib.asynccontextmanager
+async def working(runtime: Runtime) -> AsyncIterator[InboxWorker]:
+    """An inbox worker of `runtime`, running until the block ends."""
+    worker, stop = runtime.inbox_worker(), asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await task
+
+
+async def test_a_handler_of_a_worker_stalled_past_its_lease_sends_nothing_after_the_new_owner(
+    make_settings: Callable[..., Settings], redis_client: aioredis.Redis
+) -> None:
+    # One shard, so both workers want the same one; the app itself only takes webhooks.
+    settings = make_settings(inbox_partitions=1, inbox_lease_seconds=2.0, run_worker=False)
+    async with contextlib.AsyncExitStack() as stack:
+        relay = await StallingRelay().start()
+        stack.push_async_callback(relay.stop)
+        world = await stack.enter_async_context(line_world(settings, rich_menu_person=PERSON_MENU))
+        platform = world.platform
+        platform.add_rich_menu(PERSON_MENU)
+        user = world.new_user("花子")
+        keys, inbox = world.app.runtime.keys, world.app.runtime.inbox
+        # The worker that stalls: the same app, its Redis commands through the relay.
+        stalled = Runtime(
+            settings.model_copy(
+                update={
+                    "redis_url": relay.url,
+                    "channels": {NAME: platform.channel_settings(rich_menu_person=PERSON_MENU)},
+                }
+            )
+        )
+        stack.push_async_callback(stalled.redis.aclose)
+        await stalled.start(run_worker=False)
+        stack.push_async_callback(stalled.stop)
+        first = await stack.enter_async_context(working(stalled))
+        stack.callback(relay.release_all)  # a failed test must not leave a worker stuck
+        await eventually(lambda: first.owned_partitions == [0], what="the first owns the shard")
+
+        # The stall begins where the handler has saved its decision and is about to send:
+        # its look for earlier sends parked for this customer does not reach Redis.
+        at_send = relay.stall(keys.outbound_order(f"line:{user}", "line").encode())
+        await platform.say(user, "人と話したい")
+        await asyncio.wait_for(at_send.seen.wait(), WAIT)
+        # From now on its renewals do not reach Redis either: the lease runs out.
+        renewal = relay.stall(keys.inbox_lease(0).encode())
+
+        # A second worker takes the shard over, replays the event and answers (the person
+        # menu is linked), then answers the customer's next message (unlinked).
+        second = await stack.enter_async_context(working(world.app.runtime))
+        stack.callback(relay.release_all)
+        await platform.wait_for_text(user, "番目", timeout=WAIT)
+        await eventually(lambda: platform.menu_of(user) == PERSON_MENU, what="linked")
+        assert second.owned_partitions == [0]
+
+        async def first_reads_nothing() -> bool:
+            # A read the first sent before its lease ran out may still be blocked in Redis,
+            # and would take the next message: wait until it has returned.
+            clients = await redis_client.client_list()
+            return not any(
+                c["addr"] in relay.upstream_addresses and "b" in c["flags"] for c in clients
+            )
+
+        await eventually(first_reads_nothing)
+        await platform.say(user, "キャンセル")
+        await platform.wait_for_text(user, "接続をキャンセルしました", timeout=WAIT)
+        await eventually(lambda: platform.menu_of(user) is None, what="unlinked")
+        await settled(inbox)
+        answered, menu_calls = texts_to(world, user), list(platform.menu_calls)
+        held = sends_waiting_for_the_lease()
+
+        # The stalled handler runs again with its lease unconfirmed: it must wait for a
+        # renewal rather than send (the escalation's replies and menu link).
+        at_send.release()
+        await eventually(
+            lambda: sends_waiting_for_the_lease() > held or platform.menu_calls != menu_calls,
+            what="the stalled handler waits or sends",
+        )
+        # Its renewal reaches Redis: the shard is the second worker's, and the first cancels
+        # what it was handling from it.
+        renewal.release()
+        await eventually(lambda: first.owned_partitions == [], what="the first lost the shard")
+        await settled(inbox)
+
+        assert platform.menu_calls == menu_calls, "nothing from the stalled worker"
+        assert menu_calls == [("link", user, PERSON_MENU), ("unlink", user, None)]
+        assert platform.menu_of(user) is None
+        assert texts_to(world, user) == answered
+        assert sum("番目" in text for text in answered) == 1
+        assert "接続をキャンセルしました" in answered[-1]
+        assert second.owned_partitions == [0]
