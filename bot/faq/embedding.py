@@ -95,15 +95,30 @@ class Usem3Embedder:
         if not texts:
             return np.zeros((0, 512))
         batch = [t[:MAX_EMBED_CHARS] for t in texts]
-        with self._lock:
+        with self._lock, one_blas_thread():
             if len(batch) == 1:
-                if self._single is None:
-                    self._single = MessageEncoder(self._model._model)
-                with one_blas_thread():
-                    vectors = self._single.encode(batch[0]).astype(np.float64)
+                vectors = self._encoder().encode(batch[0]).astype(np.float64)
             else:
                 vectors = np.asarray(self._model.encode(batch), dtype=np.float64)
+                # Customers use the FAQ's words: their tokens' first layers are ready.
+                self._encoder().learn(batch)
         return normalise_rows(vectors.reshape(len(batch), -1))
+
+    def forget_tokens(self) -> None:
+        """Drop the tokens' first layers kept so far (benchmarks: a cold start)."""
+        with self._lock:
+            self._encoder().forget()
+
+    def learn_tokens(self, texts: Sequence[str]) -> None:
+        """Compute the first layers of these texts' tokens now, as a FAQ load does."""
+        with self._lock, one_blas_thread():
+            self._encoder().learn(t[:MAX_EMBED_CHARS] for t in texts)
+
+    def _encoder(self) -> MessageEncoder:
+        """The single-message pass, built on first use from the package's model."""
+        if self._single is None:
+            self._single = MessageEncoder(self._model._model)
+        return self._single
 
 
 def _load(spec: str) -> Embedder:

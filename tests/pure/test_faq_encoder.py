@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.faq.embedding import MAX_EMBED_CHARS, Usem3Embedder
+from bot.faq.embedding import MAX_EMBED_CHARS, Usem3Embedder, normalise_rows, one_blas_thread
+from bot.faq.encoder import MessageEncoder
 from bot.faq.evaluation import load_cases
 from bot.faq.loader import load_faq_dir
 
@@ -70,7 +71,24 @@ def test_odd_and_long_texts_agree_too(embedder: Usem3Embedder, text: str) -> Non
 
 
 def test_a_text_gets_the_same_vector_whatever_came_before(embedder: Usem3Embedder) -> None:
-    texts = labelled_messages()[:60]
-    forwards = np.vstack([embedder.embed([t]) for t in texts])
-    backwards = np.vstack([embedder.embed([t]) for t in reversed(texts)])[::-1]
-    assert np.array_equal(forwards, backwards)
+    """Tokens' first layers are kept; a vector must not depend on which text brought them."""
+    texts = labelled_messages()[:80]
+    warm = np.vstack([embedder.embed([t]) for t in texts])  # every token known by now
+    cold = Usem3Embedder()  # knows no token: each message brings new ones
+    backwards = np.vstack([cold.embed([t]) for t in reversed(texts)])[::-1]
+    assert np.array_equal(warm, backwards)
+    cold.forget_tokens()
+    cold.learn_tokens(texts[40:])  # as a FAQ load does
+    assert np.array_equal(warm, np.vstack([cold.embed([t]) for t in texts]))
+
+
+def test_kept_tokens_are_bounded(embedder: Usem3Embedder) -> None:
+    texts = labelled_messages()[:40]
+    expected = np.vstack([embedder.embed([t]) for t in texts])
+    small = MessageEncoder(embedder._model._model, token_rows=8)
+    with one_blas_thread():
+        got = np.vstack([small.encode(t[:MAX_EMBED_CHARS]) for t in texts])
+        assert small.known_tokens() == 8
+        small.learn(texts)
+        assert small.known_tokens() == 8
+    assert np.array_equal(normalise_rows(got.astype(np.float64)), expected)
