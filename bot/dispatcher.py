@@ -15,7 +15,14 @@ from typing import Any
 
 from bot import metrics
 from bot.archive import ConversationArchive
-from bot.conversation import Conversation, ConversationStore, Effects, QueueAction, StoredEvent
+from bot.conversation import (
+    Conversation,
+    ConversationStore,
+    Effects,
+    QueueAction,
+    Step,
+    StoredEvent,
+)
 from bot.delivery import Delivery
 from bot.flow import Flow
 from bot.identity import Identities
@@ -140,6 +147,7 @@ class Dispatcher:
             if inbound.kind is InboundKind.TIMER and current is None:
                 return None  # the conversation expired; nothing is left to time
             step = await self.flow.step(current, inbound)
+            await self._named_for_agents(step)
             expected = current.version if current is not None else 0
             if await self.store.commit(inbound.event_id, step, expected):
                 _count(inbound, step.effects)
@@ -159,6 +167,25 @@ class Dispatcher:
             if stored is not None:
                 return None
         raise RuntimeError(f"conversation {inbound.conversation_key} kept changing; will retry")
+
+    async def _named_for_agents(self, step: Step) -> None:
+        """Agents are about to hear of a conversation that has no customer name (its
+        first escalation, a low score): ask the customer's channel for it now, so the
+        desks show it from their first post. A channel looks a name up only then, not for
+        every new customer (most never meet an agent)."""
+        conversation = step.conversation
+        if conversation.display_name or not step.effects.desk_events:
+            return
+        attendant = self.attendants.get(conversation.channel)
+        if attendant is None:
+            return
+        name = await attendant.display_name(conversation.user_id)
+        if not name:
+            return
+        conversation.display_name = name
+        for entry in step.transcript:
+            if entry.sender == "customer" and entry.channel == conversation.channel:
+                entry.sender_name = entry.sender_name or name
 
     async def apply(self, effects: Effects, customer_key: str, conversation_id: str) -> None:
         """Carry out a saved step's effects. Each is idempotent, so repeating is safe.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.model import Inbound, InboundKind
+
 HANDOFF_WORDS = (
     "オペレーター",
     "オペレータ",
@@ -148,3 +150,11 @@ def detect_language(text: str) -> str | None:
     if len(_LATIN_WORD.findall(text)) >= 2:
         return "en"
     return None
+
+
+def typed_language(inbound: Inbound) -> str | None:
+    """The language the customer's own words in this event are in, or None: a tap, media,
+    a follow, or a text that tells no language (digits, signs, one Latin word). Only then
+    does the answer's language come from elsewhere (the conversation, the channel's
+    profile of the customer)."""
+    return detect_language(inbound.text) if inbound.kind is InboundKind.TEXT else None

@@ -46,6 +46,12 @@ class Attendant(Protocol):
         decided before is not attended."""
         ...
 
+    async def display_name(self, user_id: str) -> str | None:
+        """The customer's name on the channel, looked up now if need be (and kept for
+        later): asked when a step is about to tell the agents' desks about a conversation
+        that has no name yet. None when the platform has none or does not answer soon."""
+        ...
+
 
 class HandoffQueue(Protocol):
     """Customers waiting for a person."""

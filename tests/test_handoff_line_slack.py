@@ -105,3 +105,35 @@ async def test_line_customer_through_slack_claim_thread_replies_and_close(
     for sent in line.sent:
         for message in sent.messages:
             print(f"[{sent.kind}] {message.get('text', message.get('type'))}")
+
+
+async def test_the_first_escalation_shows_the_name_of_a_customer_the_bot_answered_before(
+    world: LineWorld, slack: FakeSlack
+) -> None:
+    # Answering costs no profile look-up (the customer's words tell the language); the
+    # name is looked up when agents are first told, so their first post shows it.
+    rt, line = world.app.runtime, world.platform
+    user, other = world.new_user("Hanako"), world.new_user("Taro")
+    await line.say(other, "送料はいくらですか？")
+    await line.say(user, "送料はいくらですか？")
+    await line.wait_for_text(user, "550")
+    await line.wait_for_text(other, "550")
+    assert line.profile_requests == []
+
+    await line.say(user, "人と話したい")
+    await line.wait_for_text(user, "担当者におつなぎします")
+    escalation = (await escalations(slack))[0]
+    assert escalation.args["text"] == "New escalation: Hanako"
+    assert "Hanako" in json.dumps(escalation.args["blocks"], ensure_ascii=False)
+    conversation = await rt.store.load(f"line:{user}")
+    assert conversation is not None and conversation.display_name == "Hanako"
+    transcript = await rt.store.transcript(f"line:{user}")
+    asked = next(t for t in transcript if t.text == "人と話したい")
+    assert asked.sender == "customer" and asked.sender_name == "Hanako"
+
+    await line.say(user, "注文番号は1234です")
+    await slack.wait_for(
+        lambda: [p for p in slack.posts(DESK) if "1234" in p.args.get("text", "")],
+        what="the customer's message in the thread",
+    )
+    assert line.profile_requests == [user], "looked up once, then cached"

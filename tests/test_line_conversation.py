@@ -216,3 +216,17 @@ async def test_unfollow_closes_the_conversation_and_sends_nothing(world: LineWor
     assert conversation is not None and conversation.state is ConversationState.CLOSED
     assert await rt.queue.position(f"line:{user}") is None
     assert [s.kind for s in platform.sent] == ["reply"], "nothing after the unfollow"
+
+
+async def test_one_word_with_no_language_of_its_own_is_answered_in_the_profiles(
+    world: LineWorld,
+) -> None:
+    # "ok" tells no language: the profile (looked up for it) says English.
+    user = world.new_user("Emma", "en")
+    await world.platform.say(user, "ok")
+    answer = (await world.platform.wait_for_messages(user, 1))[0]
+    assert user in world.platform.profile_requests
+    conversation = await world.app.runtime.store.load(f"line:{user}")
+    assert conversation is not None and conversation.locale == "en"
+    assert conversation.display_name == "Emma"
+    assert answer["text"].isascii(), answer["text"]

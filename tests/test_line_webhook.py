@@ -182,16 +182,15 @@ async def test_webhook_does_not_wait_for_a_slow_profile(world: LineWorld) -> Non
 async def test_loading_animation_shows_while_the_answer_takes_time(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The worker waits for the profile (LINE answers it late) before it can answer: the
-    # customer sees the animation meanwhile, then the answer.
+    # One word tells no language, so the worker waits for the profile (LINE answers it
+    # late) before it can answer: the customer sees the animation meanwhile, then the answer.
     async with line_world(make_settings(), loading_after_seconds=0.2) as world:
         world.platform.slow("profile", 5.0)
         user = world.new_user()
-        assert await world.platform.say(user, "送料はいくらですか？") == 200
+        assert await world.platform.say(user, "shipping") == 200
         await eventually(lambda: world.platform.loading, what="the loading animation")
         assert [(c["chatId"], c["loadingSeconds"]) for c in world.platform.loading] == [(user, 20)]
-        answer = (await world.platform.wait_for_messages(user, 1, timeout=30))[0]
-        assert "550" in answer["text"]
+        assert await world.platform.wait_for_messages(user, 1, timeout=30)
 
 
 async def test_no_loading_animation_for_an_instant_answer(world: LineWorld) -> None:

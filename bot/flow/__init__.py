@@ -149,7 +149,7 @@ def turn_language(conversation: Conversation, inbound: Inbound) -> str:
     less than the words the customer chose: an English customer who taps "No" stays English.
     A new conversation starts from the channel's locale (see `_continue_or_start`).
     """
-    typed = intents.detect_language(inbound.text) if inbound.kind is InboundKind.TEXT else None
+    typed = intents.typed_language(inbound)
     return typed or language_of(conversation.locale or inbound.locale)
 
 

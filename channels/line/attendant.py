@@ -6,8 +6,11 @@ customer event:
 
 - the customer is reachable again when they write (set unreachable when they block us),
   and their cached profile (language, display name) is read, in one Redis round trip; on a
-  cache miss the profile is asked of LINE, waited for at most `LINE_PROFILE_TIMEOUT_SECONDS`
-  (a late answer still fills the cache for the next message);
+  cache miss the profile is asked of LINE only when the answer's language may come from
+  it: the event's own words tell none (a tap, a sticker, a follow, "5"). The wait is at
+  most `LINE_PROFILE_TIMEOUT_SECONDS` (a late answer still fills the cache);
+- the display name alone is asked for when agents are first told of the conversation
+  (`display_name`, from the dispatcher), so a customer the bot answers costs no look-up;
 - LINE's loading animation is shown when the answer has not been sent
   `LINE_LOADING_AFTER_SECONDS` after the event (at once for an event that waited longer in
   the inbox), and not at all once it has.
@@ -23,6 +26,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
+from bot.intents import typed_language
 from bot.model import Inbound, InboundKind
 from channels.line.client import LineApi
 from channels.line.keys import LineKeys
@@ -90,11 +94,21 @@ class LineAttendant:
         if inbound.kind is InboundKind.UNFOLLOW:
             return
         profile = parse_profile(cached) if cached is not None else None
-        if profile is None:
+        if profile is None and typed_language(inbound) is None:
+            # Only then may the answer's language be the profile's (`bot.flow.turn_language`);
+            # the name waits until an agent needs it (`display_name`).
             profile = await self.profiles.fetch(user_id, self.settings.profile_timeout_seconds)
         if profile is not None:
             inbound.locale = inbound.locale or profile.language
             inbound.display_name = inbound.display_name or profile.display_name
+
+    async def display_name(self, user_id: str) -> str | None:
+        """The customer's LINE display name, from the cache or else from LINE (waited for
+        at most `LINE_PROFILE_TIMEOUT_SECONDS`, then cached as every look-up is)."""
+        profile = await self.profiles.cached(user_id)
+        if profile is None:
+            profile = await self.profiles.fetch(user_id, self.settings.profile_timeout_seconds)
+        return profile.display_name if profile is not None else None
 
     def _loading_later(self, inbound: Inbound) -> asyncio.TimerHandle:
         # The event's age is a duration between LINE and us: the system clock measures it.

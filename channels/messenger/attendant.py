@@ -33,3 +33,8 @@ class MetaAttendant:
         if inbound.kind in _CUSTOMER_KINDS and inbound.display_name is None:
             inbound.display_name = await self.profiles.name(inbound.user_id, self.timeout)
         yield
+
+    async def display_name(self, user_id: str) -> str | None:
+        """The customer's name, from the cache or else from Meta (waited for as above):
+        asked when agents are first told of a conversation that has none yet."""
+        return await self.profiles.name(user_id, self.timeout)
