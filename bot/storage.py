@@ -10,12 +10,14 @@ stays in one hash slot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
+import math
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,7 +29,7 @@ from redis.asyncio.connection import AbstractConnection, Connection
 from redis.commands.core import AsyncScript
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.driver_info import DriverInfo
-from redis.exceptions import ClusterError, NoScriptError, RedisClusterException
+from redis.exceptions import ClusterError, NoScriptError, RedisClusterException, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -147,6 +149,39 @@ class StorageConnection(Connection):
     write wait for it to drain, within `socket_timeout` as before. (A `rediss://` URL uses
     redis-py's own TLS connection instead.)
     """
+
+    # Set while a caller's own timeout scope bounds every read (`read_within`).
+    _reads_bounded = False
+
+    @contextlib.contextmanager
+    def read_within(self) -> Iterator[None]:
+        """Reads made inside are bounded by the caller's own timeout scope (a pipeline's
+        answers, one scope for all of them) instead of one `socket_timeout` scope each."""
+        self._reads_bounded = True
+        try:
+            yield
+        finally:
+            self._reads_bounded = False
+
+    async def read_response(
+        self,
+        disable_decoding: bool = False,
+        timeout: float | None = None,
+        *,
+        disconnect_on_error: bool = True,
+        push_request: bool | None = False,
+    ) -> Any:
+        """Read one answer; within `read_within`, without a timeout scope of its own (a
+        wait that outlasts the caller's scope is cancelled there, and the connection is
+        dropped as on any interrupted read)."""
+        if timeout is None and self._reads_bounded:
+            timeout = math.inf  # redis-py's "no timeout of its own"
+        return await super().read_response(
+            disable_decoding,
+            timeout,
+            disconnect_on_error=disconnect_on_error,
+            push_request=push_request,
+        )
 
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
@@ -298,6 +333,47 @@ class StorageClient(Redis):
 class StoragePipeline(Pipeline):
     """The pipeline of a `StorageClient`."""
 
+    async def _execute_pipeline(
+        self, connection: Connection, commands: Any, raise_on_error: bool
+    ) -> list[Any]:
+        """redis-py's, but the answers are read within one `socket_timeout` for them all.
+
+        redis-py opens a timeout scope (a timer scheduled and cancelled) for every answer
+        of a pipeline, most of which are already in the socket's buffer when read: about
+        a twentieth of a worker's CPU. Anything but a plain `StorageConnection`, or once
+        redis-py's HIMPORT fieldsets were registered (Tsunagu registers none), goes
+        redis-py's way.
+        """
+        timeout = connection.socket_timeout
+        if (
+            not isinstance(connection, StorageConnection)
+            or timeout is None
+            or _himport_in_use(connection)
+        ):
+            return cast(
+                list[Any], await super()._execute_pipeline(connection, commands, raise_on_error)
+            )
+        await connection.send_packed_command(connection.pack_commands([a for a, _ in commands]))
+        response: list[Any] = []
+        try:
+            async with asyncio.timeout(timeout):
+                with connection.read_within():
+                    for args, options in commands:
+                        try:
+                            response.append(
+                                await self.parse_response(connection, args[0], **options)
+                            )
+                        except ResponseError as exc:
+                            response.append(exc)
+        except TimeoutError:
+            # As redis-py's own timed-out read: the connection is dropped (it was, when the
+            # read was interrupted) and the pipeline's retry policy decides what follows.
+            await connection.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout reading a pipeline's answers") from None
+        if raise_on_error:
+            self.raise_first_error(commands, response)
+        return response
+
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         """Send the buffered commands."""
         try:
@@ -306,6 +382,13 @@ class StoragePipeline(Pipeline):
             if _unreachable(exc):
                 raise StorageUnavailable(f"Redis unreachable: {exc!r}") from exc
             raise
+
+
+def _himport_in_use(connection: Connection) -> bool:
+    """Whether redis-py's HIMPORT fieldsets were ever registered on the connection's
+    client (its registry's revision moves on with every change)."""
+    registry = getattr(connection, "himport_registry", None)
+    return bool(getattr(registry, "revision", 0))
 
 
 class StorageCluster(RedisCluster):

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from bot.errors import StorageUnavailable
 from bot.storage import StorageClient, StorageConnection, StoragePool, connect
@@ -17,7 +18,9 @@ from tests.conftest import REDIS_URL
 from tests.eventually import eventually
 
 
-def _client(max_connections: int, timeout: float = 5, name: str | None = None) -> StorageClient:
+def _client(
+    max_connections: int, timeout: float = 5, name: str | None = None, socket_timeout: float = 5
+) -> StorageClient:
     pool = StoragePool.from_url(
         REDIS_URL,
         connection_class=StorageConnection,
@@ -25,6 +28,7 @@ def _client(max_connections: int, timeout: float = 5, name: str | None = None) -
         max_connections=max_connections,
         timeout=timeout,
         client_name=name,
+        socket_timeout=socket_timeout,
     )
     return StorageClient(connection_pool=pool)
 
@@ -160,3 +164,36 @@ async def test_a_command_whose_connection_drops_is_sent_again(
 
 async def _other_than(killed: int, blocked_on: Callable[[], Awaitable[list[int]]]) -> bool:
     return any(id_ != killed for id_ in await blocked_on())
+
+
+async def test_a_pipeline_reads_every_answer_in_order_with_errors_in_place(key: str) -> None:
+    client = _client(max_connections=2)
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.set(key, "1")
+            pipe.incr(key)
+            pipe.hgetall(key)  # the wrong type: an error in its place, the rest answered
+            pipe.get(key)
+            done, incremented, wrong, value = await pipe.execute(raise_on_error=False)
+        assert (done, incremented, value) == (True, 2, "2")
+        assert isinstance(wrong, ResponseError)
+    finally:
+        await client.aclose()
+
+
+async def test_a_pipeline_whose_answer_never_comes_is_storage_unavailable(key: str) -> None:
+    # The pipeline's answers share one socket timeout; the blocked pop outlasts it.
+    client = _client(max_connections=1, socket_timeout=0.3)
+    try:
+        with pytest.raises(StorageUnavailable):
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.ping()
+                pipe.blpop([key], timeout=5)
+                await pipe.execute()
+        # The interrupted connection was dropped: the next pipeline reads its own answers.
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.set(key, "after")
+            pipe.get(key)
+            assert await pipe.execute() == [True, "after"]
+    finally:
+        await client.aclose()
