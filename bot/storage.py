@@ -276,9 +276,18 @@ class StoragePool(ConnectionPool):
 
     async def release(self, connection: AbstractConnection) -> None:
         """Give `connection` back, and wake the oldest command waiting for one."""
-        self._in_use_connections.remove(connection)
         if connection.should_reconnect():
+            self._in_use_connections.remove(connection)
             await connection.disconnect()
+            self._available_connections.append(connection)
+            self._wake_one()
+            return
+        self.release_at_once(connection)
+
+    def release_at_once(self, connection: AbstractConnection) -> None:
+        """`release` of a connection that needs no reconnection: nothing to wait for, so
+        no cancellation can leave the pool's bookkeeping half done."""
+        self._in_use_connections.remove(connection)
         self._available_connections.append(connection)
         self._wake_one()
 
@@ -332,6 +341,30 @@ class StorageClient(Redis):
 
 class StoragePipeline(Pipeline):
     """The pipeline of a `StorageClient`."""
+
+    async def reset(self) -> None:  # type: ignore[override]
+        """Forget the buffered commands and give the connection back (after every
+        `execute`, and on leaving `async with`).
+
+        redis-py shields the pool's release in a task of its own, so that a cancellation
+        cannot interrupt it halfway; the release of a connection that watches nothing and
+        needs no reconnection does not wait at all, so it is done here at once. (The
+        pipeline's own reset, which redis-py's typing confuses with the RESET command.)
+        """
+        connection, pool = self.connection, self.connection_pool
+        if (
+            self.watching
+            or not isinstance(pool, StoragePool)
+            or (connection is not None and connection.should_reconnect())
+        ):
+            await super().reset()
+            return
+        self.command_stack = []
+        self.scripts = set()
+        self.explicit_transaction = False
+        if connection is not None:
+            self.connection = None
+            pool.release_at_once(connection)
 
     async def _execute_pipeline(
         self, connection: Connection, commands: Any, raise_on_error: bool
