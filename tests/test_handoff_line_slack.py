@@ -137,3 +137,16 @@ async def test_the_first_escalation_shows_the_name_of_a_customer_the_bot_answere
         what="the customer's message in the thread",
     )
     assert line.profile_requests == [user], "looked up once, then cached"
+
+
+async def test_a_profile_line_is_slow_to_give_holds_no_escalation_up(
+    world: LineWorld, slack: FakeSlack
+) -> None:
+    # LINE_PROFILE_TIMEOUT_SECONDS bounds the wait: the agents are told without the name.
+    line = world.platform
+    line.slow("profile", 5.0)
+    user = world.new_user("Hanako")
+    await line.say(user, "人と話したい")
+    await line.wait_for_text(user, "担当者におつなぎします")
+    escalation = (await escalations(slack))[0]
+    assert escalation.args["text"] == f"New escalation: line:{user}"
