@@ -176,16 +176,31 @@ class Dispatcher:
         conversation = step.conversation
         if conversation.display_name or not step.effects.desk_events:
             return
-        attendant = self.attendants.get(conversation.channel)
-        if attendant is None:
-            return
-        name = await attendant.display_name(conversation.user_id)
+        name = await self._customer_name(conversation.contact_key, conversation.customer_key)
         if not name:
             return
         conversation.display_name = name
         for entry in step.transcript:
             if entry.sender == "customer" and entry.channel == conversation.channel:
                 entry.sender_name = entry.sender_name or name
+
+    async def _customer_name(self, contact_key: str, customer_key: str) -> str | None:
+        """The customer's name from the first of their identities whose channel knows it:
+        the one they wrote from, then those linked to it (a LINE customer who asks for a
+        person on the web widget is shown by their LINE name)."""
+        name = await self._name_on_channel(contact_key)
+        if name or self.identities is None:
+            return name
+        for member in await self.identities.members(customer_key):
+            if member != contact_key and (name := await self._name_on_channel(member)):
+                return name
+        return None
+
+    async def _name_on_channel(self, identity: str) -> str | None:
+        """The name the channel of `identity` (`channel:user_id`) knows, if it can tell."""
+        channel, _, user_id = identity.partition(":")
+        attendant = self.attendants.get(channel)
+        return await attendant.display_name(user_id) if attendant is not None else None
 
     async def apply(self, effects: Effects, customer_key: str, conversation_id: str) -> None:
         """Carry out a saved step's effects. Each is idempotent, so repeating is safe.

@@ -134,7 +134,9 @@ def _transcript(item: ArchivedConversation) -> str:
     ]
     for entry in item.transcript:
         where = f" [{entry.channel}]" if entry.channel else ""
-        who = entry.sender_name or entry.sender
+        # Customer lines from before the name was known carry the conversation's.
+        customer = item.display_name if entry.sender == "customer" else None
+        who = entry.sender_name or customer or entry.sender
         lines.append(f"  {_at(entry.time)}  {who}{where}: {entry.text}")
     return "\n".join(lines) + "\n"
 

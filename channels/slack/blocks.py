@@ -173,16 +173,20 @@ def note(event: DeskEvent) -> str:
 
 
 def transcript_text(
-    entries: list[TranscriptEntry], channel_labels: Mapping[str, str] | None = None
+    entries: list[TranscriptEntry],
+    channel_labels: Mapping[str, str] | None = None,
+    customer_name: str | None = None,
 ) -> str:
     """The transcript as one section's text, newest kept; `channel_labels` name where a
-    linked customer wrote each line."""
+    linked customer wrote each line. Customer lines written before the name was known
+    (LINE asks for it only when agents are first told) carry `customer_name`."""
     labels = channel_labels or {}
     lines = []
     for entry in entries:
         who = SENDERS.get(entry.sender, entry.sender)
-        if entry.sender_name and entry.sender in ("agent", "customer"):
-            who = f"{who} ({entry.sender_name})"
+        name = entry.sender_name or (customer_name if entry.sender == "customer" else None)
+        if name and entry.sender in ("agent", "customer"):
+            who = f"{who} ({name})"
         if entry.channel:  # a linked customer's line says where it was written
             who = f"{who} · {labels.get(entry.channel, entry.channel)}"
         text = escape(clip(entry.text.replace("\n", " "), LINE_LIMIT))

@@ -561,7 +561,8 @@ class SlackDesk:
         blocks: list[dict[str, Any]] = []
         transcript = await self._store.transcript(conversation.customer_key, limit=self._lines)
         if transcript:
-            blocks.append(section(transcript_text(transcript, self._channel_labels)))
+            text = transcript_text(transcript, self._channel_labels, conversation.display_name)
+            blocks.append(section(text))
         tried = self._faq_tried(conversation)
         if tried:
             blocks.append(context(tried))
