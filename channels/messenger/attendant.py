@@ -35,6 +35,8 @@ class MetaAttendant:
         yield
 
     async def display_name(self, user_id: str) -> str | None:
-        """The customer's name, from the cache or else from Meta (waited for as above):
-        asked when agents are first told of a conversation that has none yet."""
-        return await self.profiles.name(user_id, self.timeout)
+        """The customer's name from the cache: asked when agents are first told of a
+        conversation that has none yet. `attend` already waited for Meta for this
+        customer's events, so an escalation is not held up a second time; a look-up
+        still running goes on and fills the cache for the next notice."""
+        return await self.profiles.name(user_id, 0)
