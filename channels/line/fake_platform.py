@@ -128,6 +128,9 @@ class FakeLinePlatform(FakeServer[Sent]):
         # Calls being held by `slow`, now and at most at once (per endpoint).
         self._waiting: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         self.most_at_once: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
+        # Endpoints whose calls wait until released (see `hold`), and how many wait now.
+        self._released: dict[str, asyncio.Event] = {}
+        self.held: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
 
     # -- the API (served by `start`, see channels/simulation.py) -----------------------
 
@@ -195,6 +198,23 @@ class FakeLinePlatform(FakeServer[Sent]):
     def slow(self, endpoint: str, seconds: float) -> None:
         """Make every call to `endpoint` take `seconds` longer."""
         self._delays[endpoint] = seconds
+
+    def hold(self, endpoint: str) -> None:
+        """Keep every call to `endpoint` waiting (counted in `held` while it waits), before
+        it is carried out, until `release`: a platform that takes as long as the test says."""
+        self._released.setdefault(endpoint, asyncio.Event())
+
+    def release(self, endpoint: str) -> None:
+        """Carry out the held calls to `endpoint`, and the next ones at once."""
+        released = self._released.pop(endpoint, None)
+        if released is not None:
+            released.set()
+
+    async def stop(self) -> None:
+        """Carry out every held call, then stop serving."""
+        for endpoint in list(self._released):
+            self.release(endpoint)
+        await super().stop()
 
     def lose_answers(self, endpoint: str, *, times: int = 1) -> None:
         """Carry out the next `times` calls to `endpoint` (reply, push), then drop their
@@ -338,7 +358,14 @@ class FakeLinePlatform(FakeServer[Sent]):
     # -- the Messaging API --------------------------------------------------------------
 
     async def _gate(self, endpoint: str, request: web.Request) -> web.Response | None:
-        """Delay, authentication and injected failures common to every endpoint."""
+        """Delay, holds, authentication and injected failures common to every endpoint."""
+        released = self._released.get(endpoint)
+        if released is not None:
+            self.held[endpoint] += 1
+            try:
+                await released.wait()
+            finally:
+                self.held[endpoint] -= 1
         if self._delays[endpoint]:
             self._waiting[endpoint] += 1
             self.most_at_once[endpoint] = max(self.most_at_once[endpoint], self._waiting[endpoint])
