@@ -81,7 +81,13 @@ class InboxWorker:
         retry_base_seconds: float = 0.5,
         batch_size: int = 50,
         max_in_flight: int = 200,
+        monotonic: Callable[[], float] = time.monotonic,
+        shutdown_cut_off_seconds: float = 10.0,
     ):
+        """`monotonic` is the clock the leases are timed by (tests move it forward).
+        `shutdown_cut_off_seconds` is the last resort of a stopping worker: what its
+        handlers have not finished by then (Redis away, a platform that does not answer) is
+        cancelled and stays pending for the next owner."""
         self.inbox = inbox
         self.handler = handler
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -89,6 +95,8 @@ class InboxWorker:
         self.max_attempts = max_attempts
         self.retry_base = retry_base_seconds
         self.batch_size = batch_size
+        self._monotonic = monotonic
+        self.shutdown_cut_off = shutdown_cut_off_seconds
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._renew = inbox.redis.register_script(_RENEW_LEASE)
         self._release = inbox.redis.register_script(_RELEASE_LEASE)
@@ -96,7 +104,8 @@ class InboxWorker:
         self._consumers: dict[int, asyncio.Task[None]] = {}
         self._draining: dict[int, asyncio.Event] = {}
         # Shards being handed back: their lease is still renewed until what was read from
-        # them is finished, so no other worker can take them over in the meantime.
+        # them is finished, so no other worker can take them over in the meantime (by
+        # `_rebalance`, or while the worker stops by `_renew_while_handing_back`).
         self._releasing: dict[int, asyncio.Task[None]] = {}
         self._stopping = False
         self._tails: dict[str, asyncio.Task[None]] = {}
@@ -144,13 +153,16 @@ class InboxWorker:
             return not self._tasks and await self.inbox.backlog() == 0
         return False
 
-    async def _rebalance(self) -> None:
-        redis, keys = self.inbox.redis, self.inbox.keys
+    async def _renew_leases(self) -> None:
+        """Renew the lease of every shard this worker reads or is handing back; stop the
+        work of each one whose lease is lost. Raises `StorageUnavailable` if Redis is away
+        (the leases then count as held only until their two thirds run out)."""
+        keys = self.inbox.keys
         # Every lease at once: one after another, on a busy worker whose handlers keep the
         # connections busy, the last ones could be renewed too late.
         held = [*self._releasing, *self._consumers]
         lease: list[str | int] = [self.worker_id, self.lease_ms]
-        sent = time.monotonic()
+        sent = self._monotonic()
         answers = await asyncio.gather(
             *(self._renew(keys=[keys.inbox_lease(partition)], args=lease) for partition in held)
         )
@@ -162,6 +174,25 @@ class InboxWorker:
                 self._held_until.pop(partition, None)
         self._renewal.set()
         self._renewal = asyncio.Event()
+
+        for partition in self._releasing:
+            if not renewals.get(partition, True):
+                # Lost while being handed back: what it still had in hand waits for a
+                # renewal that will not come (`_while_held`); the new owner replays it.
+                log.warning("inbox: lost shard", extra={"partition": partition})
+                self._cancel_handling(partition)
+        for partition, task in list(self._consumers.items()):
+            if not renewals.get(partition, True):
+                # Another worker may own it already and replay what we were handling: stop
+                # that work now (as a crash would) rather than race the new owner.
+                log.warning("inbox: lost shard", extra={"partition": partition})
+                task.cancel()
+                self._consumers.pop(partition, None)
+                self._cancel_handling(partition)
+
+    async def _rebalance(self) -> None:
+        redis, keys = self.inbox.redis, self.inbox.keys
+        await self._renew_leases()
         now = time.time()
         # A worker beats every third of a lease; one silent for a whole lease is gone (its
         # shards' leases have expired too), so the survivors share its shards at once.
@@ -173,22 +204,8 @@ class InboxWorker:
         live = max(1, int(workers))
         target = math.ceil(self.inbox.partitions / live)
 
-        for partition in self._releasing:
-            if not renewals.get(partition, True):
-                # Lost while being handed back: what it still had in hand waits for a
-                # renewal that will not come (`_while_held`); the new owner replays it.
-                log.warning("inbox: lost shard", extra={"partition": partition})
-                self._cancel_handling(partition)
         for partition, task in list(self._consumers.items()):
-            renewed = renewals[partition]
-            if not renewed:
-                # Another worker may own it already and replay what we were handling: stop
-                # that work now (as a crash would) rather than race the new owner.
-                log.warning("inbox: lost shard", extra={"partition": partition})
-                task.cancel()
-                self._consumers.pop(partition, None)
-                self._cancel_handling(partition)
-            elif task.done():
+            if task.done():
                 # The reader died (Redis went away, say) but the shard is still ours: read
                 # it again now, starting with what is pending, rather than after the lease.
                 if not task.cancelled() and task.exception() is not None:
@@ -210,7 +227,7 @@ class InboxWorker:
                 partition = (start + offset) % self.inbox.partitions
                 if partition in self._consumers or partition in self._releasing:
                     continue
-                sent = time.monotonic()
+                sent = self._monotonic()
                 taken = await redis.set(
                     keys.inbox_lease(partition), self.worker_id, nx=True, px=self.lease_ms
                 )
@@ -226,7 +243,8 @@ class InboxWorker:
 
     async def _hand_back(self, partitions: list[int]) -> None:
         """Stop reading shards; in the background, finish what was read from them, then free
-        their leases (renewed meanwhile by `_rebalance`, which is not held up)."""
+        their leases (renewed meanwhile by `_rebalance`, which is not held up, or while the
+        worker stops by `_renew_while_handing_back`)."""
         for partition in partitions:
             consumer = self._consumers.pop(partition, None)
             if consumer is None:
@@ -269,13 +287,13 @@ class InboxWorker:
             # A worker whose lease may have run out reads nothing more: the shard may be
             # another's by now, and two readers would answer a customer out of order.
             await self._while_held(partition)
-            began = time.monotonic()
+            began = self._monotonic()
             response = await redis.xreadgroup(
                 GROUP, self.worker_id, {stream: ">"}, count=self.batch_size, block=1000
             )
             if not response:
                 # The embedded Redis answers a blocking read at once; wait for a local put.
-                if time.monotonic() - began < 0.05:
+                if self._monotonic() - began < 0.05:
                     await self.inbox.wait_for_arrival(partition, timeout=0.25)
                 continue
             streams = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], response)
@@ -301,12 +319,12 @@ class InboxWorker:
 
     async def _while_held(self, partition: int, waiting: Waiting = "read") -> None:
         """Return at once while this worker's lease on `partition` is surely its own; else
-        once a renewal says so (a lost shard's tasks are cancelled by `_rebalance`).
+        once a renewal says so (a lost shard's tasks are cancelled by `_renew_leases`).
         `waiting` says what waits, for the metric."""
-        if time.monotonic() < self._held_until.get(partition, 0.0):
+        if self._monotonic() < self._held_until.get(partition, 0.0):
             return
         metrics.INBOX_LEASE_WAITS.labels(waiting).inc()
-        while time.monotonic() >= self._held_until.get(partition, 0.0):
+        while self._monotonic() >= self._held_until.get(partition, 0.0):
             renewal = self._renewal
             await renewal.wait()
 
@@ -434,12 +452,45 @@ class InboxWorker:
         # One script rather than MULTI/XACK/XDEL/EXEC: one reply to read instead of four.
         await self._ack_and_delete(keys=[stream], args=[GROUP, *batch.entry_ids])
 
+    async def _renew_while_handing_back(self) -> None:
+        """While the worker stops: renew the leases of the shards being handed back every
+        third of a lease, as `run` did, until every one is released. Without it, a handler
+        still sending two thirds of a lease after the last renewal would wait in
+        `clear_to_send` for a renewal that never comes, until the cut-off cancels it."""
+        pause = self.lease_ms / 3000
+        while self._releasing:
+            try:
+                await self._renew_leases()
+            except StorageUnavailable as exc:
+                # Handlers whose leases are no longer sure wait; the cut-off ends them.
+                log.warning("inbox: Redis unreachable, retrying", extra={"error": str(exc)})
+            except Exception:
+                log.exception("inbox: lease renewal failed")
+            releasing = list(self._releasing.values())
+            if releasing:
+                await asyncio.wait(releasing, timeout=pause)
+
     async def _shutdown(self) -> None:
+        cut_off = False
         try:
             with contextlib.suppress(Exception):
                 await self._hand_back(self.owned_partitions)
                 releasing = list(self._releasing.values())
-                await asyncio.wait_for(asyncio.gather(*releasing, return_exceptions=True), 10)
+                renewing = asyncio.create_task(self._renew_while_handing_back())
+                try:
+                    await asyncio.wait_for(
+                        asyncio.gather(*releasing, return_exceptions=True),
+                        self.shutdown_cut_off,
+                    )
+                except TimeoutError:
+                    cut_off = True
+                    log.warning(
+                        "inbox: handlers still running at the shutdown cut-off are cancelled;"
+                        " their events stay pending for the next owner",
+                        extra={"worker": self.worker_id, "running": len(self._tasks)},
+                    )
+                finally:
+                    renewing.cancel()
         finally:
             # Even when the wait above is cancelled (the process is stopping and will not
             # wait longer): handlers left running would fail on closed clients, and their
@@ -451,4 +502,4 @@ class InboxWorker:
                 task.cancel()
         with contextlib.suppress(Exception):
             await self.inbox.redis.zrem(self.inbox.keys.workers(), self.worker_id)
-        log.info("inbox worker stopped", extra={"worker": self.worker_id})
+        log.info("inbox worker stopped", extra={"worker": self.worker_id, "cut_off": cut_off})

@@ -1,15 +1,18 @@
 """A worker that stalls past its lease while a handler is about to send sends nothing once
 another worker owns the shard: the customer hears each answer once, in order, and their
-LINE menu ends as their conversation does. Real Redis, the real app and line-bot-sdk
-against the fake LINE platform; the stall is played by a relay between one worker and
-Redis (tests/redis_relay.py)."""
+LINE menu ends as their conversation does. A worker that stops while a handler is still
+sending keeps its lease until the handler has sent everything. Real Redis, the real app
+and line-bot-sdk against the fake LINE platform; the stall is played by a relay between
+one worker and Redis (tests/redis_relay.py), a slow LINE by the fake platform's holds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.composition.runtime import Runtime
@@ -19,6 +22,7 @@ from bot.settings import Settings
 from channels.line.settings import NAME
 from tests.eventually import eventually, settled
 from tests.fakes.line_platform import LineWorld, line_world
+from tests.monotonic import SkippingClock
 from tests.redis_relay import StallingRelay
 
 PERSON_MENU = "richmenu-person-mode"
@@ -126,3 +130,50 @@ async def test_a_handler_of_a_worker_stalled_past_its_lease_sends_nothing_after_
         assert sum("番目" in text for text in answered) == 1
         assert "接続をキャンセルしました" in answered[-1]
         assert second.owned_partitions == [0]
+
+
+async def test_a_stopping_worker_renews_its_lease_until_its_handler_has_sent_everything(
+    make_settings: Callable[..., Settings],
+    redis_client: aioredis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="tsunagu.inbox")
+    lease = 3.0
+    settings = make_settings(inbox_partitions=1, inbox_lease_seconds=lease, run_worker=False)
+    async with line_world(settings, rich_menu_person=PERSON_MENU) as world:
+        platform, runtime = world.platform, world.app.runtime
+        platform.add_rich_menu(PERSON_MENU)
+        user = world.new_user("花子")
+        clock, stop = SkippingClock(), asyncio.Event()
+        worker = runtime.inbox_worker(monotonic=clock)
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            await eventually(lambda: worker.owned_partitions == [0], what="the worker reads")
+            # A slow LINE: the escalation's reply reaches it and waits there for an answer.
+            platform.hold("reply")
+            await platform.say(user, "人と話したい")
+            await eventually(lambda: platform.held["reply"] == 1, what="the reply is sent")
+
+            # The worker is told to stop (a deploy): it reads no more and hands its shard
+            # back once the handler is done.
+            stop.set()
+            await eventually(lambda: worker.owned_partitions == [], what="handing back")
+            # LINE answers a whole lease after the worker last renewed its lease: the
+            # handler's next send (the person menu's link) waits for a renewal first.
+            clock.skip(lease)
+            platform.release("reply")
+        finally:
+            stop.set()
+            platform.release("reply")
+            await asyncio.wait_for(running, WAIT)
+
+        # The customer has the whole answer, once: the reply and the person menu.
+        answered = texts_to(world, user)
+        assert sum("番目" in text for text in answered) == 1, answered
+        assert platform.menu_calls == [("link", user, PERSON_MENU)]
+        # Acknowledged by this worker (no other ran): nothing left for a next owner.
+        assert await runtime.inbox.backlog() == 0
+        assert await runtime.inbox.pending_count() == 0
+        assert await redis_client.get(runtime.keys.inbox_lease(0)) is None, "lease released"
+        stopped = [r for r in caplog.records if r.getMessage() == "inbox worker stopped"]
+        assert [getattr(r, "cut_off", None) for r in stopped] == [False], "ended by the drain"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from redis.asyncio import Redis
 
@@ -203,13 +204,15 @@ class Runtime:
             },
         )
 
-    def inbox_worker(self) -> InboxWorker:
-        """An inbox worker feeding this runtime's dispatcher."""
+    def inbox_worker(self, *, monotonic: Callable[[], float] = time.monotonic) -> InboxWorker:
+        """An inbox worker feeding this runtime's dispatcher; its leases are timed by
+        `monotonic` (a test's clock can be moved forward)."""
         return InboxWorker(
             self.inbox,
             self.dispatcher.handle,
             max_attempts=self.settings.inbox_max_attempts,
             lease_seconds=self.settings.inbox_lease_seconds,
+            monotonic=monotonic,
         )
 
     async def drain_inbox(self, stop: asyncio.Event | None = None) -> None:
