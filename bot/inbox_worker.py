@@ -256,7 +256,16 @@ class InboxWorker:
 
     async def _finish_hand_back(self, partition: int, consumer: asyncio.Task[None]) -> None:
         try:
-            await asyncio.gather(consumer, return_exceptions=True)
+            (stopped,) = await asyncio.gather(consumer, return_exceptions=True)
+            if isinstance(stopped, Exception):
+                log.warning(
+                    "inbox: shard reader failed while handing back; its handlers finish first",
+                    extra={"partition": partition, "error": repr(stopped)},
+                )
+            # What was read from the shard finishes before its lease is freed, also when the
+            # reader died (Redis went away) instead of draining.
+            handling = [task for task in self._tasks if task.get_name() == f"inbox:{partition}"]
+            await asyncio.gather(*handling, return_exceptions=True)
             self._held_until.pop(partition, None)
             await self._release(
                 keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
@@ -311,11 +320,6 @@ class InboxWorker:
                 for entry_id, fields in entries:
                     await self._schedule(partition, entry_id, fields)
                     last = f"({entry_id}"
-
-        # Draining: let what was read from this shard finish before the lease is freed.
-        pending = [task for task in self._tasks if task.get_name() == f"inbox:{partition}"]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _while_held(self, partition: int, waiting: Waiting = "read") -> None:
         """Return at once while this worker's lease on `partition` is surely its own; else

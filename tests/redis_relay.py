@@ -76,7 +76,11 @@ class StallingRelay:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            writer.close()  # Redis is down: so is the connection to the relay
+            return
         ip, port = up_writer.get_extra_info("sockname")[:2]
         self.upstream_addresses.add(f"{ip}:{port}")
         self._writers += [writer, up_writer]

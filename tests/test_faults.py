@@ -15,6 +15,7 @@ started.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -29,9 +30,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.faq import FaqEntry
-from bot.model import Outgoing, Reply
+from bot.inbox import Inbox
+from bot.inbox_worker import InboxWorker
+from bot.model import Inbound, Outgoing, Reply
+from bot.send_guard import clear_to_send
 from bot.settings import Settings
-from bot.storage import Keys
+from bot.storage import Keys, connect
 from channels.line.sender import call_ids
 from channels.slack.blocks import CLAIM
 from tests.conftest import ROOT
@@ -39,6 +43,8 @@ from tests.eventually import eventually, settled
 from tests.fakes.line_platform import LineWorld, line_world
 from tests.fakes.slack_platform import FakeSlack, serve_with_slack, slack_on
 from tests.faults import PrivateRedis, WorkerProcess, worker_env
+from tests.monotonic import SkippingClock
+from tests.redis_relay import StallingRelay
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -433,6 +439,117 @@ async def test_an_inbox_handler_waits_out_a_storage_outage_instead_of_dead_lette
     assert await redis_client.xlen(keys.inbox_dead()) == 0
     assert await storage.get(f"{key_prefix}:handled:e1") == "1"
     await storage.aclose()
+
+
+class SlowHandler:
+    """An inbox handler whose platform answers when the test says, then sends once (past
+    the worker's send guard, as every send is)."""
+
+    def __init__(self) -> None:
+        self.handling = asyncio.Event()
+        self.platform_answered = asyncio.Event()
+        self.sent: list[str] = []
+
+    async def __call__(self, inbound: Inbound) -> None:
+        self.handling.set()
+        await self.platform_answered.wait()
+        await clear_to_send()
+        self.sent.append(inbound.event_id)
+
+
+@contextlib.asynccontextmanager
+async def working(worker: InboxWorker) -> AsyncIterator[asyncio.Event]:
+    """Run `worker` until the block ends or the `stop` it yields is set; then wait for it
+    to stop."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 120)
+
+
+def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRecord]:
+    """The records logged so far whose message starts with `message`."""
+    return [r for r in caplog.records if r.getMessage().startswith(message)]
+
+
+def stops_cut_off(caplog: pytest.LogCaptureFixture) -> list[bool | None]:
+    """Whether each worker that stopped so far did so at its cut-off."""
+    return [getattr(r, "cut_off", None) for r in logged(caplog, "inbox worker stopped")]
+
+
+async def test_a_worker_stopping_while_redis_is_down_still_stops_and_leaves_its_event_pending(
+    key_prefix: str, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tsunagu.inbox")
+    redis = connect(private_redis.url)
+    inbox = Inbox(redis, Keys(key_prefix), partitions=1)
+    handler, clock, lease = SlowHandler(), SkippingClock(), 6.0
+    worker = InboxWorker(
+        inbox, handler, lease_seconds=lease, monotonic=clock, shutdown_cut_off_seconds=1.0
+    )
+    async with working(worker) as stop:
+        await inbox.put(Inbound(event_id="e1", channel="web", user_id="u1", text="hi"))
+        await asyncio.wait_for(handler.handling.wait(), 30)
+        stop.set()
+        await eventually(lambda: worker.owned_partitions == [], what="handing back")
+        # Redis goes away for good while the handler works on; its platform answers a whole
+        # lease after the last renewal: its send waits for a renewal that cannot succeed.
+        private_redis.stop()
+        clock.skip(lease)
+        handler.platform_answered.set()
+
+    assert handler.sent == [], "nothing sent without a sure lease"
+    assert stops_cut_off(caplog) == [True]
+    private_redis.start()
+    assert await inbox.pending_count() == 1, "left pending for the next owner"
+    await redis.aclose()
+
+
+async def test_a_worker_stopping_through_a_redis_outage_finishes_its_handler_before_the_lease(
+    key_prefix: str, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tsunagu.inbox")
+    async with contextlib.AsyncExitStack() as stack:
+        relay = await StallingRelay(port=private_redis.port).start()
+        stack.push_async_callback(relay.stop)
+        redis = connect(relay.url)
+        stack.push_async_callback(redis.aclose)
+        inbox = Inbox(redis, Keys(key_prefix), partitions=1)
+        handler, clock, lease = SlowHandler(), SkippingClock(), 6.0
+        worker = InboxWorker(
+            inbox, handler, lease_seconds=lease, monotonic=clock, shutdown_cut_off_seconds=120
+        )
+        async with working(worker) as stop:
+            await inbox.put(Inbound(event_id="e1", channel="web", user_id="u1", text="hi"))
+            await asyncio.wait_for(handler.handling.wait(), 30)
+            # The shard's reader is in a blocking read when the worker is told to stop, and
+            # Redis goes away before it returns: the reader fails instead of draining.
+            reading = relay.stall(b"XREADGROUP")
+            await asyncio.wait_for(reading.seen.wait(), 30)
+            stop.set()
+            await eventually(lambda: worker.owned_partitions == [], what="handing back")
+            private_redis.stop()
+            await eventually(
+                lambda: (
+                    logged(caplog, "inbox: shard reader failed")
+                    or logged(caplog, "inbox worker stopped")
+                ),
+                what="the shard reader failed",
+            )
+            # Redis is back; the handler's platform answers a whole lease after the last
+            # renewal: its send goes out after the first renewal since.
+            private_redis.start()
+            clock.skip(lease)
+            handler.platform_answered.set()
+
+        assert handler.sent == ["e1"], "finished before the shard was given up"
+        assert stops_cut_off(caplog) == [False]
+        assert await inbox.pending_count() == 0
+        assert await inbox.backlog() == 0
+        assert await redis.get(Keys(key_prefix).inbox_lease(0)) is None, "lease freed"
 
 
 async def test_a_failure_that_is_not_storage_counts_and_is_dead_lettered(
