@@ -25,6 +25,7 @@ from bot.records import SurveyResponse
 from bot.serving import serve_in_loop
 from bot.settings import ChannelSettings, Settings
 from channels.messenger.fake_platform import FakeMetaPlatform
+from channels.messenger.keys import MetaKeys
 from channels.messenger.surface import INSTAGRAM, MESSENGER, Surface
 from channels.slack.blocks import CLAIM, CLOSE
 from channels.slack.fake_platform import FakeSlack
@@ -292,3 +293,71 @@ async def test_forget_erases_a_messenger_customer(make_settings: Callable[..., S
         assert [k async for k in rt.redis.scan_iter(match=pattern)]
         await rt.forget(world.key(user))
         assert [k async for k in rt.redis.scan_iter(match=pattern)] == []
+
+
+async def lose_the_window(world: World, user: str) -> str:
+    """What a failover right after the webhook's 200 may leave: the inbox's events were
+    waited for on their replica, the customer's window (in their own slot, on another
+    node) was not, and the promoted replica never had it. Returns the window's key."""
+    window = MetaKeys(world.runtime.keys, world.platform.surface.name).last_message(user)
+    assert await world.runtime.redis.delete(window) == 1
+    return window
+
+
+@pytest.mark.parametrize("surface", [MESSENGER, INSTAGRAM], ids=["messenger", "instagram"])
+async def test_a_window_lost_after_the_webhook_is_recorded_again_from_the_event(
+    make_settings: Callable[..., Settings], surface: Surface
+) -> None:
+    clock = FixedClock(1_800_000_000.0)
+    settings = make_settings(run_worker=False, **QUIET)  # the test runs the worker
+    async with meta_world(settings, surface, clock=clock) as world:
+        platform, rt = world.platform, world.runtime
+        user = world.new_customer()
+        assert await platform.say(user, "送料はいくらですか？") == 200
+        written_at = clock.now()
+        window = await lose_the_window(world, user)
+
+        clock.advance(60)  # the worker handles the event a minute later
+        await rt.drain_inbox()  # returns once the answer went out (or failed for good)
+        assert [s.messaging_type for s in platform.sent_to(user) if "550" in s.text] == ["RESPONSE"]
+        # From the event's own time, not the worker's.
+        assert float(await rt.redis.get(window)) == pytest.approx(written_at, abs=0.001)
+
+
+async def test_an_event_handled_a_day_late_opens_no_window_meta_has_closed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    clock = FixedClock(1_800_000_000.0)
+    settings = make_settings(run_worker=False, **QUIET)
+    async with meta_world(settings, MESSENGER, clock=clock) as world:
+        platform, rt = world.platform, world.runtime
+        user = world.new_customer()
+        assert await platform.say(user, "送料はいくらですか？") == 200
+        written_at = clock.now()
+        window = await lose_the_window(world, user)
+
+        clock.advance(DAY + 3600)  # the workers were down for a day
+        await rt.drain_inbox()
+        assert float(await rt.redis.get(window)) == pytest.approx(written_at, abs=0.001)
+        assert platform.sent_to(user) == [] and platform.refused == []
+
+
+async def test_an_older_event_handled_late_keeps_the_customer_s_later_window(
+    make_settings: Callable[..., Settings],
+) -> None:
+    clock = FixedClock(1_800_000_000.0)
+    settings = make_settings(run_worker=False, **QUIET)
+    async with meta_world(settings, MESSENGER, clock=clock) as world:
+        platform, rt = world.platform, world.runtime
+        user = world.new_customer()
+        assert await platform.say(user, "送料はいくらですか？") == 200
+        clock.advance(DAY + 3600)  # the workers were down; the customer writes again
+        assert await platform.say(user, "返品したい") == 200
+        written_again_at = clock.now()
+
+        await rt.drain_inbox()
+        window = MetaKeys(rt.keys, MESSENGER.name).last_message(user)
+        assert float(await rt.redis.get(window)) == pytest.approx(written_again_at, abs=0.001)
+        # Both are answered, as Meta allows: within 24 hours of the customer's last message.
+        assert [s.messaging_type for s in platform.sent_to(user) if "550" in s.text] == ["RESPONSE"]
+        assert platform.refused == []

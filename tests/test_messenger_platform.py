@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from bot.model import Inbound
 from bot.storage import Keys
 from channels.messenger.client import GraphError, SendApi
 from channels.messenger.fake_platform import FakeMetaPlatform
@@ -132,6 +133,33 @@ async def test_a_webhook_is_stored_in_one_redis_round_trip_with_no_call_to_meta(
     finally:
         await redis.aclose()
         await probe.aclose()
+        server.stop()
+
+
+async def test_the_worker_records_the_event_s_window_and_reads_the_name_in_one_round_trip(
+    tmp_path: Path,
+) -> None:
+    server = PrivateRedis(tmp_path).start()
+    redis = aioredis.Redis.from_url(
+        server.url, decode_responses=True, connection_class=CountingConnection
+    )
+    written_at = 1_800_000_000.0
+    try:
+        async with messenger_channel_rig(redis, "attend") as rig:
+            channel = rig.channel
+            # Connected, with the name cached by an earlier message.
+            await redis.set(channel.keys.profile(USER), "Hanako Yamada")
+            inbound = Inbound(
+                event_id="m_1", channel="messenger", user_id=USER, received_at=written_at
+            )
+            CountingConnection.writes = 0
+            async with channel.attendant.attend(inbound):
+                assert CountingConnection.writes == 1, "one round trip before the decision"
+            assert inbound.display_name == "Hanako Yamada"
+            assert await channel.last_messages.last(USER) == pytest.approx(written_at, abs=0.001)
+            assert rig.platform.profile_requests == []
+    finally:
+        await redis.aclose()
         server.stop()
 
 

@@ -52,8 +52,11 @@ class MetaChannel(ChannelDefaults):
         self.last_messages = LastMessages(redis, self.keys)
         self.api = SendApi(account)
         self.profiles = Profiles(surface, self.api, redis, self.keys)
-        # In the worker, before each customer event is decided: the customer's name.
-        self.attendant = MetaAttendant(self.profiles, account.profile_timeout_seconds)
+        # In the worker, before each customer event is decided: the customer's window
+        # again (from the event), and their name.
+        self.attendant = MetaAttendant(
+            redis, self.last_messages, self.profiles, account.profile_timeout_seconds
+        )
         self.sender = MetaSender(
             surface, self.api, redis, self.keys, self.last_messages, clock=clock
         )
@@ -72,17 +75,19 @@ class MetaChannel(ChannelDefaults):
         """Put a webhook's customer events in the inbox, in order; raises if Redis is down.
 
         Each customer's messaging window opens (or stays open) from Meta's time of their
-        latest message here (never later than now), so a reply to it is sent as one. The
-        window records ride in the inbox write's pipeline: one Redis round trip for the
-        whole webhook on one server, and no call to Meta before the 200 (the worker looks
-        the customer's name up: `channels.messenger.attendant`).
+        latest message here (never later than now), so a reply to it is sent as one, even
+        by an agent before the worker has handled it. The window records ride in the inbox
+        write's pipeline: one Redis round trip for the whole webhook on one server, and no
+        call to Meta before the 200. The worker records each event's window again (a
+        failover may lose this record but not the event) and looks the customer's name
+        up: `channels.messenger.attendant`.
         """
         if not events:
             return
         now = self.clock.now()
         latest: dict[str, float] = {}
         for event in events:
-            at = min(event.sent_at, now) if event.sent_at is not None else now
+            at = event_time(event, now)
             latest[event.user_id] = max(at, latest.get(event.user_id, at))
 
         def open_windows(pipe: Pipeline) -> None:
@@ -93,7 +98,7 @@ class MetaChannel(ChannelDefaults):
 
     def inbound(self, event: MetaEvent, now: float) -> Inbound:
         """The inbox event of one webhook event (the customer's name is the worker's to
-        fill in)."""
+        fill in). Its `received_at` is the time its window is counted from."""
         return Inbound(
             event_id=event.event_id,
             channel=self.name,
@@ -101,6 +106,13 @@ class MetaChannel(ChannelDefaults):
             kind=event.kind,
             text=event.text,
             payload=event.payload,
-            received_at=event.sent_at if event.sent_at is not None else now,
+            received_at=event_time(event, now),
             meta={"account": event.account_id},
         )
+
+
+def event_time(event: MetaEvent, now: float) -> float:
+    """When the customer wrote, as their messaging window counts it: Meta's time of the
+    event, never later than `now` (the webhook's time of it), so a clock ahead of ours
+    opens no window past the one Meta counts."""
+    return min(event.sent_at, now) if event.sent_at is not None else now

@@ -13,6 +13,7 @@ import logging
 
 import httpx
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.single_flight import SingleFlight
 from channels.messenger.client import GraphError, SendApi
@@ -38,6 +39,17 @@ class Profiles:
     async def name(self, user_id: str, timeout: float) -> str | None:
         """The customer's name from the cache, else from Meta if it answers in `timeout`."""
         cached = await self.redis.get(self.keys.profile(user_id))
+        return await self.name_after_cache(user_id, cached, timeout)
+
+    def queue_cached(self, pipe: Pipeline, user_id: str) -> None:
+        """The cache read of `name`, queued on a caller's pipeline (its answer is for
+        `name_after_cache`)."""
+        pipe.get(self.keys.profile(user_id))
+
+    async def name_after_cache(
+        self, user_id: str, cached: str | bytes | None, timeout: float
+    ) -> str | None:
+        """`name`, once the cache answered `cached`: Meta is asked only on a miss."""
         if cached is not None:
             return str(cached) or None
         return await self._fetching.wait(user_id, lambda: self._fetch(user_id), timeout)
