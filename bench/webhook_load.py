@@ -10,20 +10,24 @@ its own and deletes it afterwards. Everything listens on loopback.
 For each setup — a bare FastAPI endpoint that only verifies the LINE signature and answers
 200 (the baseline), then `tsunagu serve` (RUN_WORKER=false) with 1 and with 2 `tsunagu
 worker` processes — a separate load process sends signed text webhooks (one new customer
-each, without a reply token, so each answer is a push) at fixed rates, open loop. Printed
+each, without a reply token, so each answer is a push) at fixed rates, open loop. It builds
+every request (body, signature, HTTP head) before the clock starts and then only writes
+each one's bytes at its time on a keep-alive connection (`bench/webhook_sender.py`), so
+that it takes as little CPU as it can from the app it measures on the same machine. Printed
 per rate: webhooks acknowledged per second, p50 and p99 acknowledgement latency, and end
 to end (webhook sent → reply recorded by the fake LINE platform) p50 and p99, with the
 ratio of the app's acknowledgement rate to the baseline's, and the cost: the user+system
 CPU time every process of the setup spent from the first webhook until the last reply
 (web process and workers; the baseline's one process), per event replied (acknowledged,
 for the baseline), split into the web process's and the workers' (together) part, e.g.
-`5.86 (1.21 + 4.65)`, and as events per CPU-second. With `--repeat N`, every setup and rate
-is measured N times, the setups alternating (the whole sequence above, N times over), and
-each setup and rate gets a row per run and a row of the means (events per CPU-second: that
-of the mean CPU per event); the runs on a shared machine differ by 20% or more. With
-`--line-delay`, every call
-to the fake LINE (profile, reply, push) takes that many seconds more: a slow LINE should
-cost each answer that delay, not hold up the acknowledgements or the other customers.
+`5.86 (1.21 + 4.65)`, and as events per CPU-second; last, the load process's own CPU
+(user+system) per request while sending: what the generator took from the machine. With
+`--repeat N`, every setup and rate is measured N times, the setups alternating (the whole
+sequence above, N times over), and each setup and rate gets a row per run and a row of the
+means (events per CPU-second: that of the mean CPU per event); the runs on a shared
+machine differ by 20% or more. With `--line-delay`, every call to the fake LINE (profile,
+reply, push) takes that many seconds more: a slow LINE should cost each answer that
+delay, not hold up the acknowledgements or the other customers.
 Every customer asks the same question, unless `--distinct`: then no two messages are the
 same, and none is answered from the FAQ's recent decisions (`bot/faq/recent.py`). With
 `--profile DIR`, py-spy records every process at 200 Hz during each rate.
@@ -39,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import hashlib
 import hmac
 import json
@@ -59,6 +64,8 @@ from fastapi.responses import JSONResponse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.webhook_sender import post_request, send  # noqa: E402
 
 QUESTION = "送料はいくらですか？"
 
@@ -107,53 +114,54 @@ def question(distinct: bool) -> str:
     return f"注文番号{uuid.uuid4().int % 10**8:08d}について。{QUESTION}" if distinct else QUESTION
 
 
+# How long before the first request its preparation may take: every request is built (and
+# its event stamped with its send time) before the clock starts.
+PREPARE_LEAD_SECONDS = 1.0
+
+
+def webhook_request(url: str, secret: str, user: str, at: float, distinct: bool) -> bytes:
+    """The whole HTTP request of a signed LINE webhook: one text message from the new
+    customer `user`, stamped `at` (wall clock, seconds), with ids of its own."""
+    event = {
+        "type": "message",
+        "mode": "active",
+        "timestamp": int(at * 1000),
+        "source": {"type": "user", "userId": user},
+        "webhookEventId": uuid.uuid4().hex[:26].upper(),
+        "deliveryContext": {"isRedelivery": False},
+        "message": {"id": str(uuid.uuid4().int)[:18], "type": "text", "text": question(distinct)},
+    }
+    body = json.dumps({"destination": "Ubench", "events": [event]}).encode()
+    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(secret, body)}
+    return post_request(url, body, headers)
+
+
 async def load(
     url: str, secret: str, rate: float, seconds: float, out: Path, distinct: bool = False
 ) -> None:
-    """Send `rate` webhooks a second for `seconds`, open loop; write what happened to `out`."""
-    import aiohttp
-
-    results: list[dict[str, Any]] = []
-    connector = aiohttp.TCPConnector(limit=500)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(user: str) -> None:
-            now = time.time()
-            event = {
-                "type": "message",
-                "mode": "active",
-                "timestamp": int(now * 1000),
-                "source": {"type": "user", "userId": user},
-                "webhookEventId": uuid.uuid4().hex[:26].upper(),
-                "deliveryContext": {"isRedelivery": False},
-                "message": {
-                    "id": str(uuid.uuid4().int)[:18],
-                    "type": "text",
-                    "text": question(distinct),
-                },
-            }
-            body = json.dumps({"destination": "Ubench", "events": [event]}).encode()
-            headers = {"Content-Type": "application/json", "X-Line-Signature": sign(secret, body)}
-            sent = time.time()
-            status = 0
-            try:
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    status = response.status
-            except aiohttp.ClientError:
-                pass
-            results.append({"user": user, "sent": sent, "acked": time.time(), "status": status})
-
-        tasks = []
-        began = time.monotonic()
-        total = int(rate * seconds)
-        for n in range(total):
-            delay = began + n / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one("U" + uuid.uuid4().hex)))
-        await asyncio.gather(*tasks)
-    await asyncio.to_thread(out.write_text, json.dumps(results))
+    """Send `rate` webhooks a second for `seconds`, open loop; write what happened to `out`:
+    the results (`user`, `sent`, `acked`, `status` each) and this process's CPU seconds
+    while sending (`cpu_seconds`; building the requests before is not counted)."""
+    total = int(rate * seconds)
+    start_at = time.time() + PREPARE_LEAD_SECONDS
+    users = ["U" + uuid.uuid4().hex for _ in range(total)]
+    requests = [
+        webhook_request(url, secret, user, start_at + n / rate, distinct)
+        for n, user in enumerate(users)
+    ]
+    # What was built stays alive until the end: keep the collector from walking it.
+    gc.collect()
+    gc.freeze()
+    if time.time() > start_at:
+        print(f"load: building the requests overran the start by "
+              f"{time.time() - start_at:.2f} s", file=sys.stderr)  # fmt: skip
+    report = await send(url, requests, rate, start_at, limit=500)
+    results = [
+        {"user": user, "sent": o.sent, "acked": o.acked, "status": o.status}
+        for user, o in zip(users, report.outcomes, strict=True)
+    ]
+    document = {"results": results, "cpu_seconds": report.cpu_seconds}
+    await asyncio.to_thread(out.write_text, json.dumps(document))
 
 
 # -- the orchestration -------------------------------------------------------------------------
@@ -261,8 +269,9 @@ async def measure(
         *(["--distinct"] if distinct else []), cwd=ROOT,
     )  # fmt: skip
     await loader.wait()
-    results = json.loads(await asyncio.to_thread(out.read_text))
+    document = json.loads(await asyncio.to_thread(out.read_text))
     await asyncio.to_thread(out.unlink)
+    results = document["results"]
     acked = [r for r in results if 200 <= r["status"] < 300]
     span = max(r["acked"] for r in results) - min(r["sent"] for r in results)
     latencies = [r["acked"] - r["sent"] for r in acked]
@@ -273,6 +282,7 @@ async def measure(
         "acked_per_s": len(acked) / span if span > 0 else float("nan"),
         "ack_p50": percentile(latencies, 0.5) * 1000,
         "ack_p99": percentile(latencies, 0.99) * 1000,
+        "load_cpu_ms_per_request": document["cpu_seconds"] * 1000 / len(results),
     }
     if sent_at is not None:
         # Wait (bounded) for the replies, then read the end-to-end times.
@@ -531,8 +541,8 @@ def print_table(rows: list[Row], repeat: int) -> None:
     baseline = {(rate, run): f for name, rate, run, f in table if name == "baseline"}
     print("| setup | run | offered/s | acked/s | vs baseline | ack p50 ms | ack p50 vs baseline "
           "| ack p99 ms | reply p50 ms | reply p99 ms | replied | not 2xx "
-          "| CPU ms/event web + workers | events/CPU-s |")  # fmt: skip
-    print("| --- " * 14 + "|")
+          "| CPU ms/event web + workers | events/CPU-s | load gen CPU ms/request |")  # fmt: skip
+    print("| --- " * 15 + "|")
     for name, rate, run, f in table:
         base = baseline.get((rate, run), {})
         ratio = f["acked_per_s"] / base["acked_per_s"] if base.get("acked_per_s") else float("nan")
@@ -545,7 +555,8 @@ def print_table(rows: list[Row], repeat: int) -> None:
         print(
             f"| {name} | {run} | {rate:g} | {f['acked_per_s']:.0f} | {ratio:.2f} "
             f"| {f['ack_p50']:.1f} | {p50_ratio:.1f}× | {f['ack_p99']:.1f} | {e2e} "
-            f"| {f['refused']:.0f} | {cpu_cell(f)} | {f['events_per_cpu_s']:.0f} |"
+            f"| {f['refused']:.0f} | {cpu_cell(f)} | {f['events_per_cpu_s']:.0f} "
+            f"| {f['load_cpu_ms_per_request']:.3f} |"
         )
 
 
@@ -584,7 +595,9 @@ def main() -> None:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        asyncio.run(
+        from bot.serving import run_event_loop  # uvloop: the cheapest loop at hand
+
+        run_event_loop(
             load(args.load, args.secret, args.rate, args.seconds, Path(args.out), args.distinct)
         )
         return
