@@ -433,7 +433,7 @@ async def measure_baseline(
                  dict(os.environ))  # fmt: skip
     results = []
     try:
-        wait_port(port)
+        await asyncio.to_thread(wait_port, port)  # the fake LINE in this loop keeps answering
         for rate in rates:
             label = f"baseline-{rate:g}{run_label(run)}"
             results.append((rate, await measure(
@@ -487,7 +487,7 @@ async def measure_app(
     pool = [spawn([*cli, "worker"], env) for _ in range(workers)]
     results = []
     try:
-        wait_port(port)
+        await asyncio.to_thread(wait_port, port)  # the fake LINE in this loop keeps answering
         await asyncio.sleep(8)  # the workers share the shards out (a few heartbeats)
         for rate in rates:
             first_reply.clear()
