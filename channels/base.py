@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
     from redis.asyncio import Redis
+    from starlette.routing import Route
 
     from bot.channel_catalog import ChannelCatalog, Label
     from bot.clock import Clock
@@ -62,6 +63,12 @@ class RunningChannel(Protocol):
     @property
     def router(self) -> APIRouter:
         """Inbound: its webhooks and APIs (mounted by the app factory)."""
+        ...
+
+    @property
+    def direct_routes(self) -> tuple[Route, ...]:
+        """Plain routes of `router` the app serves ahead of its routing (`bot.direct_routes`):
+        a webhook that takes every customer message."""
         ...
 
     @property
@@ -125,6 +132,7 @@ class ChannelDefaults:
     panel: PanelSource | None = None
     read_receipts: ReadReceipts | None = None
     attendant: Attendant | None = None
+    direct_routes: tuple[Route, ...] = ()
 
 
 class ServedRuntime(ChannelParts, Protocol):

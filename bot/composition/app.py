@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
 from bot.composition.runtime import Runtime
+from bot.direct_routes import DirectRoutes
 from bot.errors import StorageUnavailable
 from bot.helpcenter import HelpCenter
 from bot.helpcenter.store import HelpCenterStore
@@ -65,6 +66,11 @@ def create_app(
         per_ip=RateLimiter(rt.redis, rt.keys, "web_ip", settings.web_ip_rate_limit_per_minute),
     )
     app.state.web_sockets = OpenSockets(settings.web_ws_per_customer, settings.web_ws_per_ip)
+    # Innermost of ours: the channels' hot webhooks, answered without the app's routing
+    # (still inside the body-size limit, CORS and the framework's server-error layer).
+    direct = [route for channel in rt.channels.values() for route in channel.direct_routes]
+    if direct:
+        app.add_middleware(DirectRoutes, routes=direct, exception_handlers=app.exception_handlers)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.direct_routes import plain_routes
 from bot.inbox import Inbox
 from bot.model import Inbound, InboundKind
 from bot.storage import Keys
@@ -83,6 +84,8 @@ class LineChannel(ChannelDefaults):
         )
         self.attendant = self.line_attendant
         self.router = build_router(settings, self.api, self.handle_events)
+        # The webhook takes every customer message: served ahead of the app's routing.
+        self.direct_routes = plain_routes(self.router.routes, [settings.webhook_path])
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
