@@ -17,11 +17,11 @@ the endpoint reads the request itself) can be served this way.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from fastapi.routing import APIRoute
-from starlette._utils import is_async_callable
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -82,7 +82,7 @@ class DirectRoutes:
             handler = self._handler_for(exc)
             if handler is None:
                 raise
-            if is_async_callable(handler):
+            if inspect.iscoroutinefunction(handler):
                 response = await handler(request, exc)
             else:
                 response = await run_in_threadpool(handler, request, exc)
