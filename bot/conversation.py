@@ -315,8 +315,12 @@ class ConversationStore(Protocol):
         """Save a step atomically. False when the conversation changed since it was loaded."""
         ...
 
-    async def mark_applied(self, customer_key: str, event_id: str) -> None:
-        """Record that the event's effects were all carried out."""
+    async def mark_applied(
+        self, customer_key: str, event_id: str, *, with_acknowledgement: bool = False
+    ) -> None:
+        """Record that the event's effects were all carried out; `with_acknowledgement`
+        (the inbox event being handled): with its acknowledgement, if a worker holds the
+        marks (`bot.applied_marks`)."""
         ...
 
     async def save(self, conversation: Conversation, expected_version: int) -> bool:

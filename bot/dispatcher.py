@@ -77,7 +77,9 @@ class Dispatcher:
                 decided = await self._decide_and_save(inbound, current)
                 if decided is not None:
                     effects, conversation_id = decided
-                    await self.finish(key, inbound.event_id, effects, conversation_id)
+                    await self.finish(
+                        key, inbound.event_id, effects, conversation_id, inbox_event=True
+                    )
             return
         if stored.applied:
             log.info("duplicate event ignored", extra={"event_id": inbound.event_id})
@@ -87,7 +89,7 @@ class Dispatcher:
         conversation_id = effects.conversation_id or inbound.meta.get("conversation_id", "")
         if not conversation_id and effects.outgoing:
             conversation_id = effects.outgoing[0].conversation_id
-        await self.finish(key, inbound.event_id, effects, conversation_id)
+        await self.finish(key, inbound.event_id, effects, conversation_id, inbox_event=True)
 
     async def _resolved_and_loaded(
         self, inbound: Inbound
@@ -128,15 +130,24 @@ class Dispatcher:
         return inbound.model_copy(update={"customer": customer})
 
     async def finish(
-        self, customer_key: str, event_id: str, effects: Effects, conversation_id: str
+        self,
+        customer_key: str,
+        event_id: str,
+        effects: Effects,
+        conversation_id: str,
+        *,
+        inbox_event: bool = False,
     ) -> None:
         """Carry out a committed step's effects, then mark its event applied.
 
         Customer events and agents' actions both end here; until the mark is set, a replay
-        carries the same effects out again (each is idempotent).
+        carries the same effects out again (each is idempotent). The mark of an event
+        handled from the inbox (`inbox_event`) goes out with its acknowledgement when an
+        inbox worker handles it (`bot.applied_marks`); an agent's action is marked at once,
+        before its pending intent is forgotten.
         """
         await self.apply(effects, customer_key, conversation_id)
-        await self.store.mark_applied(customer_key, event_id)
+        await self.store.mark_applied(customer_key, event_id, with_acknowledgement=inbox_event)
 
     async def _decide_and_save(
         self, inbound: Inbound, current: Conversation | None

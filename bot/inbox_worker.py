@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pydantic import ValidationError
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from bot import metrics
+from bot.applied_marks import APPLIED_FIELD, APPLIED_VALUE, hold_applied_marks
 from bot.errors import StorageUnavailable
 from bot.inbox import GROUP, Inbox
 from bot.model import Inbound
@@ -46,8 +48,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# Acknowledge settled entries and delete them, atomically (one shard: one slot).
-_ACK_AND_DELETE = """
+# Mark the settled events applied (KEYS[2..], their hashes; on one server only, where a
+# script may touch any key), then acknowledge their entries and delete them, atomically:
+# an entry is never acknowledged without its event's mark (`bot.applied_marks`).
+_MARK_ACK_AND_DELETE = f"""
+for i = 2, #KEYS do
+  redis.call('HSET', KEYS[i], '{APPLIED_FIELD}', '{APPLIED_VALUE}')
+end
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
 return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
 """
@@ -61,9 +68,11 @@ return 0
 
 @dataclass(eq=False)
 class _AckBatch:
-    """Events of one shard settled together, and the task acknowledging them."""
+    """Events of one shard settled together, their applied marks, and the task writing
+    the marks and acknowledging the events."""
 
     entry_ids: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
     flush: asyncio.Task[None] = field(init=False)
 
 
@@ -100,7 +109,9 @@ class InboxWorker:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._renew = inbox.redis.register_script(_RENEW_LEASE)
         self._release = inbox.redis.register_script(_RELEASE_LEASE)
-        self._ack_and_delete = inbox.redis.register_script(_ACK_AND_DELETE)
+        self._mark_ack_and_delete = inbox.redis.register_script(_MARK_ACK_AND_DELETE)
+        # On a cluster the marks (customers' slots) cannot join the shard's script.
+        self._marks_apart = isinstance(inbox.redis, RedisCluster)
         self._consumers: dict[int, asyncio.Task[None]] = {}
         self._draining: dict[int, asyncio.Event] = {}
         # Shards being handed back: their lease is still renewed until what was read from
@@ -374,6 +385,8 @@ class InboxWorker:
         # Its sends wait for the lease too (`bot.send_guard`): a handler that was already
         # past its decision when the worker stalled must not answer after the new owner.
         guard_sends(functools.partial(self._while_held, partition, "send"))
+        # The event's applied mark is written with its acknowledgement, not on its own.
+        applied = hold_applied_marks()
         error: str | None = None
         attempt = 0
         storage_wait = self.retry_base
@@ -408,17 +421,25 @@ class InboxWorker:
                 )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_base * 2 ** (attempt - 1))
-        await self._settle_when_possible(partition, entry_id, fields, error=error)
+        await self._settle_when_possible(
+            partition, entry_id, fields, error=error, applied=applied.take()
+        )
 
     async def _settle_when_possible(
-        self, partition: int, entry_id: str, fields: dict[str, str], *, error: str | None
+        self,
+        partition: int,
+        entry_id: str,
+        fields: dict[str, str],
+        *,
+        error: str | None,
+        applied: list[str],
     ) -> None:
         """`_settle`, retried while Redis is unreachable (an unacknowledged event that was
         handled would be handled again, harmlessly, but only after a takeover)."""
         wait = self.retry_base
         while True:
             try:
-                await self._settle(partition, entry_id, fields, error=error)
+                await self._settle(partition, entry_id, fields, error=error, applied=applied)
                 return
             except StorageUnavailable:
                 if self._stopping:
@@ -427,9 +448,16 @@ class InboxWorker:
                 wait = min(wait * 2, _STORAGE_RETRY_MAX_SECONDS)
 
     async def _settle(
-        self, partition: int, entry_id: str, fields: dict[str, str], *, error: str | None
+        self,
+        partition: int,
+        entry_id: str,
+        fields: dict[str, str],
+        *,
+        error: str | None,
+        applied: list[str] | None = None,
     ) -> None:
-        """Acknowledge an event; one that failed every attempt goes to the dead letters."""
+        """Acknowledge an event, with the applied marks its handling held (their events'
+        hash keys); one that failed every attempt goes to the dead letters."""
         redis, keys = self.inbox.redis, self.inbox.keys
         stream = keys.inbox(partition)
         if error is not None:
@@ -442,19 +470,30 @@ class InboxWorker:
             batch = self._acks[partition] = _AckBatch()
             batch.flush = asyncio.create_task(self._ack_batch(partition, stream, batch))
         batch.entry_ids.append(entry_id)
+        batch.applied.extend(applied or ())
         # Shielded: a handler cancelled now leaves the others' acknowledgements to go out.
         await asyncio.shield(batch.flush)
 
     async def _ack_batch(self, partition: int, stream: str, batch: _AckBatch) -> None:
-        """Acknowledge (`XACK` + `XDEL`) every event of a shard settled in the same turn
-        of the event loop, in one round trip. Until it returns, their handlers are not done
-        (a shard is handed back only once they are), and if it fails each handler settles
-        again; an event handled but never acknowledged is replayed, which is harmless."""
+        """Mark applied and acknowledge (`XACK` + `XDEL`) every event of a shard settled in
+        the same turn of the event loop, in one round trip (two on a cluster). Until it
+        returns, their handlers are not done (a shard is handed back only once they are),
+        and if it fails each handler settles again; an event handled but never
+        acknowledged is replayed, which is harmless (`bot.applied_marks` says why)."""
         await asyncio.sleep(0)  # let the handlers finishing in this turn join the batch
         if self._acks.get(partition) is batch:
             del self._acks[partition]
-        # One script rather than MULTI/XACK/XDEL/EXEC: one reply to read instead of four.
-        await self._ack_and_delete(keys=[stream], args=[GROUP, *batch.entry_ids])
+        marks = batch.applied
+        if self._marks_apart and marks:
+            # The marks first, all in one round trip: a crash between the two leaves events
+            # marked but not acknowledged, which a replay finds applied and only acknowledges.
+            async with self.inbox.redis.pipeline(transaction=False) as pipe:
+                for key in marks:
+                    pipe.hset(key, APPLIED_FIELD, APPLIED_VALUE)
+                await pipe.execute()
+            marks = []
+        # One script rather than MULTI/HSET/XACK/XDEL/EXEC: one reply to read, not many.
+        await self._mark_ack_and_delete(keys=[stream, *marks], args=[GROUP, *batch.entry_ids])
 
     async def _renew_while_handing_back(self) -> None:
         """While the worker stops: renew the leases of the shards being handed back every

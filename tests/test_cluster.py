@@ -91,6 +91,13 @@ async def test_the_bot_answers_line_and_the_widget_on_a_cluster(
         ports = {cluster.port_of_key(runtime.keys.conversation(customer_key))}
         ports.add(cluster.port_of_key(runtime.keys.transcript(customer_key)))
         assert len(ports) == 1
+        # Its event is marked applied, in its slot, apart from the shard's acknowledgement.
+        pattern = runtime.keys.event(customer_key, "*")
+        marked = [
+            await runtime.redis.hget(key, "applied")
+            async for key in runtime.redis.scan_iter(match=pattern)
+        ]
+        assert marked == ["1"]
 
 
 async def test_the_bot_answers_messenger_on_a_cluster(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -14,6 +15,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
+from bot.composition.runtime import Runtime
 from bot.identity.links import Identities
 from bot.inbox import GROUP, Inbox
 from bot.inbox_worker import InboxWorker
@@ -307,3 +309,43 @@ async def test_a_worker_starved_past_its_lease_starts_nothing_more_until_it_hold
         stop.set()
         await task
         frozen_side.close()
+
+
+async def test_an_events_applied_mark_goes_out_in_the_script_that_acknowledges_it(
+    runtime: Runtime, key_prefix: str
+) -> None:
+    """Each event the dispatcher handled is marked applied in the same script as its
+    acknowledgement, before it (never without it, never in a round trip of its own)."""
+    events = [event(user, n) for n in range(3) for user in ("mika", "ren")]
+    probe = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    seen: list[dict[str, str]] = []
+    try:
+        async with probe.monitor() as monitor:
+            for inbound in events:
+                await runtime.inbox.put(inbound)
+            await settled(runtime.inbox)
+            done = f"{key_prefix} settled"
+            await probe.echo(done)
+            async for command in monitor.listen():  # up to the probe's ECHO
+                if done in command["command"]:
+                    break
+                if command["command"].startswith(("HSET", "XACK")) and key_prefix in str(
+                    command["command"]
+                ):
+                    seen.append(command)
+    finally:
+        await probe.aclose()
+
+    marks = [c for c in seen if c["command"].split(" ")[::2] == ["HSET", "applied"]]
+    assert sorted(c["command"].split(" ")[1] for c in marks) == sorted(
+        runtime.keys.event(e.conversation_key, e.event_id) for e in events
+    ), "one mark per event"
+    assert all(c["client_type"] == "lua" for c in marks), "no mark of its own"
+    # Each script marks its batch's events, then acknowledges their entries.
+    acknowledgements = [c for c in seen if c["command"].startswith("XACK")]
+    assert all(c["client_type"] == "lua" for c in acknowledgements)
+    order = "".join("M" if c in marks else "A" for c in seen if c in marks + acknowledgements)
+    assert re.fullmatch("(M*A)+", order), order
+    for inbound in events:
+        stored = await runtime.store.handled(inbound.conversation_key, inbound.event_id)
+        assert stored is not None and stored.applied

@@ -6,6 +6,7 @@ import json
 
 from redis.asyncio import Redis
 
+from bot.applied_marks import APPLIED_FIELD, APPLIED_VALUE, held_for_acknowledgement
 from bot.conversation import (
     Conversation,
     ConversationState,
@@ -141,9 +142,18 @@ class RedisConversationStore:
         )
         return int(result) == 1
 
-    async def mark_applied(self, customer_key: str, event_id: str) -> None:
-        """Record that the event's effects were carried out, so a replay does nothing."""
-        await self._redis.hset(self._keys.event(customer_key, event_id), "applied", "1")
+    async def mark_applied(
+        self, customer_key: str, event_id: str, *, with_acknowledgement: bool = False
+    ) -> None:
+        """Record that the event's effects were carried out, so a replay does nothing.
+
+        `with_acknowledgement`, for the inbox event being handled: in an inbox worker's
+        handler the mark goes out with the event's acknowledgement (`bot.applied_marks`:
+        one round trip for both); anywhere else it is written now.
+        """
+        key = self._keys.event(customer_key, event_id)
+        if not (with_acknowledgement and held_for_acknowledgement(key)):
+            await self._redis.hset(key, APPLIED_FIELD, APPLIED_VALUE)
 
     async def save(self, conversation: Conversation, expected_version: int) -> bool:
         """Compare-and-set a conversation outside any event (maintenance and tests)."""
