@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
 from bot.errors import StorageUnavailable
@@ -135,6 +137,46 @@ async def test_a_large_command_is_written_whole(key: str) -> None:
         assert await client.strlen(key) == len(value)
     finally:
         await client.aclose()
+
+
+async def test_commands_are_packed_in_one_buffer_each_and_read_back_as_written(
+    key: str,
+) -> None:
+    """Each command, and each pipeline, is one buffer, even with a large value; what is
+    stored is what redis-py's own packer would have sent."""
+    connection = StorageConnection()
+    values: list[Any] = ["送料は550円", b"\x00\xffbytes", 42, 2.5, "", "y" * 100_000]
+    command = ("HSET", key, *[part for n, v in enumerate(values) for part in (f"f{n}", v)])
+    assert len(connection.pack_command(*command)) == 1
+    assert len(connection.pack_commands([command, ("HGETALL", key)])) == 1
+    redis_pys = Connection()
+    for packed in (command, ("CONFIG GET", "maxmemory"), ("SET", key, memoryview(b"v"))):
+        assert b"".join(connection.pack_command(*packed)) == b"".join(
+            redis_pys.pack_command(*packed)
+        )
+
+    client = _client(max_connections=1)
+    raw = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.execute_command(*command)
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.hget(key, "f0")
+            pipe.hget(key, "f5")
+            first, large = await pipe.execute()
+        assert (first, large) == ("送料は550円", "y" * 100_000)
+        stored = await raw.hgetall(key)
+        assert [stored[f"f{n}".encode()] for n in range(len(values))] == [
+            "送料は550円".encode(),
+            b"\x00\xffbytes",
+            b"42",
+            b"2.5",
+            b"",
+            b"y" * 100_000,
+        ]
+        assert await client.execute_command("CONFIG GET", "maxmemory") is not None
+    finally:
+        await client.aclose()
+        await raw.aclose()
 
 
 async def test_a_command_whose_connection_drops_is_sent_again(
