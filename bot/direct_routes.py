@@ -17,12 +17,14 @@ the endpoint reads the request itself) can be served this way.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -82,15 +84,30 @@ class DirectRoutes:
             handler = self._handler_for(exc)
             if handler is None:
                 raise
-            if inspect.iscoroutinefunction(handler):
+            if _is_async_callable(handler):
                 response = await handler(request, exc)
             else:
                 response = await run_in_threadpool(handler, request, exc)
+            if response is None:  # as Starlette: a handler may answer nothing
+                return
         await response(scope, receive, send)
 
     def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
-        # As Starlette looks one up: the nearest class in the exception's MRO.
+        # As Starlette looks one up: an HTTP error's status code first, then the nearest
+        # class in the exception's MRO.
+        if isinstance(exc, HTTPException) and exc.status_code in self._handlers:
+            return self._handlers[exc.status_code]
         for cls in type(exc).__mro__:
             if cls in self._handlers:
                 return self._handlers[cls]
         return None
+
+
+def _is_async_callable(handler: object) -> bool:
+    """Whether calling `handler` gives a coroutine: an async function, a partial of one,
+    or an object whose `__call__` is one (as Starlette decides)."""
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    return inspect.iscoroutinefunction(handler) or (
+        callable(handler) and inspect.iscoroutinefunction(type(handler).__call__)
+    )

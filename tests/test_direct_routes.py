@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -27,6 +27,17 @@ class Refused(Exception):
     """What the test endpoint raises for the app's handler to answer."""
 
 
+class Busy(Exception):
+    """What the test endpoint raises for a handler that is an object, not a function."""
+
+
+class BusyHandler:
+    """An exception handler written as a class with an async `__call__`."""
+
+    async def __call__(self, _: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "busy"}, status_code=429)
+
+
 def _app(served: list[str]) -> FastAPI:
     """An app whose `POST /hook` is served directly and raises as the body asks."""
     app = FastAPI()
@@ -38,6 +49,10 @@ def _app(served: list[str]) -> FastAPI:
             raise Refused()
         if body == b"crash":
             raise RuntimeError("a bug")
+        if body == b"teapot":
+            raise HTTPException(status_code=418)
+        if body == b"busy":
+            raise Busy()
         served.append(body.decode())
         return JSONResponse({"took": len(body)})
 
@@ -59,6 +74,11 @@ def _app(served: list[str]) -> FastAPI:
     async def refused(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": "try later"}, status_code=503)
 
+    @app.exception_handler(418)
+    async def teapot(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "a teapot, by its status"}, status_code=418)
+
+    app.add_exception_handler(Busy, BusyHandler())
     return app
 
 
@@ -144,3 +164,13 @@ async def test_the_line_webhook_is_answered_ahead_of_the_apps_routes(
     finally:
         await runtime.redis.aclose()
         await platform.stop()
+
+
+async def test_handlers_chosen_by_status_code_or_written_as_objects_answer_as_routed(
+    client: tuple[httpx.AsyncClient, list[str]],
+) -> None:
+    http, _ = client
+    teapot = await http.post("/hook", content=b"teapot")
+    assert (teapot.status_code, teapot.json()) == (418, {"detail": "a teapot, by its status"})
+    busy = await http.post("/hook", content=b"busy")
+    assert (busy.status_code, busy.json()) == (429, {"detail": "busy"})
