@@ -18,7 +18,10 @@ Why this keeps the guarantees (docs/reliability.md):
   acknowledgement), as it could be before: the replay finds the step saved but not applied
   and carries the same effects out again, each idempotent. Its mark may be there without
   the acknowledgement (a cluster, a crash between the two round trips): the replay finds
-  it applied and does nothing but acknowledge it.
+  it applied and does nothing but acknowledge it. A handler that gives its
+  acknowledgement up (the worker stops while Redis does not answer, the shard is lost)
+  writes its marks alone first, best effort (`InboxWorker._mark_alone`), so that its
+  replay does not carry the effects out again.
 - Until the acknowledgement returns, the handler task is not done, so the same
   customer's next event (chained behind it) starts only once the mark is written, and a
   twin delivery of it read behind it finds it applied, as it did before.

@@ -437,15 +437,32 @@ class InboxWorker:
         """`_settle`, retried while Redis is unreachable (an unacknowledged event that was
         handled would be handled again, harmlessly, but only after a takeover)."""
         wait = self.retry_base
-        while True:
-            try:
-                await self._settle(partition, entry_id, fields, error=error, applied=applied)
-                return
-            except StorageUnavailable:
-                if self._stopping:
-                    raise
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, _STORAGE_RETRY_MAX_SECONDS)
+        try:
+            while True:
+                try:
+                    await self._settle(partition, entry_id, fields, error=error, applied=applied)
+                    return
+                except StorageUnavailable:
+                    if self._stopping:
+                        raise
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, _STORAGE_RETRY_MAX_SECONDS)
+        except BaseException:
+            # Given up (the worker stops, the shard was lost): the event stays pending for
+            # the next owner. Its effects were carried out, so its marks, written alone,
+            # let that replay only acknowledge it instead of carrying them out again.
+            if applied:
+                await asyncio.shield(self._mark_alone(applied))
+            raise
+
+    async def _mark_alone(self, marks: list[str]) -> None:
+        """Write applied marks without acknowledging their events; best effort (Redis may
+        be what failed)."""
+        with contextlib.suppress(Exception):
+            async with self.inbox.redis.pipeline(transaction=False) as pipe:
+                for key in marks:
+                    pipe.hset(key, APPLIED_FIELD, APPLIED_VALUE)
+                await pipe.execute()
 
     async def _settle(
         self,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import os
 import re
 import signal
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -18,11 +21,13 @@ from redis.asyncio.client import Pipeline
 from bot.composition.runtime import Runtime
 from bot.identity.links import Identities
 from bot.inbox import GROUP, Inbox
-from bot.inbox_worker import InboxWorker
+from bot.inbox_worker import _MARK_ACK_AND_DELETE, InboxWorker
 from bot.model import Inbound
+from bot.settings import Settings
 from bot.storage import Keys
 from tests.conftest import REDIS_URL, ROOT
 from tests.eventually import eventually, settled
+from tests.redis_relay import StallingRelay
 
 
 def event(user: str, n: int) -> Inbound:
@@ -349,3 +354,50 @@ async def test_an_events_applied_mark_goes_out_in_the_script_that_acknowledges_i
     for inbound in events:
         stored = await runtime.store.handled(inbound.conversation_key, inbound.event_id)
         assert stored is not None and stored.applied
+
+
+async def test_events_whose_acknowledgement_was_lost_as_their_worker_stopped_stay_marked_applied(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A worker that stops while its acknowledgement (which carries the applied marks) does
+    not reach Redis still marks the events it handled: the next owner replays them only to
+    acknowledge them, and carries none of their effects out again."""
+    settings = make_settings(inbox_partitions=1, inbox_lease_seconds=2.0, run_worker=False)
+    inbound = event("mika", 1)
+    async with contextlib.AsyncExitStack() as stack:
+        relay = await StallingRelay().start()
+        stack.push_async_callback(relay.stop)
+        stopping = Runtime(settings.model_copy(update={"redis_url": relay.url}))
+        stack.push_async_callback(stopping.redis.aclose)
+        await stopping.start(run_worker=False)
+        stack.push_async_callback(stopping.stop)
+        worker, stop = stopping.inbox_worker(), asyncio.Event()
+        worker.shutdown_cut_off = 1.0  # the acknowledgement will not come back in time
+        script = hashlib.sha1(_MARK_ACK_AND_DELETE.encode()).hexdigest()
+        # The script's call, and the client's retries of it, are held on their way.
+        acknowledgement, *_retries = [relay.stall(script.encode()) for _ in range(5)]
+        running = asyncio.create_task(worker.run(stop))
+        await stopping.inbox.put(inbound)
+        await asyncio.wait_for(acknowledgement.seen.wait(), 30)
+        stop.set()  # while the acknowledgement is held on its way
+        await running
+
+        async def marked() -> bool:
+            stored = await stopping.store.handled(inbound.conversation_key, inbound.event_id)
+            return stored is not None and stored.applied
+
+        await eventually(marked, what="the handled event marked applied")
+        assert await stopping.inbox.pending_count() == 1, "not acknowledged"
+
+        # The next owner (straight on Redis) replays the event, finds it applied and only
+        # acknowledges it.
+        next_owner = Runtime(settings)
+        stack.push_async_callback(next_owner.redis.aclose)
+        await next_owner.start(run_worker=False)
+        stack.push_async_callback(next_owner.stop)
+        answers = next_owner.keys.web_outbox(inbound.customer_key)
+        sent = await next_owner.redis.xlen(answers)
+        assert sent > 0
+        await next_owner.drain_inbox()
+        assert await next_owner.inbox.backlog() == 0
+        assert await next_owner.redis.xlen(answers) == sent
