@@ -41,6 +41,9 @@ Waiting = Literal["read", "start", "send"]
 
 _STORAGE_RETRY_MAX_SECONDS = 5.0
 _BURST_POLL_SECONDS = 0.05
+# How long a stopping worker past its cut-off waits for its cancelled handlers to unwind
+# before it frees their shards' leases (`InboxWorker._release_abandoned`).
+_UNWIND_SECONDS = 1.0
 
 _RENEW_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -530,11 +533,35 @@ class InboxWorker:
             if releasing:
                 await asyncio.wait(releasing, timeout=pause)
 
+    async def _release_abandoned(
+        self, partitions: list[int], cancelled: list[asyncio.Task[None]]
+    ) -> None:
+        """After the shutdown cut-off: once the cancelled handlers of a shard are done, free
+        its lease (renewed until the cut-off), so the next owner replays their events at
+        once instead of a lease later. A shard whose handlers are still unwinding a second
+        on is left to its lease running out."""
+        unwinding: set[asyncio.Task[None]] = set()
+        if cancelled:
+            _, unwinding = await asyncio.wait(cancelled, timeout=_UNWIND_SECONDS)
+        busy = {task.get_name() for task in unwinding}
+        for partition in partitions:
+            if f"inbox:{partition}" in busy:
+                continue
+            self._held_until.pop(partition, None)
+            with contextlib.suppress(Exception):
+                await self._release(
+                    keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
+                )
+
     async def _shutdown(self) -> None:
         cut_off = False
+        handing_back: list[int] = []
         try:
             with contextlib.suppress(Exception):
                 await self._hand_back(self.owned_partitions)
+                # (At the cut-off the wait below cancels these hand-backs, which then
+                # leave `_releasing`: their shards are remembered here.)
+                handing_back = list(self._releasing)
                 releasing = list(self._releasing.values())
                 renewing = asyncio.create_task(self._renew_while_handing_back())
                 try:
@@ -556,10 +583,11 @@ class InboxWorker:
             # wait longer): handlers left running would fail on closed clients, and their
             # events be dead-lettered, instead of staying pending for the next owner.
             self._stopping = True
-            for task in list(self._releasing.values()):
+            cancelled = [*self._releasing.values(), *self._tasks]
+            for task in cancelled:
                 task.cancel()
-            for task in list(self._tasks):
-                task.cancel()
+        if cut_off:
+            await self._release_abandoned(handing_back, cancelled)
         with contextlib.suppress(Exception):
             await self.inbox.redis.zrem(self.inbox.keys.workers(), self.worker_id)
         log.info("inbox worker stopped", extra={"worker": self.worker_id, "cut_off": cut_off})

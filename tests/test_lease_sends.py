@@ -177,3 +177,38 @@ async def test_a_stopping_worker_renews_its_lease_until_its_handler_has_sent_eve
         assert await redis_client.get(runtime.keys.inbox_lease(0)) is None, "lease released"
         stopped = [r for r in caplog.records if r.getMessage() == "inbox worker stopped"]
         assert [getattr(r, "cut_off", None) for r in stopped] == [False], "ended by the drain"
+
+
+async def test_a_worker_stopped_at_its_cut_off_frees_its_shard_for_the_next_owner(
+    make_settings: Callable[..., Settings],
+    redis_client: aioredis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="tsunagu.inbox")
+    settings = make_settings(inbox_partitions=1, inbox_lease_seconds=30.0, run_worker=False)
+    async with line_world(settings, rich_menu_person=PERSON_MENU) as world:
+        platform, runtime = world.platform, world.app.runtime
+        platform.add_rich_menu(PERSON_MENU)
+        user = world.new_user("花子")
+        stop = asyncio.Event()
+        worker = runtime.inbox_worker()
+        worker.shutdown_cut_off = 1.0
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            await eventually(lambda: worker.owned_partitions == [0], what="the worker reads")
+            # A LINE that does not answer: the handler is still sending at the cut-off.
+            platform.hold("reply")
+            await platform.say(user, "人と話したい")
+            await eventually(lambda: platform.held["reply"] == 1, what="the reply is sent")
+            stop.set()
+            await asyncio.wait_for(running, WAIT)
+        finally:
+            stop.set()
+            platform.release("reply")
+            await asyncio.wait_for(running, WAIT)
+
+        stopped = [r for r in caplog.records if r.getMessage() == "inbox worker stopped"]
+        assert [getattr(r, "cut_off", None) for r in stopped] == [True]
+        # The event waits for the next owner, who need not wait out a 30-second lease.
+        assert await runtime.inbox.pending_count() == 1
+        assert await redis_client.get(runtime.keys.inbox_lease(0)) is None, "lease freed"
