@@ -156,6 +156,11 @@ class WebOutbox:
         for event in self._waiters.get(customer_key, ()):
             event.set()
 
+    def _wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
     async def start(self) -> None:
         """Listen for appends made by other processes."""
         self._listener = asyncio.create_task(self._listen())
@@ -191,6 +196,11 @@ class WebOutbox:
                 async with await self._subscriber() as pubsub:
                     await pubsub.subscribe(self._channel)
                     delay = 0.5
+                    # What other processes published while this process was not subscribed
+                    # (starting, or between a lost connection and now) never comes: every
+                    # waiting reader looks at its stream again at once instead of at its
+                    # next timeout.
+                    self._wake_all()
                     while True:
                         message: dict[str, Any] | None = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=1.0
