@@ -280,12 +280,14 @@ class InboxWorker:
             # reader died (Redis went away) instead of draining.
             handling = [task for task in self._tasks if task.get_name() == f"inbox:{partition}"]
             await asyncio.gather(*handling, return_exceptions=True)
-            self._held_until.pop(partition, None)
-            await self._release(
-                keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
-            )
+            await self._free_lease(partition)
         finally:
             self._releasing.pop(partition, None)
+
+    async def _free_lease(self, partition: int) -> None:
+        """Give a shard's lease up (if it is still this worker's), for the next owner."""
+        self._held_until.pop(partition, None)
+        await self._release(keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id])
 
     async def _consume(self, partition: int) -> None:
         redis, stream = self.inbox.redis, self.inbox.keys.inbox(partition)
@@ -462,10 +464,14 @@ class InboxWorker:
         """Write applied marks without acknowledging their events; best effort (Redis may
         be what failed)."""
         with contextlib.suppress(Exception):
-            async with self.inbox.redis.pipeline(transaction=False) as pipe:
-                for key in marks:
-                    pipe.hset(key, APPLIED_FIELD, APPLIED_VALUE)
-                await pipe.execute()
+            await self._write_marks(marks)
+
+    async def _write_marks(self, marks: list[str]) -> None:
+        """Mark events applied (their hashes' keys), in one round trip."""
+        async with self.inbox.redis.pipeline(transaction=False) as pipe:
+            for key in marks:
+                pipe.hset(key, APPLIED_FIELD, APPLIED_VALUE)
+            await pipe.execute()
 
     async def _settle(
         self,
@@ -507,10 +513,7 @@ class InboxWorker:
         if self._marks_apart and marks:
             # The marks first, all in one round trip: a crash between the two leaves events
             # marked but not acknowledged, which a replay finds applied and only acknowledges.
-            async with self.inbox.redis.pipeline(transaction=False) as pipe:
-                for key in marks:
-                    pipe.hset(key, APPLIED_FIELD, APPLIED_VALUE)
-                await pipe.execute()
+            await self._write_marks(marks)
             marks = []
         # One script rather than MULTI/HSET/XACK/XDEL/EXEC: one reply to read, not many.
         await self._mark_ack_and_delete(keys=[stream, *marks], args=[GROUP, *batch.entry_ids])
@@ -547,11 +550,8 @@ class InboxWorker:
         for partition in partitions:
             if f"inbox:{partition}" in busy:
                 continue
-            self._held_until.pop(partition, None)
             with contextlib.suppress(Exception):
-                await self._release(
-                    keys=[self.inbox.keys.inbox_lease(partition)], args=[self.worker_id]
-                )
+                await self._free_lease(partition)
 
     async def _shutdown(self) -> None:
         cut_off = False
