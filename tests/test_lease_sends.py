@@ -37,6 +37,21 @@ def texts_to(world: LineWorld, user: str) -> list[str]:
     return [m.get("text", "") for m in world.platform.messages_to(user)]
 
 
+async def escalation_held_by_line(world: LineWorld, user: str, worker: InboxWorker) -> None:
+    """Once `worker` reads the only shard, `user` asks for a person and LINE holds the
+    reply: the handler is in the middle of sending."""
+    await eventually(lambda: worker.owned_partitions == [0], what="the worker reads")
+    world.platform.hold("reply")
+    await world.platform.say(user, "人と話したい")
+    await eventually(lambda: world.platform.held["reply"] == 1, what="the reply is sent")
+
+
+def stops_cut_off(caplog: pytest.LogCaptureFixture) -> list[bool | None]:
+    """Whether each worker stop logged so far came at the cut-off."""
+    stopped = [r for r in caplog.records if r.getMessage() == "inbox worker stopped"]
+    return [getattr(r, "cut_off", None) for r in stopped]
+
+
 @contextlib.asynccontextmanager
 async def working(runtime: Runtime) -> AsyncIterator[InboxWorker]:
     """An inbox worker of `runtime`, running until the block ends."""
@@ -148,11 +163,8 @@ async def test_a_stopping_worker_renews_its_lease_until_its_handler_has_sent_eve
         worker = runtime.inbox_worker(monotonic=clock)
         running = asyncio.create_task(worker.run(stop))
         try:
-            await eventually(lambda: worker.owned_partitions == [0], what="the worker reads")
             # A slow LINE: the escalation's reply reaches it and waits there for an answer.
-            platform.hold("reply")
-            await platform.say(user, "人と話したい")
-            await eventually(lambda: platform.held["reply"] == 1, what="the reply is sent")
+            await escalation_held_by_line(world, user, worker)
 
             # The worker is told to stop (a deploy): it reads no more and hands its shard
             # back once the handler is done.
@@ -175,8 +187,7 @@ async def test_a_stopping_worker_renews_its_lease_until_its_handler_has_sent_eve
         assert await runtime.inbox.backlog() == 0
         assert await runtime.inbox.pending_count() == 0
         assert await redis_client.get(runtime.keys.inbox_lease(0)) is None, "lease released"
-        stopped = [r for r in caplog.records if r.getMessage() == "inbox worker stopped"]
-        assert [getattr(r, "cut_off", None) for r in stopped] == [False], "ended by the drain"
+        assert stops_cut_off(caplog) == [False], "ended by the drain"
 
 
 async def test_a_worker_stopped_at_its_cut_off_frees_its_shard_for_the_next_owner(
@@ -195,11 +206,8 @@ async def test_a_worker_stopped_at_its_cut_off_frees_its_shard_for_the_next_owne
         worker.shutdown_cut_off = 1.0
         running = asyncio.create_task(worker.run(stop))
         try:
-            await eventually(lambda: worker.owned_partitions == [0], what="the worker reads")
             # A LINE that does not answer: the handler is still sending at the cut-off.
-            platform.hold("reply")
-            await platform.say(user, "人と話したい")
-            await eventually(lambda: platform.held["reply"] == 1, what="the reply is sent")
+            await escalation_held_by_line(world, user, worker)
             stop.set()
             await asyncio.wait_for(running, WAIT)
         finally:
@@ -207,8 +215,7 @@ async def test_a_worker_stopped_at_its_cut_off_frees_its_shard_for_the_next_owne
             platform.release("reply")
             await asyncio.wait_for(running, WAIT)
 
-        stopped = [r for r in caplog.records if r.getMessage() == "inbox worker stopped"]
-        assert [getattr(r, "cut_off", None) for r in stopped] == [True]
+        assert stops_cut_off(caplog) == [True]
         # The event waits for the next owner, who need not wait out a 30-second lease.
         assert await runtime.inbox.pending_count() == 1
         assert await redis_client.get(runtime.keys.inbox_lease(0)) is None, "lease freed"
